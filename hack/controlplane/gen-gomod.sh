@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# gen-gomod.sh [K8S_VERSION] writes go.mod for the wrapper module that builds
+# kube-apiserver, kube-controller-manager and kubectl (go.mod tools) and ./cmd/etcd,
+# then runs go mod tidy. Run it only when bumping Kubernetes; commit the result.
+#
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
+# ./staging/...; replace directives of a dependency are ignored, so every staging
+# module is pinned here to its published v0.<minor>.<patch> tag.
+set -o errexit -o nounset -o pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+kv=${1:-v1.37.2}
+sv=v0.${kv#v1.}
+kmod=$(go mod download -json "k8s.io/kubernetes@$kv" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+{
+  printf 'module github.com/selkie-dev/selkie/hack/controlplane\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\n' "$kv"
+  printf '// k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with\n'
+  printf '// ./staging/...; replaces in a dependency are ignored, so pin them to the published tags.\nreplace (\n'
+  sed -n '/^replace (/,/^)/p' "$kmod" | awk -v sv="$sv" '/=> \.\/staging\// {printf "\t%s => %s %s\n", $1, $1, sv}'
+  printf ')\n\ntool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kube-controller-manager\n\tk8s.io/kubernetes/cmd/kubectl\n)\n'
+} >go.mod
+go mod tidy

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the Debian packages the local environment needs, without prompts:
+# slapd + ldap-utils (the LDAP upstream), chromium + fonts + libnss3-tools (browser logins).
+# It installs only what is missing, so it is cheap on a machine that already has them.
+# Needs root (CI and developer machines run as root).
+set -o errexit -o nounset -o pipefail
+
+pkgs=(slapd ldap-utils chromium fonts-liberation libnss3-tools openssl curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}" >&2
+apt-get update -q >&2
+# Keep slapd from creating its own dc=nodomain database and /etc/ldap/slapd.d: the
+# environment runs its own slapd with a generated config on high loopback ports.
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

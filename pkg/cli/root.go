@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package cli builds the `selkie` command tree. Each command lives in its own package
+// below this one and is wired here; nothing in this package holds global state.
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/selkie-dev/selkie/pkg/cli/version"
+	buildinfo "github.com/selkie-dev/selkie/pkg/version"
+)
+
+// NewCommand returns the root `selkie` command.
+func NewCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "selkie",
+		Short:         "Single sign-on for kubectl across many Kubernetes clusters",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get))
+	return cmd
+}

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package concierge builds the selkie-concierge server command: the Selkie credential exchange API of a workload cluster.
+package concierge
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/selkie-dev/selkie/pkg/cli/version"
+	buildinfo "github.com/selkie-dev/selkie/pkg/version"
+)
+
+// NewCommand returns the root selkie-concierge command.
+func NewCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "selkie-concierge",
+		Short:         "Run the Selkie credential exchange API of a workload cluster",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.AddCommand(version.NewCommand("selkie-concierge", buildinfo.Get))
+	return cmd
+}
