@@ -39,4 +39,4 @@ peers:
 
 # env starts the local environment and holds it open until Ctrl-C.
 env:
-	go run ./test/env/cmd/selkie-env
+	go build -o $(BIN)/selkie-env ./test/env/cmd/selkie-env && exec $(BIN)/selkie-env $(ENV_ARGS)

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package env
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// controllers are the kube-controller-manager controllers the environment needs: CSR
+// signing/approving/cleaning, namespace deletion, garbage collection, service accounts and
+// their tokens, ClusterRole aggregation and the root CA publisher. v1.37 wants these
+// canonical `…-controller` names.
+var controllers = []string{
+	"certificatesigningrequest-signing-controller",
+	"certificatesigningrequest-approving-controller",
+	"certificatesigningrequest-cleaner-controller",
+	"namespace-controller",
+	"garbage-collector-controller",
+	"serviceaccount-controller",
+	"serviceaccount-token-controller",
+	"clusterrole-aggregation-controller",
+	"root-ca-certificate-publisher-controller",
+}
+
+// ControlPlane is a running etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
+type ControlPlane struct {
+	// Name tells control planes of one environment apart ("management", "workload-1").
+	Name string
+	// Dir holds the PKI, kubeconfigs, etcd data and logs.
+	Dir string
+	// APIURL is the kube-apiserver's https URL.
+	APIURL string
+	// AdminKubeconfig authenticates as admin (group system:masters).
+	AdminKubeconfig string
+	// ClusterCA signs client certificates the API server trusts, including CSRs.
+	ClusterCA *CA
+	// FrontProxyCA is the requestheader CA aggregated API servers must trust.
+	FrontProxyCA *CA
+	// Kubectl is the path of the kubectl binary matching this control plane.
+	Kubectl string
+	// ReadyAfter records how long each component took from start to ready.
+	ReadyAfter map[string]time.Duration
+
+	procs []*Process
+}
+
+type cpPKI struct {
+	cluster, frontProxy                     *CA
+	apiserver, admin, kcm, frontProxyClient KeyPair
+	saKey, saPub                            string
+}
+
+// StartControlPlane starts a control plane named name under dir (created if missing) with
+// a fresh PKI and free loopback ports, and waits until each component is ready.
+func StartControlPlane(ctx context.Context, bins Binaries, dir, name string) (*ControlPlane, error) {
+	cp := &ControlPlane{Name: name, Dir: dir, Kubectl: filepath.Join(bins.ControlPlane, "kubectl"), ReadyAfter: map[string]time.Duration{}}
+	if err := cp.start(ctx, bins.ControlPlane); err != nil {
+		cp.Close()
+		return nil, errPeer("control plane "+name, err)
+	}
+	return cp, nil
+}
+
+func (cp *ControlPlane) start(ctx context.Context, binDir string) error {
+	pkiDir := filepath.Join(cp.Dir, "pki")
+	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
+		return err
+	}
+	pki, err := newControlPlanePKI(pkiDir)
+	if err != nil {
+		return fmt.Errorf("PKI: %w", err)
+	}
+	cp.ClusterCA, cp.FrontProxyCA = pki.cluster, pki.frontProxy
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	etcdPort, peerPort, apiPort, kcmPort := ports[0], ports[1], ports[2], ports[3]
+	cp.APIURL = "https://" + hostPort(apiPort)
+	cp.AdminKubeconfig = filepath.Join(cp.Dir, "admin.kubeconfig")
+	if err := writeKubeconfig(cp.AdminKubeconfig, cp.APIURL, pki.cluster.CertPEM, pki.admin, "admin"); err != nil {
+		return err
+	}
+	kcmKubeconfig := filepath.Join(cp.Dir, "kcm.kubeconfig")
+	if err := writeKubeconfig(kcmKubeconfig, cp.APIURL, pki.cluster.CertPEM, pki.kcm, "system:kube-controller-manager"); err != nil {
+		return err
+	}
+
+	etcdURL := "http://" + hostPort(etcdPort)
+	peerURL := "http://" + hostPort(peerPort)
+	if err := cp.run(ctx, "etcd", filepath.Join(binDir, "etcd"), 60*time.Second, httpProbe(etcdURL+"/health", nil),
+		"--name=env", "--data-dir="+filepath.Join(cp.Dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		// The peer URLs must move too: the default :2380 collides between control planes.
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=env="+peerURL, "--unsafe-no-fsync", "--log-level=warn"); err != nil {
+		return err
+	}
+
+	adminTLS, err := clientTLS(pki.cluster.CertPEM, pki.admin)
+	if err != nil {
+		return err
+	}
+	if err := cp.run(ctx, "kube-apiserver", filepath.Join(binDir, "kube-apiserver"), 3*time.Minute,
+		httpProbe(cp.APIURL+"/readyz", adminTLS), apiserverArgs(etcdURL, apiPort, pki)...); err != nil {
+		return err
+	}
+
+	return cp.run(ctx, "kube-controller-manager", filepath.Join(binDir, "kube-controller-manager"), 2*time.Minute,
+		// The controller manager serves a self-signed certificate; readiness is all we ask of it.
+		httpProbe("https://"+hostPort(kcmPort)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
+		"--kubeconfig="+kcmKubeconfig,
+		"--authentication-kubeconfig="+kcmKubeconfig, "--authorization-kubeconfig="+kcmKubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
+		"--leader-elect=false", "--controllers="+strings.Join(controllers, ","),
+		"--cluster-signing-cert-file="+pki.cluster.CertFile, "--cluster-signing-key-file="+pki.cluster.KeyFile,
+		"--root-ca-file="+pki.cluster.CertFile, "--service-account-private-key-file="+pki.saKey,
+		// Without per-controller service-account credentials every controller acts as
+		// system:kube-controller-manager, whose role cannot sign CSRs or publish the root CA.
+		"--use-service-account-credentials=true", "--profiling=false")
+}
+
+func apiserverArgs(etcdURL string, apiPort int, pki *cpPKI) []string {
+	return []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(apiPort),
+		// The default lease reconciler refuses a loopback advertise address.
+		"--endpoint-reconciler-type=none",
+		"--tls-cert-file=" + pki.apiserver.CertFile, "--tls-private-key-file=" + pki.apiserver.KeyFile,
+		"--client-ca-file=" + pki.cluster.CertFile,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + pki.saPub, "--service-account-signing-key-file=" + pki.saKey,
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=Node,RBAC",
+		"--requestheader-client-ca-file=" + pki.frontProxy.CertFile,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-uid-headers=X-Remote-Uid",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + pki.frontProxyClient.CertFile, "--proxy-client-key-file=" + pki.frontProxyClient.KeyFile,
+		"--allow-privileged=true", "--profiling=false",
+	}
+}
+
+func newControlPlanePKI(dir string) (*cpPKI, error) {
+	var p cpPKI
+	var err error
+	if p.cluster, err = NewCA(dir, "ca", "kubernetes-ca"); err != nil {
+		return nil, err
+	}
+	if p.frontProxy, err = NewCA(dir, "front-proxy-ca", "front-proxy-ca"); err != nil {
+		return nil, err
+	}
+	issue := []struct {
+		out   *KeyPair
+		ca    *CA
+		usage Usage
+		cn    string
+		orgs  []string
+		hosts []string
+	}{
+		{&p.apiserver, p.cluster, ServerAuth, "kube-apiserver", nil, []string{"127.0.0.1", "localhost", "10.0.0.1",
+			"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
+		{&p.admin, p.cluster, ClientAuth, "admin", []string{"system:masters"}, nil},
+		{&p.kcm, p.cluster, ClientAuth, "system:kube-controller-manager", nil, nil},
+		{&p.frontProxyClient, p.frontProxy, ClientAuth, "front-proxy-client", nil, nil},
+	}
+	for _, i := range issue {
+		name := strings.TrimPrefix(strings.ReplaceAll(i.cn, ":", "-"), "system-")
+		if *i.out, err = i.ca.Issue(name, i.usage, i.cn, i.orgs, i.hosts...); err != nil {
+			return nil, err
+		}
+	}
+	p.saKey, p.saPub, err = newServiceAccountKey(dir)
+	return &p, err
+}
+
+// run starts one component and waits for its probe; the component joins cp's processes.
+func (cp *ControlPlane) run(ctx context.Context, name, bin string, timeout time.Duration, probe func(context.Context) error, args ...string) error {
+	start := time.Now()
+	p, err := startProcess(cp.Dir, name, bin, args...)
+	if err != nil {
+		return err
+	}
+	cp.procs = append(cp.procs, p)
+	if err := p.waitReady(ctx, timeout, probe); err != nil {
+		return err
+	}
+	cp.ReadyAfter[name] = time.Since(start)
+	return nil
+}
+
+// Processes returns the control plane's running processes in start order.
+func (cp *ControlPlane) Processes() []*Process { return cp.procs }
+
+// RESTConfig returns a client configuration for the admin user.
+func (cp *ControlPlane) RESTConfig() (*rest.Config, error) {
+	return clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
+}
+
+// Close stops every component by PID in reverse start order.
+func (cp *ControlPlane) Close() {
+	stopAll(cp.procs)
+	cp.procs = nil
+}
+
+func writeKubeconfig(path, server string, caPEM []byte, kp KeyPair, user string) error {
+	cert, err := os.ReadFile(kp.CertFile)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(kp.KeyFile)
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: user}
+	cfg.CurrentContext = "local"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+func clientTLS(caPEM []byte, kp KeyPair) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("no CA certificate in bundle")
+	}
+	cert, err := tls.LoadX509KeyPair(kp.CertFile, kp.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

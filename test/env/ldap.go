@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package env
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // {SSHA} is what slapd verifies; this is a throwaway test directory.
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// LDAP is a running OpenLDAP slapd seeded with the environment's users and groups:
+// every user in ou=users, groupOfNames groups (member = user DN) and posixGroup groups
+// (memberUid = uid) in ou=groups, with the memberof overlay filling memberOf.
+// Simple binds are refused unless the connection is TLS (StartTLS or LDAPS).
+type LDAP struct {
+	// StartTLSAddr serves ldap:// with StartTLS; LDAPSAddr serves ldaps://.
+	StartTLSAddr, LDAPSAddr string
+	// BaseDN, UsersDN and GroupsDN locate the seeded entries.
+	BaseDN, UsersDN, GroupsDN string
+	// AdminDN and AdminPassword are the directory's root credentials (for bind Secrets).
+	AdminDN, AdminPassword string
+	// ReadyAfter is the time from start to answering a root DSE search.
+	ReadyAfter time.Duration
+
+	proc *Process
+	tls  *tls.Config
+}
+
+// LDAPGroup is a group to seed: groupOfNames unless Posix is set.
+type LDAPGroup struct {
+	Name    string
+	Members []string // uids of users
+	Posix   bool
+}
+
+// StartLDAP writes a slapd config under dir, starts slapd on two free loopback ports
+// with a server certificate from ca, and seeds it over StartTLS.
+func StartLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []LDAPGroup) (*LDAP, error) {
+	l, err := startLDAP(ctx, dir, ca, users, groups)
+	return l, errPeer("slapd", err)
+}
+
+func startLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []LDAPGroup) (*LDAP, error) {
+	slapd, err := exec.LookPath("slapd")
+	if err != nil {
+		slapd = "/usr/sbin/slapd" // Debian installs it outside a normal user's PATH
+		if _, statErr := os.Stat(slapd); statErr != nil {
+			return nil, fmt.Errorf("slapd is not installed (run hack/install-deps.sh): %w", err)
+		}
+	}
+	dataDir := filepath.Join(dir, "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	serving, err := ca.Issue("slapd", ServerAuth, "slapd", nil, "127.0.0.1", "localhost")
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	l := &LDAP{
+		StartTLSAddr: hostPort(ports[0]), LDAPSAddr: hostPort(ports[1]),
+		BaseDN: "dc=example,dc=com", UsersDN: "ou=users,dc=example,dc=com", GroupsDN: "ou=groups,dc=example,dc=com",
+		AdminDN: "cn=admin,dc=example,dc=com", AdminPassword: randomString(16),
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	l.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+
+	conf := filepath.Join(dir, "slapd.conf")
+	if err := os.WriteFile(conf, []byte(l.slapdConf(dataDir, ca, serving)), 0o600); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	// -d 0 keeps slapd in the foreground, so the PID we hold is slapd's own.
+	l.proc, err = startProcess(dir, "slapd", slapd, "-f", conf,
+		"-h", "ldap://"+l.StartTLSAddr+"/ ldaps://"+l.LDAPSAddr+"/", "-d", "0")
+	if err != nil {
+		return nil, err
+	}
+	if err := l.proc.waitReady(ctx, 30*time.Second, l.probe); err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.ReadyAfter = time.Since(start)
+	if err := l.seed(users, groups); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("seed directory: %w", err)
+	}
+	return l, nil
+}
+
+func (l *LDAP) slapdConf(dataDir string, ca *CA, serving KeyPair) string {
+	lines := []string{
+		"include /etc/ldap/schema/core.schema",
+		"include /etc/ldap/schema/cosine.schema",
+		"include /etc/ldap/schema/inetorgperson.schema",
+		"include /etc/ldap/schema/nis.schema",
+		"modulepath /usr/lib/ldap",
+		"moduleload back_mdb",
+		"moduleload memberof",
+		"pidfile " + filepath.Join(filepath.Dir(dataDir), "slapd.pid"),
+		"TLSCACertificateFile " + ca.CertFile,
+		"TLSCertificateFile " + serving.CertFile,
+		"TLSCertificateKeyFile " + serving.KeyFile,
+		"# Simple binds only over TLS (StartTLS or LDAPS); anonymous root DSE reads stay allowed.",
+		"security simple_bind=128",
+		"database mdb",
+		"maxsize 104857600",
+		`suffix "` + l.BaseDN + `"`,
+		`rootdn "` + l.AdminDN + `"`,
+		"rootpw " + ssha(l.AdminPassword),
+		"directory " + dataDir,
+		"index objectClass eq",
+		"index uid,cn,mail,memberUid eq",
+		"index member eq",
+		"overlay memberof",
+		"access to attrs=userPassword by self write by anonymous auth by * none",
+		"access to * by users read by * none",
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func (l *LDAP) probe(context.Context) error {
+	conn, err := ldap.DialURL("ldap://" + l.StartTLSAddr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 2, false,
+		"(objectClass=*)", []string{"namingContexts"}, nil))
+	return err
+}
+
+// Dial opens a StartTLS connection trusting the environment's CA.
+func (l *LDAP) Dial() (*ldap.Conn, error) {
+	conn, err := ldap.DialURL("ldap://" + l.StartTLSAddr)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.StartTLS(l.tls.Clone()); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("StartTLS: %w", err)
+	}
+	return conn, nil
+}
+
+// UserDN is the DN of the seeded user with this uid.
+func (l *LDAP) UserDN(uid string) string { return "uid=" + ldap.EscapeDN(uid) + "," + l.UsersDN }
+
+func (l *LDAP) seed(users []User, groups []LDAPGroup) error {
+	conn, err := l.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Bind(l.AdminDN, l.AdminPassword); err != nil {
+		return fmt.Errorf("bind as admin: %w", err)
+	}
+	adds := []*ldap.AddRequest{
+		addRequest(l.BaseDN, map[string][]string{"objectClass": {"dcObject", "organization"}, "o": {"Example"}, "dc": {"example"}}),
+		addRequest(l.UsersDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"users"}}),
+		addRequest(l.GroupsDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"groups"}}),
+	}
+	for i, u := range users {
+		id := strconv.Itoa(1000 + i)
+		adds = append(adds, addRequest(l.UserDN(u.Username), map[string][]string{
+			"objectClass": {"inetOrgPerson", "posixAccount"}, "uid": {u.Username}, "cn": {u.Username}, "sn": {u.Username},
+			"mail": {u.Username + ".ldap@example.com"}, "uidNumber": {id}, "gidNumber": {id},
+			"homeDirectory": {"/home/" + u.Username}, "userPassword": {ssha(u.Password)},
+		}))
+	}
+	for i, g := range groups {
+		dn := "cn=" + ldap.EscapeDN(g.Name) + "," + l.GroupsDN
+		if g.Posix {
+			adds = append(adds, addRequest(dn, map[string][]string{
+				"objectClass": {"posixGroup"}, "cn": {g.Name}, "gidNumber": {strconv.Itoa(2000 + i)}, "memberUid": g.Members,
+			}))
+			continue
+		}
+		var members []string
+		for _, m := range g.Members {
+			members = append(members, l.UserDN(m))
+		}
+		adds = append(adds, addRequest(dn, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {g.Name}, "member": members}))
+	}
+	for _, a := range adds {
+		if err := conn.Add(a); err != nil {
+			return fmt.Errorf("add %s: %w", a.DN, err)
+		}
+	}
+	return nil
+}
+
+func addRequest(dn string, attrs map[string][]string) *ldap.AddRequest {
+	a := ldap.NewAddRequest(dn, nil)
+	for k, v := range attrs {
+		a.Attribute(k, v)
+	}
+	return a
+}
+
+// ssha hashes a password the way slapd's {SSHA} scheme checks it.
+func ssha(password string) string {
+	salt := make([]byte, 8)
+	_, _ = rand.Read(salt)
+	h := sha1.New() //nolint:gosec // see import
+	h.Write([]byte(password))
+	h.Write(salt)
+	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...))
+}
+
+// Process returns slapd's process.
+func (l *LDAP) Process() *Process { return l.proc }
+
+// Close stops slapd by PID.
+func (l *LDAP) Close() {
+	if l != nil {
+		l.proc.Stop()
+	}
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+// testEnv describes the environment every test in this package runs against.
+//
+//nolint:gochecknoglobals // set once by TestMain, read-only afterwards.
+var testEnv env.Info
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	if path := os.Getenv("SELKIE_ENV_FILE"); path != "" {
+		info, err := env.LoadEnvFile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "integration: SELKIE_ENV_FILE: %v\n", err)
+			return 1
+		}
+		testEnv = info
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes a cold build of the peers
+	defer cancel()
+	e, err := env.Start(ctx, env.Options{WorkloadClusters: 1, Progress: os.Stderr})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
+		return 1
+	}
+	defer e.Close()
+	testEnv = e.Info
+	return m.Run()
+}
