@@ -3,6 +3,7 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/selkie-dev/selkie/pkg/version.version=$(VERSION)
 BIN := bin
+ENV_ARGS ?= -workload-clusters=1
 
 .PHONY: all build test test-unit test-integration generate verify env peers vet
 
