@@ -31,7 +31,7 @@ type Environment struct {
 	Info
 	// EnvFile is the path of the env file describing the environment.
 	EnvFile string
-	// Clusters are the running control planes; Clusters[0] is the management cluster.
+	// ControlPlanes are the running control planes; ControlPlanes[0] is the management cluster.
 	ControlPlanes []*ControlPlane
 	// Dex and LDAP are the running upstream identity providers.
 	Dex  *Dex

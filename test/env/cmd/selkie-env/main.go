@@ -30,6 +30,9 @@ func run() error {
 	link := flag.String("env-file-link", "", "also copy the env file here (e.g. ./.env), removed on exit")
 	flag.Parse()
 
+	// Ctrl-C reaches a pipe reader (`make env | tee`) too; without this, our next write to
+	// the closed pipe would kill us before we stop the peers and remove the directory.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	e, err := env.Start(ctx, env.Options{Dir: *dir, WorkloadClusters: *workloads, Progress: os.Stderr})
