@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X github.com/selkie-dev/selkie/pkg/version.version=$(VERSION)
 BIN := bin
 ENV_ARGS ?= -workload-clusters=1
 
-.PHONY: all build test test-unit test-integration generate verify env peers vet
+.PHONY: all build test test-unit test-integration generate verify env peers vet bench
 
 all: build
 
@@ -22,6 +22,10 @@ test-unit:
 
 test-integration:
 	hack/test-integration.sh
+
+# bench runs the Go benchmarks (no timed assertions; read the figures).
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
 
 # generate runs every code generator (deepcopy, conversion, defaults, openapi, clients, CRDs).
 generate:

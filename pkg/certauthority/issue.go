@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package certauthority
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Client certificate lifetimes (wire contract §5): 5 minutes by default, configurable
+// from 5 to 60 minutes. Reference CLIs drop cached credentials after an hour, so longer
+// certificates would only be thrown away.
+const (
+	DefaultTTL = 5 * time.Minute
+	MinTTL     = 5 * time.Minute
+	MaxTTL     = 60 * time.Minute
+)
+
+// MaxSubjectBytes bounds the DER-encoded subject (CN plus one O per group). A TLS
+// handshake message may not exceed 64 KiB in Go (and so in kube-apiserver); keeping the
+// subject at half of that leaves room for the rest of the certificate and the chain.
+const MaxSubjectBytes = 32 * 1024
+
+// Errors that say why an identity cannot be carried by a certificate; callers audit the
+// reason and tell clients only that authentication failed.
+var (
+	ErrEmptyUsername    = errors.New("username is empty")
+	ErrInvalidIdentity  = errors.New("username or group is not valid UTF-8 or contains a control character")
+	ErrIdentityTooLarge = errors.New("username and groups do not fit in a client certificate")
+	ErrTTLOutOfRange    = fmt.Errorf("certificate lifetime must be between %s and %s", MinTTL, MaxTTL)
+)
+
+// ClientCredential is a freshly issued client certificate and its key, both PEM.
+type ClientCredential struct {
+	CertPEM  []byte
+	KeyPEM   []byte // PKCS#8 "PRIVATE KEY"
+	NotAfter time.Time
+}
+
+// ValidateTTL reports whether ttl is an allowed client certificate lifetime.
+func ValidateTTL(ttl time.Duration) error {
+	if ttl < MinTTL || ttl > MaxTTL {
+		return fmt.Errorf("%w (got %s)", ErrTTLOutOfRange, ttl)
+	}
+	return nil
+}
+
+// IssueClientCert signs a new client certificate for username in groups (one O per
+// group, in order), valid from 5 minutes ago until ttl from now, with a fresh P-256 key.
+func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration) (*ClientCredential, error) {
+	if err := ValidateTTL(ttl); err != nil {
+		return nil, err
+	}
+	subject, err := clientSubject(username, groups)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), c.rand)
+	if err != nil {
+		return nil, fmt.Errorf("generate client key: %w", err)
+	}
+	serial, err := c.serial()
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             now.Add(-Backdate),
+		NotAfter:              now.Add(ttl),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  false,
+	}
+	der, err := x509.CreateCertificate(c.rand, tmpl, c.cert, key.Public(), c.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign client certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode client key: %w", err)
+	}
+	return &ClientCredential{
+		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		NotAfter: tmpl.NotAfter,
+	}, nil
+}
+
+// clientSubject builds CN=username, O=group… and checks it can be carried.
+func clientSubject(username string, groups []string) (pkix.Name, error) {
+	if username == "" {
+		return pkix.Name{}, ErrEmptyUsername
+	}
+	for _, s := range append([]string{username}, groups...) {
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
+			return pkix.Name{}, ErrInvalidIdentity
+		}
+	}
+	// pkix.Name.Organization would put every O into one multi-valued RDN, a DER SET whose
+	// members are sorted; one RDN per group keeps the groups in the caller's order.
+	subject := pkix.Name{CommonName: username}
+	for _, g := range groups {
+		subject.ExtraNames = append(subject.ExtraNames, pkix.AttributeTypeAndValue{Type: oidOrganization, Value: g})
+	}
+	der, err := asn1.Marshal(subject.ToRDNSequence())
+	if err != nil {
+		return pkix.Name{}, fmt.Errorf("%w: %w", ErrInvalidIdentity, err)
+	}
+	if len(der) > MaxSubjectBytes {
+		return pkix.Name{}, fmt.Errorf("%w: subject is %d bytes for %d groups, limit %d", ErrIdentityTooLarge, len(der), len(groups), MaxSubjectBytes)
+	}
+	return subject, nil
+}
+
+var oidOrganization = asn1.ObjectIdentifier{2, 5, 4, 10} //nolint:gochecknoglobals // constant OID
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
