@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package credentialrequest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/audit"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/selkie-dev/selkie/pkg/apis/concierge/login"
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+)
+
+// FailureMessage is the only thing a client learns about a failed login.
+const FailureMessage = "authentication failed"
+
+// credentialIDExtra is the one user extra a certificate may drop without changing
+// who the user is: the API server adds it itself for every credential.
+const credentialIDExtra = "authentication.kubernetes.io/credential-id"
+
+// Authenticators finds the live authenticator a request names.
+type Authenticators interface {
+	Get(key authenticator.Key) (authenticator.Token, bool)
+}
+
+// Issuer signs a client certificate for an authenticated user.
+type Issuer interface {
+	IssueClientCert(ctx context.Context, username string, groups []string) (*certauthority.ClientCredential, error)
+}
+
+// REST is the TokenCredentialRequest storage.
+type REST struct {
+	authenticators Authenticators
+	issuer         Issuer
+	log            *slog.Logger
+	logUserInfo    bool
+	table          rest.TableConvertor
+}
+
+var _ interface {
+	rest.Creater
+	rest.Scoper
+	rest.Storage
+	rest.Lister
+	rest.SingularNameProvider
+} = (*REST)(nil)
+
+// Options configures NewREST.
+type Options struct {
+	// Log receives one audit line per request; tokens are never logged, only their
+	// sha256 fingerprint.
+	Log *slog.Logger
+	// LogUserInfo puts usernames and groups in audit lines; off, they are redacted.
+	LogUserInfo bool
+}
+
+// NewREST returns the storage for the group resource gr.
+func NewREST(authenticators Authenticators, issuer Issuer, gr schema.GroupResource, opts Options) *REST {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &REST{authenticators: authenticators, issuer: issuer, log: log, logUserInfo: opts.LogUserInfo,
+		table: rest.NewDefaultTableConvertor(gr)}
+}
+
+// New returns an empty TokenCredentialRequest.
+func (*REST) New() runtime.Object { return &login.TokenCredentialRequest{} }
+
+// NewList returns an empty list.
+func (*REST) NewList() runtime.Object { return &login.TokenCredentialRequestList{} }
+
+// Destroy releases nothing: the storage holds no resources.
+func (*REST) Destroy() {}
+
+// NamespaceScoped is false: TokenCredentialRequest is cluster-scoped.
+func (*REST) NamespaceScoped() bool { return false }
+
+// GetSingularName is the resource's singular name, for discovery.
+func (*REST) GetSingularName() string { return "tokencredentialrequest" }
+
+// List always returns an empty list: nothing is stored.
+func (*REST) List(context.Context, *metainternalversion.ListOptions) (runtime.Object, error) {
+	return &login.TokenCredentialRequestList{ListMeta: metav1.ListMeta{ResourceVersion: "0"}}, nil
+}
+
+// ConvertToTable renders requests for kubectl get.
+func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
+	return r.table.ConvertToTable(ctx, obj, opts)
+}
+
+// Create authenticates the token and, on success, returns a client certificate. Request
+// errors (namespace, dry run, empty token) are API errors; every authentication or
+// issuing failure is a 201 with the generic message.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	req, err := r.validate(ctx, obj, createValidation, options)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cred, reason, attrs := r.exchange(ctx, req)
+	attrs = append(attrs,
+		slog.String("auditID", string(audit.GetAuditIDTruncated(ctx))),
+		slog.String("tokenSHA256", fingerprint(req.Spec.Token)),
+		slog.Duration("duration", time.Since(start)))
+	if cred == nil {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request failed", append(attrs, slog.String("reason", reason))...)
+		msg := FailureMessage
+		return &login.TokenCredentialRequest{Status: login.TokenCredentialRequestStatus{Message: &msg}}, nil
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request succeeded",
+		append(attrs, slog.Time("expires", cred.NotAfter))...)
+	return &login.TokenCredentialRequest{Status: login.TokenCredentialRequestStatus{Credential: &login.ClusterCredential{
+		ExpirationTimestamp:   metav1.NewTime(cred.NotAfter),
+		ClientCertificateData: string(cred.CertPEM),
+		ClientKeyData:         string(cred.KeyPEM),
+	}}}, nil
+}
+
+func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (*login.TokenCredentialRequest, error) {
+	req, ok := obj.(*login.TokenCredentialRequest)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a TokenCredentialRequest: %T", obj))
+	}
+	if ns, ok := genericapirequest.NamespaceFrom(ctx); ok && ns != "" {
+		return nil, apierrors.NewBadRequest("namespace is not allowed on TokenCredentialRequest: " + ns)
+	}
+	if options != nil && len(options.DryRun) > 0 {
+		return nil, apierrors.NewInvalid(login.Kind("TokenCredentialRequest"), req.Name,
+			field.ErrorList{field.Invalid(field.NewPath("dryRun"), options.DryRun, "dryRun not supported")})
+	}
+	if req.Spec.Token == "" {
+		return nil, apierrors.NewInvalid(login.Kind("TokenCredentialRequest"), req.Name,
+			field.ErrorList{field.Required(field.NewPath("spec", "token", "value"), "token must be supplied")})
+	}
+	if createValidation != nil {
+		// Admission sees the request without its token.
+		blanked := req.DeepCopy()
+		blanked.Spec.Token = ""
+		if err := createValidation(ctx, blanked); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// exchange returns a credential, or nil and the audited reason.
+func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) (*certauthority.ClientCredential, string, []slog.Attr) {
+	key := authenticator.Key{Kind: req.Spec.Authenticator.Kind, Name: req.Spec.Authenticator.Name}
+	if g := req.Spec.Authenticator.APIGroup; g != nil {
+		key.APIGroup = *g
+	}
+	attrs := []slog.Attr{slog.Group("authenticator", "apiGroup", key.APIGroup, "kind", key.Kind, "name", key.Name)}
+	authn, ok := r.authenticators.Get(key)
+	if !ok {
+		return nil, "no ready authenticator with that apiGroup, kind and name", attrs
+	}
+	resp, ok, err := authn.AuthenticateToken(ctx, req.Spec.Token)
+	switch {
+	case err != nil:
+		return nil, "token rejected: " + err.Error(), attrs
+	case !ok || resp == nil || resp.User == nil:
+		return nil, "token rejected", attrs
+	}
+	u := resp.User
+	attrs = append(attrs, r.userAttrs(u.GetName(), u.GetGroups()))
+	if reason := unsupportedUser(u.GetName(), u.GetUID(), u.GetExtra()); reason != "" {
+		return nil, reason, attrs
+	}
+	cred, err := r.issuer.IssueClientCert(ctx, u.GetName(), u.GetGroups())
+	if err != nil {
+		return nil, "could not issue a certificate: " + err.Error(), attrs
+	}
+	return cred, "", attrs
+}
+
+// unsupportedUser says why a certificate cannot represent this user, or "".
+func unsupportedUser(name, uid string, extra map[string][]string) string {
+	switch {
+	case name == "":
+		return "authenticated user has an empty username"
+	case uid != "":
+		return "authenticated user has a UID, which a certificate cannot carry"
+	}
+	for k := range extra {
+		if k != credentialIDExtra {
+			return fmt.Sprintf("authenticated user has extra %q, which a certificate cannot carry", k)
+		}
+	}
+	return ""
+}
+
+func (r *REST) userAttrs(name string, groups []string) slog.Attr {
+	if !r.logUserInfo {
+		return slog.Group("user", "username", "redacted", "groupCount", len(groups))
+	}
+	return slog.Group("user", "username", name, "groups", groups)
+}
+
+func fingerprint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
