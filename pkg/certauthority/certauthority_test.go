@@ -220,3 +220,26 @@ func TestNewCA(t *testing.T) {
 		t.Errorf("NotAfter = %s", ca.NotAfter())
 	}
 }
+
+func TestIssueServingCert(t *testing.T) {
+	t.Parallel()
+	ca := mustNew(t)
+	kp, err := ca.IssueServingCert([]string{"api.selkie.svc", "127.0.0.1", "localhost"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := parsePEMCert(t, kp.CertPEM)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.CertPEM())
+	for _, host := range []string{"api.selkie.svc", "127.0.0.1", "localhost"} {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: host, CurrentTime: testNow}); err != nil {
+			t.Errorf("verify for %s: %v", host, err)
+		}
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: "other.svc", CurrentTime: testNow}); err == nil {
+		t.Error("certificate verifies for a host it does not name")
+	}
+	if _, err := ca.IssueServingCert(nil, time.Hour); err == nil {
+		t.Error("no hosts accepted")
+	}
+}

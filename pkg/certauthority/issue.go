@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,8 +40,8 @@ var (
 	ErrTTLOutOfRange    = fmt.Errorf("certificate lifetime must be between %s and %s", MinTTL, MaxTTL)
 )
 
-// ClientCredential is a freshly issued client certificate and its key, both PEM.
-type ClientCredential struct {
+// KeyPair is a freshly issued certificate and its key, both PEM.
+type KeyPair struct {
 	CertPEM  []byte
 	KeyPEM   []byte // PKCS#8 "PRIVATE KEY"
 	NotAfter time.Time
@@ -56,7 +57,7 @@ func ValidateTTL(ttl time.Duration) error {
 
 // IssueClientCert signs a new client certificate for username in groups (one O per
 // group, in order), valid from 5 minutes ago until ttl from now, with a fresh P-256 key.
-func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration) (*ClientCredential, error) {
+func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration) (*KeyPair, error) {
 	if err := ValidateTTL(ttl); err != nil {
 		return nil, err
 	}
@@ -83,19 +84,7 @@ func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration
 		BasicConstraintsValid: true,
 		IsCA:                  false,
 	}
-	der, err := x509.CreateCertificate(c.rand, tmpl, c.cert, key.Public(), c.key)
-	if err != nil {
-		return nil, fmt.Errorf("sign client certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encode client key: %w", err)
-	}
-	return &ClientCredential{
-		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		NotAfter: tmpl.NotAfter,
-	}, nil
+	return c.sign(tmpl, key)
 }
 
 // clientSubject builds CN=username, O=group… and checks it can be carried.
@@ -127,3 +116,53 @@ func clientSubject(username string, groups []string) (pkix.Name, error) {
 var oidOrganization = asn1.ObjectIdentifier{2, 5, 4, 10} //nolint:gochecknoglobals // constant OID
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// IssueServingCert signs a new server certificate for hosts (DNS names or IP
+// addresses; the first is also the CN), valid from 5 minutes ago for lifetime.
+func (c *CA) IssueServingCert(hosts []string, lifetime time.Duration) (*KeyPair, error) {
+	if len(hosts) == 0 {
+		return nil, errors.New("a serving certificate needs at least one host")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), c.rand)
+	if err != nil {
+		return nil, fmt.Errorf("generate serving key: %w", err)
+	}
+	serial, err := c.serial()
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: hosts[0]},
+		NotBefore:             now.Add(-Backdate),
+		NotAfter:              now.Add(lifetime),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	return c.sign(tmpl, key)
+}
+
+func (c *CA) sign(tmpl *x509.Certificate, key *ecdsa.PrivateKey) (*KeyPair, error) {
+	der, err := x509.CreateCertificate(c.rand, tmpl, c.cert, key.Public(), c.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode key: %w", err)
+	}
+	return &KeyPair{
+		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		NotAfter: tmpl.NotAfter,
+	}, nil
+}

@@ -39,7 +39,7 @@ type Authenticators interface {
 
 // Issuer signs a client certificate for an authenticated user.
 type Issuer interface {
-	IssueClientCert(ctx context.Context, username string, groups []string) (*certauthority.ClientCredential, error)
+	IssueClientCert(ctx context.Context, username string, groups []string) (*certauthority.KeyPair, error)
 }
 
 // REST is the TokenCredentialRequest storage.
@@ -159,7 +159,7 @@ func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidatio
 }
 
 // exchange returns a credential, or nil and the audited reason.
-func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) (*certauthority.ClientCredential, string, []slog.Attr) {
+func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) (*certauthority.KeyPair, string, []slog.Attr) {
 	key := authenticator.Key{Kind: req.Spec.Authenticator.Kind, Name: req.Spec.Authenticator.Name}
 	if g := req.Spec.Authenticator.APIGroup; g != nil {
 		key.APIGroup = *g

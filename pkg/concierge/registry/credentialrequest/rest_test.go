@@ -48,7 +48,7 @@ type caIssuer struct {
 	err error
 }
 
-func (c caIssuer) IssueClientCert(_ context.Context, username string, groups []string) (*certauthority.ClientCredential, error) {
+func (c caIssuer) IssueClientCert(_ context.Context, username string, groups []string) (*certauthority.KeyPair, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
