@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package signingkey
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+func newCAFiles(t *testing.T) (Files, []byte, []byte) {
+	t.Helper()
+	ca, err := certauthority.New("cluster-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := Files{CertFile: filepath.Join(dir, "ca.crt"), KeyFile: filepath.Join(dir, "ca.key")}
+	if err := os.WriteFile(f.CertFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.KeyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, cert, key
+}
+
+func TestIssuerFromFiles(t *testing.T) {
+	t.Parallel()
+	files, _, _ := newCAFiles(t)
+	iss, err := New(files, certauthority.DefaultTTL, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.IssueClientCert(context.Background(), "u", nil); !errors.Is(err, ErrNoKey) {
+		t.Errorf("before Refresh: %v, want ErrNoKey", err)
+	}
+	if err := iss.Refresh(context.Background()); err != nil || iss.Status() != nil {
+		t.Fatalf("Refresh: %v, Status: %v", err, iss.Status())
+	}
+	kp, err := iss.IssueClientCert(context.Background(), "pinny", []string{"seals"})
+	if err != nil || !strings.Contains(string(kp.CertPEM), "BEGIN CERTIFICATE") {
+		t.Fatalf("issue: %v", err)
+	}
+	if got := time.Until(kp.NotAfter); got > certauthority.DefaultTTL || got < certauthority.DefaultTTL-time.Minute {
+		t.Errorf("certificate lives %s, want %s", got, certauthority.DefaultTTL)
+	}
+
+	// A key that disappears stops issuing, with the reason in Status.
+	if err := os.Remove(files.KeyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Refresh(context.Background()); err == nil || iss.Status() == nil {
+		t.Fatal("Refresh of a missing key succeeded")
+	}
+	if _, err := iss.IssueClientCert(context.Background(), "pinny", nil); err == nil || !strings.Contains(err.Error(), files.KeyFile) {
+		t.Errorf("issue without key: %v, want the load error naming the file", err)
+	}
+}
+
+func TestIssuerFromSecret(t *testing.T) {
+	t.Parallel()
+	_, cert, key := newCAFiles(t)
+	client := fake.NewClientset(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "selkie-concierge", Name: "signer"},
+		Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key},
+	}, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "selkie-concierge", Name: "empty"}})
+	for name, wantErr := range map[string]string{"signer": "", "empty": "lacks tls.crt or tls.key", "missing": "not found"} {
+		iss, err := New(Secret{Client: client, Namespace: "selkie-concierge", Name: name}, certauthority.DefaultTTL, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = iss.Refresh(context.Background())
+		if (wantErr == "" && err != nil) || (wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr))) {
+			t.Errorf("Secret %s: Refresh = %v, want %q", name, err, wantErr)
+		}
+	}
+}
+
+func TestNewRejectsTTL(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Files{}, time.Minute, nil, nil); !errors.Is(err, certauthority.ErrTTLOutOfRange) {
+		t.Errorf("New with 1m TTL: %v", err)
+	}
+}
