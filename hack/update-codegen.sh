@@ -95,6 +95,7 @@ log "openapi-gen"
 tool openapi-gen \
   --go-header-file "${BOILERPLATE}" \
   --output-file zz_generated.openapi.go \
+  --output-model-name-file zz_generated.model_name.go \
   --output-dir generated/openapi \
   --output-pkg "${MODULE}/generated/openapi" \
   --report-filename hack/api-violations.list \

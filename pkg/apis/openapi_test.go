@@ -11,6 +11,9 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/selkie-dev/selkie/generated/openapi"
+	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
+	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
+	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
 )
 
 // TestOpenAPIDefinitionsComplete checks that the generated OpenAPI definitions
@@ -23,14 +26,15 @@ func TestOpenAPIDefinitionsComplete(t *testing.T) {
 		referenced[path] = true
 		return spec.MustCreateRef("#/definitions/" + common.EscapeJsonPointer(path))
 	})
-	const apis = "github.com/selkie-dev/selkie/pkg/apis/"
+	// The aggregated kinds have model names (zz_generated.model_name.go), which the API
+	// server's definition namer and managed-fields type converter look them up by.
 	for _, name := range []string{
-		apis + "concierge/login/v1alpha1.TokenCredentialRequest",
-		apis + "concierge/login/v1alpha1.TokenCredentialRequestList",
-		apis + "concierge/identity/v1alpha1.WhoAmIRequest",
-		apis + "concierge/identity/v1alpha1.WhoAmIRequestList",
-		apis + "supervisor/clientsecret/v1alpha1.OIDCClientSecretRequest",
-		apis + "supervisor/clientsecret/v1alpha1.OIDCClientSecretRequestList",
+		"dev.selkie.concierge.login.v1alpha1.TokenCredentialRequest",
+		loginv1alpha1.TokenCredentialRequestList{}.OpenAPIModelName(),
+		identityv1alpha1.WhoAmIRequest{}.OpenAPIModelName(),
+		identityv1alpha1.WhoAmIRequestList{}.OpenAPIModelName(),
+		clientsecretv1alpha1.OIDCClientSecretRequest{}.OpenAPIModelName(),
+		clientsecretv1alpha1.OIDCClientSecretRequestList{}.OpenAPIModelName(),
 		metav1.Status{}.OpenAPIModelName(),
 		metav1.APIGroupList{}.OpenAPIModelName(),
 		corev1.TypedLocalObjectReference{}.OpenAPIModelName(),

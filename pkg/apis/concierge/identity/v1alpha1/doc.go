@@ -8,5 +8,6 @@
 // +k8s:conversion-gen=github.com/selkie-dev/selkie/pkg/apis/concierge/identity
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=dev.selkie.concierge.identity.v1alpha1
 // +groupName=identity.concierge.selkie.dev
 package v1alpha1

@@ -9,5 +9,6 @@
 // +k8s:conversion-gen=github.com/selkie-dev/selkie/pkg/apis/concierge/login
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=dev.selkie.concierge.login.v1alpha1
 // +groupName=login.concierge.selkie.dev
 package v1alpha1

@@ -8,6 +8,7 @@
 // +k8s:conversion-gen=github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=dev.selkie.supervisor.clientsecret.v1alpha1
 // +groupName=clientsecret.supervisor.selkie.dev
 // +groupGoName=ClientSecret
 package v1alpha1
