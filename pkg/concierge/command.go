@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package concierge builds the selkie-concierge server command: the Selkie credential exchange API of a workload cluster.
+// Package concierge builds the selkie-concierge server command: the Selkie credential
+// exchange API of a workload cluster.
 package concierge
 
 import (
@@ -18,6 +19,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie-concierge", buildinfo.Get))
+	cmd.AddCommand(version.NewCommand("selkie-concierge", buildinfo.Get), newServeCommand())
 	return cmd
 }

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package concierge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
+	"github.com/selkie-dev/selkie/pkg/concierge/server"
+)
+
+type serveFlags struct {
+	kubeconfig, namespace, suffix   string
+	bindAddress                     string
+	securePort                      int
+	serviceName, servingCertSecret  string
+	certDir                         string
+	signingCertFile, signingKeyFile string
+	signingSecret                   string
+	certTTL                         time.Duration
+	logLevel                        string
+	logUserInfo                     bool
+}
+
+func newServeCommand() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the TokenCredentialRequest and WhoAmIRequest APIs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the cluster (default: in-cluster configuration)")
+	fs.StringVar(&f.namespace, "namespace", "selkie-concierge", "namespace holding the concierge's Secrets")
+	fs.StringVar(&f.suffix, "api-group-suffix", server.DefaultSuffix, "API group suffix (pinniped.dev for the reference groups)")
+	fs.StringVar(&f.bindAddress, "bind-address", "0.0.0.0", "address to serve on")
+	fs.IntVar(&f.securePort, "secure-port", 10250, "HTTPS port")
+	fs.StringVar(&f.serviceName, "service-name", "selkie-concierge-api", "Service the APIServices point at (names the serving certificate)")
+	fs.StringVar(&f.servingCertSecret, "serving-cert-secret", "selkie-concierge-api-tls", "Secret holding the serving CA and certificate")
+	fs.StringVar(&f.certDir, "cert-dir", "", "directory for the serving certificate files (default: a new temp dir)")
+	fs.StringVar(&f.signingCertFile, "cluster-signing-cert-file", "", "cluster client-signing CA certificate (KubeClusterSigningCertificate strategy)")
+	fs.StringVar(&f.signingKeyFile, "cluster-signing-key-file", "", "cluster client-signing CA key")
+	fs.StringVar(&f.signingSecret, "cluster-signing-secret", "", "Secret in --namespace with the cluster signing tls.crt and tls.key (instead of files)")
+	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
+	return cmd
+}
+
+func runServe(ctx context.Context, f *serveFlags) error {
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	groups, err := server.GroupsFor(f.suffix)
+	if err != nil {
+		return err
+	}
+	bind := net.ParseIP(f.bindAddress)
+	if bind == nil {
+		return fmt.Errorf("--bind-address %q is not an IP address", f.bindAddress)
+	}
+	if f.certDir == "" {
+		if f.certDir, err = os.MkdirTemp("", "selkie-concierge-certs-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(f.certDir)
+	}
+	iss, err := newSigningKeyIssuer(f, log)
+	if err != nil {
+		return err
+	}
+	if err := iss.Refresh(ctx); err != nil {
+		log.WarnContext(ctx, "starting without a cluster signing key; token credential requests will fail until it loads", "error", err)
+	}
+	go iss.Run(ctx, time.Minute)
+
+	return server.Run(ctx, server.Config{
+		Kubeconfig: f.kubeconfig, Namespace: f.namespace, Groups: groups,
+		BindAddress: bind, SecurePort: f.securePort,
+		ServiceName: f.serviceName, ServingCertSecret: f.servingCertSecret, CertDir: filepath.Clean(f.certDir),
+		Authenticators: authenticator.NewCache(), Issuer: iss, LogUserInfo: f.logUserInfo, Log: log,
+	})
+}
+
+func newSigningKeyIssuer(f *serveFlags, log *slog.Logger) (*signingkey.Issuer, error) {
+	var src signingkey.Source
+	switch {
+	case f.signingSecret != "" && (f.signingCertFile != "" || f.signingKeyFile != ""):
+		return nil, errors.New("use either --cluster-signing-secret or --cluster-signing-cert-file/--cluster-signing-key-file, not both")
+	case f.signingSecret != "":
+		cfg, err := server.RESTConfig(f.kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		src = signingkey.Secret{Client: client, Namespace: f.namespace, Name: f.signingSecret}
+	case f.signingCertFile != "" && f.signingKeyFile != "":
+		src = signingkey.Files{CertFile: f.signingCertFile, KeyFile: f.signingKeyFile}
+	default:
+		return nil, errors.New("a cluster signing key is required: --cluster-signing-cert-file and --cluster-signing-key-file, or --cluster-signing-secret")
+	}
+	return signingkey.New(src, f.certTTL, nil, log.With("component", "signingkey"))
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package server assembles the concierge's aggregated API server: the
+// login.concierge.<suffix> and identity.concierge.<suffix> groups on k8s.io/apiserver
+// with delegated authentication and authorization, a self-managed serving certificate
+// whose CA it keeps in the APIServices' caBundle, and the credential issuer.
+package server

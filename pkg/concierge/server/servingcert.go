@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+// Serving certificate lifetimes: the CA is replaced a month before it expires and stays
+// in the caBundle until then; the leaf is replaced when a third of its life is left.
+const (
+	servingCALifetime   = 365 * 24 * time.Hour
+	servingCARenewal    = 30 * 24 * time.Hour
+	servingLeafLifetime = 90 * 24 * time.Hour
+)
+
+// Keys of the serving certificate Secret.
+const (
+	keyCACert   = "ca.crt"
+	keyCAKey    = "ca.key"
+	keyCABundle = "ca-bundle.crt" // current CA, then the previous one until it expires
+	keyTLSCert  = corev1.TLSCertKey
+	keyTLSKey   = corev1.TLSPrivateKeyKey
+)
+
+// servingCerts keeps the API server's serving certificate in a Secret shared by all
+// replicas, writes it to files the server reloads, and keeps the APIServices' caBundle
+// in step with it.
+type servingCerts struct {
+	kube        kubernetes.Interface
+	aggregator  aggregator.Interface
+	namespace   string
+	secretName  string
+	hosts       []string
+	apiServices []string
+	dir         string
+	clock       func() time.Time
+	log         *slog.Logger
+}
+
+func (s *servingCerts) certFile() string { return filepath.Join(s.dir, keyTLSCert) }
+func (s *servingCerts) keyFile() string  { return filepath.Join(s.dir, keyTLSKey) }
+
+// run re-checks the certificate every period until ctx ends.
+func (s *servingCerts) run(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.ensure(ctx); err != nil {
+				s.log.ErrorContext(ctx, "could not maintain the serving certificate", "error", err)
+			}
+		}
+	}
+}
+
+// ensure renews what needs renewing, then syncs files and caBundles.
+func (s *servingCerts) ensure(ctx context.Context) error {
+	secrets := s.kube.CoreV1().Secrets(s.namespace)
+	secret, err := secrets.Get(ctx, s.secretName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.secretName, Namespace: s.namespace}, Type: corev1.SecretTypeOpaque}
+	case err != nil:
+		return fmt.Errorf("read serving certificate Secret: %w", err)
+	}
+	data, changed, err := s.renew(secret.Data)
+	if err != nil {
+		return err
+	}
+	if changed {
+		secret.Data = data
+		if secret.ResourceVersion == "" {
+			secret, err = secrets.Create(ctx, secret, metav1.CreateOptions{})
+		} else {
+			secret, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
+		}
+		if err != nil { // another replica won the race: use its certificate next time
+			return fmt.Errorf("store serving certificate: %w", err)
+		}
+		s.log.InfoContext(ctx, "serving certificate renewed", "namespace", s.namespace, "name", s.secretName)
+	}
+	if err := s.writeFiles(secret.Data); err != nil {
+		return err
+	}
+	return s.syncCABundles(ctx, secret.Data[keyCABundle])
+}
+
+// renew returns the Secret data with a valid CA and leaf, and whether it changed.
+func (s *servingCerts) renew(old map[string][]byte) (map[string][]byte, bool, error) {
+	now := s.clock()
+	data := map[string][]byte{}
+	for k, v := range old {
+		data[k] = v
+	}
+	changed := false
+	ca, err := certauthority.Load(data[keyCACert], data[keyCAKey], certauthority.WithClock(s.clock))
+	if err != nil || ca.NotAfter().Sub(now) < servingCARenewal {
+		if ca, err = certauthority.New("selkie-concierge-serving-ca", servingCALifetime, certauthority.WithClock(s.clock)); err != nil {
+			return nil, false, err
+		}
+		caPEM, keyPEM, err := ca.PEM()
+		if err != nil {
+			return nil, false, err
+		}
+		// Keep the previous CA trusted while certificates it signed may still be served.
+		bundle := append(append([]byte{}, caPEM...), stillValid(data[keyCACert], now)...)
+		data[keyCACert], data[keyCAKey], data[keyCABundle] = caPEM, keyPEM, bundle
+		delete(data, keyTLSCert)
+		changed = true
+	}
+	if !s.leafValid(data[keyTLSCert], ca, now) {
+		certPEM, keyPEM, err := s.issueLeaf(ca)
+		if err != nil {
+			return nil, false, err
+		}
+		data[keyTLSCert], data[keyTLSKey] = certPEM, keyPEM
+		changed = true
+	}
+	return data, changed, nil
+}
+
+// leafValid reports whether certPEM is signed by ca, names every host, and has more
+// than a third of its life left.
+func (s *servingCerts) leafValid(certPEM []byte, ca *certauthority.CA, now time.Time) bool {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || now.After(cert.NotAfter.Add(-servingLeafLifetime/3)) {
+		return false
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.CertPEM())
+	for _, h := range s.hosts {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: h, CurrentTime: now}); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *servingCerts) issueLeaf(ca *certauthority.CA) (certPEM, keyPEM []byte, err error) {
+	kp, err := ca.IssueServingCert(s.hosts, servingLeafLifetime)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	return kp.CertPEM, kp.KeyPEM, nil
+}
+
+// writeFiles updates the files the server serves from, key first, each atomically.
+func (s *servingCerts) writeFiles(data map[string][]byte) error {
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{s.keyFile(), data[keyTLSKey]}, {s.certFile(), data[keyTLSCert]}} {
+		if cur, err := os.ReadFile(f.path); err == nil && bytes.Equal(cur, f.data) {
+			continue
+		}
+		tmp := f.path + ".tmp"
+		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncCABundles puts bundle into each of the concierge's APIServices that exists.
+func (s *servingCerts) syncCABundles(ctx context.Context, bundle []byte) error {
+	for _, name := range s.apiServices {
+		svc, err := s.aggregator.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // not installed (yet); the next check will find it
+		}
+		if err != nil {
+			return fmt.Errorf("read APIService %s: %w", name, err)
+		}
+		if bytes.Equal(svc.Spec.CABundle, bundle) {
+			continue
+		}
+		svc.Spec.CABundle = bundle
+		if _, err := s.aggregator.ApiregistrationV1().APIServices().Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update caBundle of APIService %s: %w", name, err)
+		}
+		s.log.InfoContext(ctx, "APIService caBundle updated", "name", name)
+	}
+	return nil
+}
+
+// stillValid returns the PEM certificates in bundle that have not expired at now.
+func stillValid(bundle []byte, now time.Time) []byte {
+	var out []byte
+	for rest := bundle; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return out
+		}
+		if cert, err := x509.ParseCertificate(block.Bytes); err == nil && now.Before(cert.NotAfter) {
+			out = append(out, pem.EncodeToMemory(block)...)
+		}
+	}
+}
