@@ -84,6 +84,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.AddPostStartHook("selkie-apiservice-cabundle", func(hctx genericapiserver.PostStartHookContext) error {
+		if err := certs.startServing(hctx); err != nil { // not fatal: the periodic check retries
+			cfg.Log.ErrorContext(hctx, "could not publish the serving CA to the APIServices", "error", err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	return srv.PrepareRun().RunWithContext(ctx)
 }
 

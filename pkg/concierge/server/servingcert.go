@@ -11,13 +11,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	aggregatorinformers "k8s.io/kube-aggregator/pkg/client/informers/externalversions"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 )
@@ -52,6 +57,10 @@ type servingCerts struct {
 	dir         string
 	clock       func() time.Time
 	log         *slog.Logger
+
+	mu      sync.Mutex
+	bundle  []byte // the caBundle the APIServices should carry
+	serving bool   // caBundles are written only once the server answers, see startServing
 }
 
 func (s *servingCerts) certFile() string { return filepath.Join(s.dir, keyTLSCert) }
@@ -102,7 +111,44 @@ func (s *servingCerts) ensure(ctx context.Context) error {
 	if err := s.writeFiles(secret.Data); err != nil {
 		return err
 	}
-	return s.syncCABundles(ctx, secret.Data[keyCABundle])
+	s.mu.Lock()
+	s.bundle = secret.Data[keyCABundle]
+	s.mu.Unlock()
+	return s.syncCABundles(ctx)
+}
+
+// startServing is called once the API server listens. Writing the caBundle before then
+// would make the aggregator probe a port nobody answers on and back off for a minute.
+func (s *servingCerts) startServing(ctx context.Context) error {
+	s.mu.Lock()
+	s.serving = true
+	s.mu.Unlock()
+	if err := s.syncCABundles(ctx); err != nil {
+		return err
+	}
+	return s.watchAPIServices(ctx)
+}
+
+// watchAPIServices re-syncs the caBundle as soon as one of the concierge's APIServices
+// is created or changed (an install applied after the server started, or someone
+// overwrote the bundle), instead of waiting for the next periodic check.
+func (s *servingCerts) watchAPIServices(ctx context.Context) error {
+	factory := aggregatorinformers.NewSharedInformerFactory(s.aggregator, 10*time.Minute)
+	inf := factory.Apiregistration().V1().APIServices().Informer()
+	onChange := func(obj any) {
+		if svc, ok := obj.(*apiregistrationv1.APIService); ok && slices.Contains(s.apiServices, svc.Name) {
+			if err := s.syncCABundles(ctx); err != nil {
+				s.log.ErrorContext(ctx, "could not update APIService caBundle", "error", err)
+			}
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onChange, UpdateFunc: func(_, obj any) { onChange(obj) },
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	return nil
 }
 
 // renew returns the Secret data with a valid CA and leaf, and whether it changed.
@@ -188,8 +234,14 @@ func (s *servingCerts) writeFiles(data map[string][]byte) error {
 	return nil
 }
 
-// syncCABundles puts bundle into each of the concierge's APIServices that exists.
-func (s *servingCerts) syncCABundles(ctx context.Context, bundle []byte) error {
+// syncCABundles puts the current bundle into each of the concierge's APIServices that exists.
+func (s *servingCerts) syncCABundles(ctx context.Context) error {
+	s.mu.Lock()
+	bundle, serving := s.bundle, s.serving
+	s.mu.Unlock()
+	if len(bundle) == 0 || !serving {
+		return nil
+	}
 	for _, name := range s.apiServices {
 		svc, err := s.aggregator.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
