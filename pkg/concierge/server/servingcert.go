@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	aggregatorinformers "k8s.io/kube-aggregator/pkg/client/informers/externalversions"
@@ -123,10 +125,7 @@ func (s *servingCerts) startServing(ctx context.Context) error {
 	s.mu.Lock()
 	s.serving = true
 	s.mu.Unlock()
-	if err := s.syncCABundles(ctx); err != nil {
-		return err
-	}
-	return s.watchAPIServices(ctx)
+	return errors.Join(s.syncCABundles(ctx), s.watchAPIServices(ctx))
 }
 
 // watchAPIServices re-syncs the caBundle as soon as one of the concierge's APIServices
@@ -243,21 +242,27 @@ func (s *servingCerts) syncCABundles(ctx context.Context) error {
 		return nil
 	}
 	for _, name := range s.apiServices {
-		svc, err := s.aggregator.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue // not installed (yet); the next check will find it
-		}
+		// The aggregator writes status to the same object, so conflicts are normal.
+		updated := false
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			svc, err := s.aggregator.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) || (err == nil && bytes.Equal(svc.Spec.CABundle, bundle)) {
+				return nil // not installed (yet), or already right
+			}
+			if err != nil {
+				return err
+			}
+			svc.Spec.CABundle = bundle
+			_, err = s.aggregator.ApiregistrationV1().APIServices().Update(ctx, svc, metav1.UpdateOptions{})
+			updated = err == nil
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("read APIService %s: %w", name, err)
-		}
-		if bytes.Equal(svc.Spec.CABundle, bundle) {
-			continue
-		}
-		svc.Spec.CABundle = bundle
-		if _, err := s.aggregator.ApiregistrationV1().APIServices().Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("update caBundle of APIService %s: %w", name, err)
 		}
-		s.log.InfoContext(ctx, "APIService caBundle updated", "name", name)
+		if updated {
+			s.log.InfoContext(ctx, "APIService caBundle updated", "name", name)
+		}
 	}
 	return nil
 }
