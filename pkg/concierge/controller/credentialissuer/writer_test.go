@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package credentialissuer
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned/fake"
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+)
+
+type fixed configv1alpha1.CredentialIssuerStrategy
+
+func (f *fixed) Strategy(context.Context) configv1alpha1.CredentialIssuerStrategy {
+	return configv1alpha1.CredentialIssuerStrategy(*f)
+}
+
+func TestWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := fake.NewSimpleClientset()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	signing := &fixed{Type: configv1alpha1.KubeClusterSigningCertificateStrategyType, Status: configv1alpha1.SuccessStrategyStatus,
+		Reason: configv1alpha1.FetchedKeyStrategyReason, Message: configv1alpha1.FetchedKeyStrategyMessage}
+	other := &fixed{Type: "ZZZ", Status: configv1alpha1.ErrorStrategyStatus, Reason: "X", Message: "x"}
+	proxy := &fixed{Type: configv1alpha1.ImpersonationProxyStrategyType, Status: configv1alpha1.ErrorStrategyStatus,
+		Reason: configv1alpha1.DisabledStrategyReason, Message: configv1alpha1.DisabledByConfigurationStrategyMessage}
+	csr := &fixed{Type: configv1alpha1.KubeCSRSigningCertificateStrategyType, Status: configv1alpha1.SuccessStrategyStatus,
+		Reason: configv1alpha1.CSRSignerAvailableStrategyReason, Message: "m"}
+	w := &Writer{Client: client, Name: "selkie-concierge-config", Reporters: []Reporter{other, proxy, csr, signing},
+		Clock: func() time.Time { return now }, Log: slog.New(slog.DiscardHandler)}
+
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, err := client.ConfigV1alpha1().CredentialIssuers().Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("CredentialIssuer not created: %v", err)
+	}
+	var order []configv1alpha1.StrategyType
+	for _, s := range ci.Status.Strategies {
+		order = append(order, s.Type)
+		if !s.LastUpdateTime.Time.Equal(now) {
+			t.Errorf("%s lastUpdateTime = %s, want %s", s.Type, s.LastUpdateTime, now)
+		}
+	}
+	want := []configv1alpha1.StrategyType{"KubeClusterSigningCertificate", "KubeCSRSigningCertificate", "ImpersonationProxy", "ZZZ"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("strategy order (-want +got):\n%s", diff)
+	}
+	if ci.Spec.ImpersonationProxy == nil || ci.Spec.ImpersonationProxy.Mode != configv1alpha1.ImpersonationProxyModeAuto {
+		t.Errorf("spec = %+v, want the install defaults", ci.Spec)
+	}
+
+	// Later: only the strategy whose state changed gets a new lastUpdateTime.
+	now = now.Add(time.Hour)
+	signing.Status, signing.Reason, signing.Message = configv1alpha1.ErrorStrategyStatus, configv1alpha1.CouldNotFetchKeyStrategyReason, "gone"
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, _ = client.ConfigV1alpha1().CredentialIssuers().Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+	for _, s := range ci.Status.Strategies {
+		changed := s.Type == configv1alpha1.KubeClusterSigningCertificateStrategyType
+		if got := s.LastUpdateTime.Time.Equal(now); got != changed {
+			t.Errorf("%s lastUpdateTime = %s; changed=%v", s.Type, s.LastUpdateTime, changed)
+		}
+	}
+	if s := ci.Status.Strategies[0]; s.Reason != configv1alpha1.CouldNotFetchKeyStrategyReason || s.Message != "gone" {
+		t.Errorf("first strategy = %+v", s)
+	}
+}
