@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -118,7 +121,7 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string) error {
 		return err
 	}
 
-	return cp.run(ctx, "kube-controller-manager", filepath.Join(binDir, "kube-controller-manager"), 2*time.Minute,
+	if err := cp.run(ctx, "kube-controller-manager", filepath.Join(binDir, "kube-controller-manager"), 2*time.Minute,
 		// The controller manager serves a self-signed certificate; readiness is all we ask of it.
 		httpProbe("https://"+hostPort(kcmPort)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
 		"--kubeconfig="+kcmKubeconfig,
@@ -129,7 +132,38 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string) error {
 		"--root-ca-file="+pki.cluster.CertFile, "--service-account-private-key-file="+pki.saKey,
 		// Without per-controller service-account credentials every controller acts as
 		// system:kube-controller-manager, whose role cannot sign CSRs or publish the root CA.
-		"--use-service-account-credentials=true", "--profiling=false")
+		"--use-service-account-credentials=true", "--profiling=false"); err != nil {
+		return err
+	}
+	return cp.publishClusterInfo(ctx)
+}
+
+// publishClusterInfo writes kube-public/cluster-info as kubeadm does: a kubeconfig with
+// the API server's address and CA and no credentials, readable by anyone. Components
+// such as the concierge advertise it to clients.
+func (cp *ControlPlane) publishClusterInfo(ctx context.Context) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[""] = &clientcmdapi.Cluster{Server: cp.APIURL, CertificateAuthorityData: cp.ClusterCA.CertPEM}
+	kubeconfig, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	restCfg, err := cp.RESTConfig()
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	_, err = client.CoreV1().ConfigMaps("kube-public").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster-info", Namespace: "kube-public"},
+		Data:       map[string]string{"kubeconfig": string(kubeconfig)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("publish kube-public/cluster-info: %w", err)
+	}
+	return nil
 }
 
 func apiserverArgs(etcdURL string, apiPort int, pki *cpPKI) []string {
