@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package jwt
+
+import (
+	"context"
+
+	oidcv2 "github.com/coreos/go-oidc"
+	"k8s.io/apiserver/pkg/apis/apiserver"
+	"k8s.io/apiserver/plugin/pkg/authenticator/token/oidc"
+	"k8s.io/utils/ptr"
+
+	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+)
+
+// supportedSigningAlgs are the JWS algorithms accepted in tokens: RS256, which
+// OIDC requires, and ES256, which the Selkie supervisor signs with.
+func supportedSigningAlgs() []string { return []string{oidcv2.RS256, oidcv2.ES256} }
+
+// build creates the live authenticator. Its key set is fetched from the
+// validated jwks_uri (and refetched on unknown key IDs) through the client
+// that trusts spec.tls; the entry's Close stops its background work.
+func (p *probe) build(context.Context) (string, *checks.Failure) {
+	// The authenticator outlives this reconciliation, so its lifetime is not
+	// derived from the reconcile context; live.Entry.Close cancels it.
+	lifetime, cancel := context.WithCancel(context.Background())
+	keySet := oidcv2.NewRemoteKeySet(oidcv2.ClientContext(lifetime, p.client), p.jwksURL)
+	token, err := oidc.New(lifetime, oidc.Options{
+		JWTAuthenticator: apiserver.JWTAuthenticator{
+			Issuer: apiserver.Issuer{URL: p.spec.Issuer, Audiences: []string{p.spec.Audience}},
+			ClaimMappings: apiserver.ClaimMappings{
+				// The wire contract takes username and groups from the claims without a prefix.
+				Username: apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Username, Prefix: ptr.To("")},
+				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Groups, Prefix: ptr.To("")},
+			},
+		},
+		KeySet:               keySet,
+		Client:               p.client,
+		SupportedSigningAlgs: supportedSigningAlgs(),
+	})
+	if err != nil {
+		cancel()
+		return fail(authenticationv1alpha1.ReasonInvalidAuthenticator, "could not initialize the authenticator: %v", err)
+	}
+	client := p.client
+	p.entry = live.NewEntry(token, p.fingerprint, func() {
+		cancel()
+		client.CloseIdleConnections()
+	})
+	return "", nil
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package jwt
+
+import (
+	"context"
+	"net/http"
+
+	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+)
+
+// Default claim names, matching the tokens a Selkie supervisor issues.
+const (
+	defaultUsernameClaim = "username"
+	defaultGroupsClaim   = "groups"
+)
+
+// validation is the outcome of validating one JWTAuthenticator.
+type validation struct {
+	list checks.List
+	// entry is a newly built authenticator to store; nil when the resource is
+	// invalid or the cached authenticator already matches its configuration.
+	entry *live.Entry
+}
+
+// probe carries what each check learns to the checks after it.
+type probe struct {
+	spec        authenticationv1alpha1.JWTAuthenticatorSpec
+	bundle      *tlsconfig.Bundle
+	fingerprint string
+	client      *http.Client
+	jwksURL     string
+	entry       *live.Entry
+}
+
+// validate runs every check of obj. The checks that reach the issuer run only
+// when the configuration (spec and CA bundle) differs from the cached
+// authenticator's: an unchanged, already validated configuration is not probed
+// again, so that a flaky network does not evict a working authenticator.
+func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.JWTAuthenticator, key authenticator.Key) *validation {
+	p := &probe{spec: withDefaults(obj.Spec)}
+	v := &validation{}
+	v.list.Run(ctx,
+		checks.Check{
+			Type:        authenticationv1alpha1.ConditionIssuerURLValid,
+			Success:     "spec.issuer is a valid issuer URL",
+			Independent: true,
+			Run:         p.checkIssuer,
+		},
+		checks.TLS(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
+	)
+	remote := p.remoteChecks()
+	if v.list.OK() {
+		fp, err := live.Fingerprint(p.spec, p.bundle.PEM())
+		if err == nil {
+			p.fingerprint = fp
+			if cur := live.Lookup(r.Cache, key); cur != nil && cur.Fingerprint() == fp {
+				r.Logger.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator",
+					"jwtAuthenticator", obj.Name)
+				v.list.Pass(remote...)
+				return v
+			}
+		}
+	}
+	v.list.Run(ctx, remote...)
+	v.entry = p.entry
+	return v
+}
+
+// remoteChecks are the checks that contact the issuer, in order.
+func (p *probe) remoteChecks() []checks.Check {
+	return []checks.Check{
+		{Type: authenticationv1alpha1.ConditionDiscoveryURLValid, Success: "discovery performed successfully", Run: p.discover},
+		{Type: authenticationv1alpha1.ConditionJWKSURLValid, Success: "jwks_uri is a valid URL", Run: p.checkJWKSURL},
+		{Type: authenticationv1alpha1.ConditionJWKSFetchValid, Success: "successfully fetched the JWKS", Run: p.fetchJWKS},
+		{Type: authenticationv1alpha1.ConditionAuthenticatorValid, Success: "authenticator initialized", Run: p.build},
+	}
+}
+
+// withDefaults fills in the default claim names.
+func withDefaults(spec authenticationv1alpha1.JWTAuthenticatorSpec) authenticationv1alpha1.JWTAuthenticatorSpec {
+	out := *spec.DeepCopy()
+	if out.Claims.Username == "" {
+		out.Claims.Username = defaultUsernameClaim
+	}
+	if out.Claims.Groups == "" {
+		out.Claims.Groups = defaultGroupsClaim
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package webhook
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testcond"
+)
+
+const (
+	testNamespace = "selkie-concierge"
+	testGroup     = "authentication.concierge.selkie.dev"
+	testName      = "corp-webhook"
+)
+
+// cacheKey is the cache key of the test authenticator.
+func cacheKey() authenticator.Key {
+	return authenticator.Key{APIGroup: testGroup, Kind: Kind, Name: testName}
+}
+
+// fixedNow is the time the reconcilers under test see.
+func fixedNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+// newReconciler returns a reconciler over a fake client holding objs, with the
+// default suffix.
+func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := suffix.AddToScheme(s, suffix.Default); err != nil {
+		t.Fatal(err)
+	}
+	if err := corev1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).
+		WithStatusSubresource(&v1alpha1.WebhookAuthenticator{}).
+		WithObjects(objs...).Build()
+	return &Reconciler{
+		Client:    c,
+		Cache:     authenticator.NewCache(),
+		APIGroup:  testGroup,
+		Namespace: testNamespace,
+		Clock:     fixedNow,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func newWebhookAuthenticator(spec v1alpha1.WebhookAuthenticatorSpec) *v1alpha1.WebhookAuthenticator {
+	return &v1alpha1.WebhookAuthenticator{
+		ObjectMeta: metav1.ObjectMeta{Name: testName, Generation: 3},
+		Spec:       spec,
+	}
+}
+
+// reconcileOnce runs one reconciliation of the test authenticator.
+func reconcileOnce(t *testing.T, r *Reconciler) ctrl.Result {
+	t.Helper()
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Name: testName}})
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	return res
+}
+
+func getWebhookAuthenticator(t *testing.T, r *Reconciler) *v1alpha1.WebhookAuthenticator {
+	t.Helper()
+	var got v1alpha1.WebhookAuthenticator
+	if err := r.Client.Get(context.Background(), client.ObjectKey{Name: testName}, &got); err != nil {
+		t.Fatal(err)
+	}
+	return &got
+}
+
+func update(t *testing.T, r *Reconciler, obj client.Object) {
+	t.Helper()
+	if err := r.Client.Update(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantConditions returns the conditions of a Ready WebhookAuthenticator with
+// the given conditions replaced, and Ready False when any is replaced.
+func wantConditions(replace ...metav1.Condition) []metav1.Condition {
+	return testcond.Want([]string{
+		v1alpha1.ConditionEndpointURLValid,
+		v1alpha1.ConditionTLSConfigurationValid,
+		v1alpha1.ConditionWebhookConnectionValid,
+		v1alpha1.ConditionAuthenticatorValid,
+	}, replace...)
+}
+
+func inlineTLS(wh *testWebhook) *v1alpha1.TLSSpec {
+	return &v1alpha1.TLSSpec{CertificateAuthorityData: wh.ca.Base64()}
+}
+
+func sourceTLS(kind v1alpha1.CertificateAuthorityDataSourceKind, name, key string) *v1alpha1.TLSSpec {
+	return &v1alpha1.TLSSpec{CertificateAuthorityDataSource: &v1alpha1.CertificateAuthorityDataSourceSpec{
+		Kind: kind, Name: name, Key: key,
+	}}
+}
+
+func caSecret(name string, typ corev1.SecretType, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
+		Type:       typ,
+		Data:       data,
+	}
+}
+
+func caConfigMap(name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Data: data}
+}
