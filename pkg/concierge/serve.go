@@ -16,9 +16,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
+
+	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
 )
@@ -29,6 +33,7 @@ type serveFlags struct {
 	securePort                      int
 	serviceName, servingCertSecret  string
 	certDir                         string
+	credentialIssuer                string
 	signingCertFile, signingKeyFile string
 	signingSecret                   string
 	certTTL                         time.Duration
@@ -61,6 +66,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.signingKeyFile, "cluster-signing-key-file", "", "cluster client-signing CA key")
 	fs.StringVar(&f.signingSecret, "cluster-signing-secret", "", "Secret in --namespace with the cluster signing tls.crt and tls.key (instead of files)")
 	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
+	fs.StringVar(&f.credentialIssuer, "credential-issuer", "selkie-concierge-config", "name of the CredentialIssuer that reports the strategies")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	return cmd
@@ -94,12 +100,35 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	go iss.Run(ctx, time.Minute)
 
-	return server.Run(ctx, server.Config{
+	kubeCfg, err := server.RESTConfig(f.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	authenticators := authenticator.NewCache()
+	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := startStatusWriter(ctx, kubeCfg, f.credentialIssuer, iss, log); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			cancel(fmt.Errorf("controllers stopped: %w", err))
+		}
+	}()
+	err = server.Run(ctx, server.Config{
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace, Groups: groups,
 		BindAddress: bind, SecurePort: f.securePort,
 		ServiceName: f.serviceName, ServingCertSecret: f.servingCertSecret, CertDir: filepath.Clean(f.certDir),
-		Authenticators: authenticator.NewCache(), Issuer: iss, LogUserInfo: f.logUserInfo, Log: log,
+		Authenticators: authenticators, Issuer: iss, LogUserInfo: f.logUserInfo, Log: log,
 	})
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	return err
 }
 
 func newSigningKeyIssuer(f *serveFlags, log *slog.Logger) (*signingkey.Issuer, error) {
@@ -131,4 +160,22 @@ func newLogger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// startStatusWriter keeps the CredentialIssuer's strategies current.
+func startStatusWriter(ctx context.Context, cfg *restclient.Config, name string, iss *signingkey.Issuer, log *slog.Logger) error {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	client, err := conciergeclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	w := &credentialissuer.Writer{
+		Client: client, Name: name, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
+		Reporters: []credentialissuer.Reporter{signingkey.Reporter{Issuer: iss, Kube: kube}},
+	}
+	go w.Run(ctx, 30*time.Second)
+	return nil
 }
