@@ -32,40 +32,51 @@ var selkieCRDs = []string{ //nolint:gochecknoglobals // a constant list
 	"githubidentityproviders.idp.supervisor.selkie.dev",
 }
 
-//nolint:gochecknoglobals // installs the CRDs once for every test that needs them
-var crdsOnce struct {
-	sync.Once
-	err error
+//nolint:gochecknoglobals // installs the CRDs once per cluster for every test that needs them
+var crdsInstalled struct {
+	sync.Mutex
+	result map[int]error
 }
 
 // installCRDs applies generated/crds to the management cluster once and waits for
 // every CRD to be Established.
 func installCRDs(t *testing.T) {
 	t.Helper()
-	crdsOnce.Do(func() { crdsOnce.err = applyCRDs(t) })
-	if crdsOnce.err != nil {
-		t.Fatal(crdsOnce.err)
+	installCRDsOn(t, 0)
+}
+
+// installCRDsOn is installCRDs for the cluster testEnv.Clusters[cluster].
+func installCRDsOn(t *testing.T, cluster int) {
+	t.Helper()
+	crdsInstalled.Lock()
+	err, done := crdsInstalled.result[cluster]
+	if !done {
+		err = applyCRDs(t, testEnv.Clusters[cluster].Kubeconfig)
+		if crdsInstalled.result == nil {
+			crdsInstalled.result = map[int]error{}
+		}
+		crdsInstalled.result[cluster] = err
+	}
+	crdsInstalled.Unlock()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
-func applyCRDs(t *testing.T) error {
-	root, err := env.RepoRoot()
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(root, "generated", "crds")
+func applyCRDs(t *testing.T, kubeconfig string) error {
+	dir := testEnvRepoFileNoT("generated/crds")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("no CRD YAML in %s (run make generate): %v", dir, err)
 	}
-	if _, errOut, err := kubectl(t, "apply", "--server-side", "-f", dir); err != nil {
+	if _, errOut, err := kubectlWith(t, kubeconfig, "apply", "--server-side", "-f", dir); err != nil {
 		return fmt.Errorf("kubectl apply -f generated/crds: %v\n%s", err, errOut)
 	}
 	args := []string{"wait", "--for=condition=Established", "--timeout=60s"}
 	for _, name := range selkieCRDs {
 		args = append(args, "crd/"+name)
 	}
-	if _, errOut, err := kubectl(t, args...); err != nil {
+	if _, errOut, err := kubectlWith(t, kubeconfig, args...); err != nil {
 		return fmt.Errorf("CRDs not Established: %v\n%s", err, errOut)
 	}
 	return nil
@@ -134,9 +145,15 @@ func TestFederationDomainRejectsHTTPIssuer(t *testing.T) {
 
 func testEnvRepoFile(t *testing.T, rel string) string {
 	t.Helper()
+	return testEnvRepoFileNoT(rel)
+}
+
+// testEnvRepoFileNoT is the path of rel in the repository; the tests run inside it, so
+// failing to find the root is a broken checkout.
+func testEnvRepoFileNoT(rel string) string {
 	root, err := env.RepoRoot()
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return filepath.Join(root, filepath.FromSlash(rel))
 }

@@ -19,9 +19,29 @@ import (
 //nolint:gochecknoglobals // set once by TestMain, read-only afterwards.
 var testEnv env.Info
 
+// testWork is a directory for the whole run (built binaries, logs); cleanups run after
+// every test, in reverse order, for fixtures shared by several tests.
+//
+//nolint:gochecknoglobals // set once by TestMain
+var (
+	testWork string
+	cleanups []func()
+)
+
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
+	var err error
+	if testWork, err = os.MkdirTemp("", "selkie-integration-"); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(testWork)
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
 	if path := os.Getenv("SELKIE_ENV_FILE"); path != "" {
 		info, err := env.LoadEnvFile(path)
 		if err != nil {

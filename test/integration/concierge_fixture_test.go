@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// conciergeNamespace is where the test concierge keeps its Secrets in the workload cluster.
+const conciergeNamespace = "selkie-concierge"
+
+// concierge is a selkie-concierge process serving the workload cluster's aggregated API
+// through APIServices that point at its loopback port.
+type concierge struct {
+	cluster int    // index in testEnv.Clusters
+	logFile string // the process's JSON log (audit lines)
+	port    int
+	proc    *exec.Cmd
+}
+
+//nolint:gochecknoglobals // one concierge per run, shared by the concierge tests
+var conciergeOnce struct {
+	sync.Once
+	c   *concierge
+	err error
+}
+
+// sharedConcierge starts the concierge on the workload cluster once per run, with the
+// cluster's own client-signing key (the KubeClusterSigningCertificate strategy).
+func sharedConcierge(t *testing.T) *concierge {
+	t.Helper()
+	installCRDsOn(t, 1)
+	conciergeOnce.Do(func() { conciergeOnce.c, conciergeOnce.err = startConcierge(1) })
+	if conciergeOnce.err != nil {
+		t.Fatal(conciergeOnce.err)
+	}
+	return conciergeOnce.c
+}
+
+func startConcierge(cluster int) (*concierge, error) {
+	root := testEnvRepoFileNoT("")
+	bin := filepath.Join(testWork, "selkie-concierge")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "concierge")).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build selkie-concierge: %v\n%s", err, out)
+	}
+	c := &concierge{cluster: cluster, logFile: filepath.Join(testWork, "concierge.log")}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	c.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cl := testEnv.Clusters[cluster]
+	if err := applyYAML(cl.Kubeconfig, conciergeInstallYAML(c.port)); err != nil {
+		return nil, fmt.Errorf("install concierge objects: %w", err)
+	}
+	logf, err := os.Create(c.logFile)
+	if err != nil {
+		return nil, err
+	}
+	c.proc = exec.Command(bin, "serve", "--kubeconfig", cl.Kubeconfig, "--namespace", conciergeNamespace,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port),
+		"--cluster-signing-cert-file", cl.ClusterCACert, "--cluster-signing-key-file", cl.ClusterCAKey, "--log-level", "debug")
+	c.proc.Stdout, c.proc.Stderr = logf, logf
+	c.proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := c.proc.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	cleanups = append(cleanups, func() {
+		_ = c.proc.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.proc.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = c.proc.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, name := range []string{"v1alpha1.login.concierge.selkie.dev", "v1alpha1.identity.concierge.selkie.dev"} {
+		cmd := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", cl.Kubeconfig, "wait", "--for=condition=Available",
+			"--timeout=60s", "apiservice/"+name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(c.logFile)
+			return nil, fmt.Errorf("APIService %s not Available: %v\n%s\nconcierge log:\n%s", name, err, out, log)
+		}
+	}
+	return c, nil
+}
+
+// conciergeInstallYAML is what an install provides: the namespace, the Service and
+// APIServices the aggregator uses to reach the concierge (ExternalName localhost, as the
+// concierge runs on loopback here), and RBAC letting anyone call the login APIs.
+func conciergeInstallYAML(port int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: selkie-concierge-api, namespace: %[1]s}
+spec: {type: ExternalName, externalName: localhost}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1alpha1.login.concierge.selkie.dev}
+spec: {group: login.concierge.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
+  service: {namespace: %[1]s, name: selkie-concierge-api, port: %[2]d}}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1alpha1.identity.concierge.selkie.dev}
+spec: {group: identity.concierge.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
+  service: {namespace: %[1]s, name: selkie-concierge-api, port: %[2]d}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: selkie-concierge-login}
+rules:
+- apiGroups: [login.concierge.selkie.dev]
+  resources: [tokencredentialrequests]
+  verbs: [create, list]
+- apiGroups: [identity.concierge.selkie.dev]
+  resources: [whoamirequests]
+  verbs: [create, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: selkie-concierge-login}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: selkie-concierge-login}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:unauthenticated}
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:authenticated}
+`, conciergeNamespace, port)
+}
+
+func applyYAML(kubeconfig, manifest string) error {
+	path := filepath.Join(testWork, fmt.Sprintf("apply-%d.yaml", time.Now().UnixNano()))
+	if err := os.WriteFile(path, []byte(manifest), 0o600); err != nil {
+		return err
+	}
+	out, err := exec.Command(testEnv.Kubectl, "--kubeconfig", kubeconfig, "apply", "-f", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl apply: %v\n%s", err, out)
+	}
+	return nil
+}

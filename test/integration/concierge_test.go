@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
+	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+// TestConciergeLoginWithDexToken is the concierge's main path: a JWTAuthenticator
+// trusting Dex becomes Ready, a Dex ID token buys a client certificate through an
+// anonymous TokenCredentialRequest, RBAC on the user's Dex groups decides what the
+// certificate may do, and WhoAmIRequest reports the same identity.
+func TestConciergeLoginWithDexToken(t *testing.T) {
+	t.Parallel()
+	c := sharedConcierge(t)
+	ctx := testContext(t)
+	name := createJWTAuthenticator(t, c.cluster, testEnv.Dex.ClientID)
+	user, _ := testEnv.User("pinny")
+	token := dexIDToken(t, user)
+
+	resp := tokenCredentialRequest(t, c.cluster, token, name)
+	if resp.Status.Message != nil || resp.Status.Credential == nil {
+		t.Fatalf("login failed: message %v; audit reason: %s", deref(resp.Status.Message), c.auditReason(t, token, "JWTAuthenticator", name))
+	}
+	cred := resp.Status.Credential
+	cert := parseCert(t, cred.ClientCertificateData)
+	if cert.Subject.CommonName != user.Email || !slices.Equal(cert.Subject.Organization, user.Groups) {
+		t.Errorf("certificate for %q %v, want %q %v", cert.Subject.CommonName, cert.Subject.Organization, user.Email, user.Groups)
+	}
+	if life := cert.NotAfter.Sub(time.Now()); life > 5*time.Minute || life < 4*time.Minute || !cred.ExpirationTimestamp.Time.Equal(cert.NotAfter) {
+		t.Errorf("certificate expires in %s (status says %s), want 5 minutes", life, cred.ExpirationTimestamp)
+	}
+
+	cluster := testEnv.Clusters[c.cluster]
+	base := adminConfig(t, cluster.Kubeconfig)
+	asUser := &rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{
+		CAData: base.CAData, CertData: []byte(cred.ClientCertificateData), KeyData: []byte(cred.ClientKeyData)}}
+	userKube := kubernetes.NewForConfigOrDie(asUser)
+	if _, err := userKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("before any RBAC, listing namespaces: %v, want Forbidden", err)
+	}
+	grantNamespaceReader(t, c.cluster, "seals/admins")
+	eventually(t, 15*time.Second, "RBAC for group seals/admins applies to the certificate", func() (bool, error) {
+		_, err := userKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+	if _, err := userKube.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing secrets, which no role grants: %v, want Forbidden", err)
+	}
+
+	who, err := conciergeclient.NewForConfigOrDie(asUser).IdentityV1alpha1().WhoAmIRequests().Create(ctx, &identityv1alpha1.WhoAmIRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("WhoAmIRequest with the certificate: %v", err)
+	}
+	got := who.Status.KubernetesUserInfo.User
+	if got.Username != user.Email || !slices.Equal(got.Groups, append(slices.Clone(user.Groups), "system:authenticated")) {
+		t.Errorf("WhoAmIRequest says %q %v, want %q %v + system:authenticated", got.Username, got.Groups, user.Email, user.Groups)
+	}
+}
+
+// TestTokenCredentialRequestFailures checks that every bad request gets the generic
+// failure (or the contract's API error), a precise reason in the audit log, and no
+// certificate.
+func TestTokenCredentialRequestFailures(t *testing.T) {
+	t.Parallel()
+	c := sharedConcierge(t)
+	dex := createJWTAuthenticator(t, c.cluster, testEnv.Dex.ClientID)
+	otherAudience := createJWTAuthenticator(t, c.cluster, "some-other-cluster")
+	user, _ := testEnv.User("pinny")
+	token := dexIDToken(t, user)
+	parts := strings.Split(token, ".")
+	forged := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString([]byte("not the signature"))
+
+	tests := []struct {
+		name, token, authenticator, kind string
+		wantReason                       string
+	}{
+		{name: "garbage token", token: "garbage", authenticator: dex, wantReason: "token rejected"},
+		{name: "forged signature", token: forged, authenticator: dex, wantReason: "token rejected"},
+		{name: "wrong audience", token: token, authenticator: otherAudience, wantReason: "token rejected"},
+		{name: "unknown authenticator", token: token, authenticator: "no-such-authenticator", wantReason: "no ready authenticator"},
+		{name: "wrong kind", token: token, authenticator: dex, kind: "WebhookAuthenticator", wantReason: "no ready authenticator"},
+		{name: "1 MB token", token: strings.Repeat("a", 1<<20), authenticator: dex, wantReason: "token rejected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			kind := tt.kind
+			if kind == "" {
+				kind = "JWTAuthenticator"
+			}
+			resp := tokenCredentialRequestKind(t, c.cluster, tt.token, kind, tt.authenticator)
+			if resp.Status.Credential != nil || resp.Status.Message == nil || *resp.Status.Message != "authentication failed" {
+				t.Errorf("want only the generic failure, got %+v", resp.Status)
+			}
+			if reason := c.auditReason(t, tt.token, kind, tt.authenticator); !strings.Contains(reason, tt.wantReason) {
+				t.Errorf("audit reason %q, want it to contain %q", reason, tt.wantReason)
+			}
+		})
+	}
+
+	t.Run("request errors", func(t *testing.T) {
+		t.Parallel()
+		client := anonymousConciergeClient(t, c.cluster).LoginV1alpha1().TokenCredentialRequests()
+		ctx := testContext(t)
+		_, err := client.Create(ctx, newTCR(token, "JWTAuthenticator", dex), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if !apierrors.IsInvalid(err) {
+			t.Errorf("dry run: %v, want 422 Invalid", err)
+		}
+		_, err = client.Create(ctx, newTCR("", "JWTAuthenticator", dex), metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "token must be supplied") {
+			t.Errorf("empty token: %v, want 422 with the contract's message", err)
+		}
+		// TokenCredentialRequest is cluster-scoped: a namespaced path is not routed at all
+		// (the concierge itself also refuses a namespaced request with 400).
+		body, _ := json.Marshal(newTCR(token, "JWTAuthenticator", dex))
+		raw := anonymousConciergeClient(t, c.cluster).LoginV1alpha1().RESTClient().Post().AbsPath(
+			"/apis/login.concierge.selkie.dev/v1alpha1/namespaces/default/tokencredentialrequests").Body(body).Do(ctx)
+		if err := raw.Error(); !apierrors.IsNotFound(err) {
+			t.Errorf("namespaced request: %v, want 404", err)
+		}
+		out, errOut, err := kubectlWith(t, testEnv.Clusters[c.cluster].Kubeconfig, "get", "--raw", "/apis/login.concierge.selkie.dev/v1alpha1/tokencredentialrequests")
+		var list loginv1alpha1.TokenCredentialRequestList
+		if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 0 || list.ResourceVersion != "0" {
+			t.Errorf("list: %v %s %q; want an empty list at resourceVersion 0", err, errOut, out)
+		}
+	})
+}
+
+func createJWTAuthenticator(t *testing.T, cluster int, audience string) string {
+	t.Helper()
+	ctx := testContext(t)
+	client := conciergeclient.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
+	ca, err := os.ReadFile(testEnv.CABundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, err := client.Create(ctx, &authenticationv1alpha1.JWTAuthenticator{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "dex-"},
+		Spec: authenticationv1alpha1.JWTAuthenticatorSpec{
+			Issuer: testEnv.Dex.Issuer, Audience: audience,
+			Claims: authenticationv1alpha1.JWTTokenClaims{Username: "email", Groups: "groups"},
+			TLS:    &authenticationv1alpha1.TLSSpec{CertificateAuthorityData: base64.StdEncoding.EncodeToString(ca)},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create JWTAuthenticator: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Delete(context.Background(), ja.Name, metav1.DeleteOptions{}) })
+	eventually(t, 30*time.Second, "JWTAuthenticator "+ja.Name+" Ready", func() (bool, error) {
+		got, err := client.Get(ctx, ja.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return got.Status.Phase == authenticationv1alpha1.JWTAuthenticatorPhaseReady, fmt.Errorf("phase %q, conditions %+v", got.Status.Phase, got.Status.Conditions)
+	})
+	return ja.Name
+}
+
+func dexIDToken(t *testing.T, user env.User) string {
+	t.Helper()
+	ctx := oidc.ClientContext(testContext(t), &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: caTLS(t, testEnv.CABundle)}})
+	provider, err := oidc.NewProvider(ctx, testEnv.Dex.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &oauth2.Config{ClientID: testEnv.Dex.ClientID, ClientSecret: testEnv.Dex.ClientSecret, Endpoint: provider.Endpoint(),
+		Scopes: []string{oidc.ScopeOpenID, "groups", "email", "profile"}}
+	tok, err := conf.PasswordCredentialsToken(ctx, user.Email, user.Password)
+	if err != nil {
+		t.Fatalf("Dex password grant for %s: %v", user.Email, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		t.Fatal("Dex returned no ID token")
+	}
+	return raw
+}
+
+func anonymousConciergeClient(t *testing.T, cluster int) conciergeclient.Interface {
+	t.Helper()
+	base := adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)
+	return conciergeclient.NewForConfigOrDie(&rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{CAData: base.CAData}})
+}
+
+func newTCR(token, kind, name string) *loginv1alpha1.TokenCredentialRequest {
+	group := "authentication.concierge.selkie.dev"
+	return &loginv1alpha1.TokenCredentialRequest{Spec: loginv1alpha1.TokenCredentialRequestSpec{
+		Token: token, Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: kind, Name: name}}}
+}
+
+func tokenCredentialRequest(t *testing.T, cluster int, token, authenticator string) *loginv1alpha1.TokenCredentialRequest {
+	t.Helper()
+	return tokenCredentialRequestKind(t, cluster, token, "JWTAuthenticator", authenticator)
+}
+
+// tokenCredentialRequestKind calls the API anonymously, as CLIs do.
+func tokenCredentialRequestKind(t *testing.T, cluster int, token, kind, authenticator string) *loginv1alpha1.TokenCredentialRequest {
+	t.Helper()
+	resp, err := anonymousConciergeClient(t, cluster).LoginV1alpha1().TokenCredentialRequests().Create(testContext(t), newTCR(token, kind, authenticator), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("TokenCredentialRequest: %v", err)
+	}
+	return resp
+}
+
+// auditReason finds the concierge's audit line for token (by its sha256 fingerprint;
+// the token itself is never logged) and authenticator, and returns its message and reason.
+func (c *concierge) auditReason(t *testing.T, token, kind, name string) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(token))
+	fp := hex.EncodeToString(sum[:])
+	var reason string
+	eventually(t, 5*time.Second, "audit line for the token", func() (bool, error) {
+		f, err := os.Open(c.logFile)
+		if err != nil {
+			return false, err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 4<<20)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), token) && len(token) > 8 {
+				t.Errorf("the concierge logged a token: %.200s", sc.Text())
+			}
+			var line struct {
+				TokenSHA256, Reason, Msg string
+				Authenticator            struct{ Kind, Name string }
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.TokenSHA256 == fp && line.Authenticator.Kind == kind && line.Authenticator.Name == name {
+				reason = line.Msg + ": " + line.Reason
+				return true, nil
+			}
+		}
+		return false, sc.Err()
+	})
+	return reason
+}
+
+func grantNamespaceReader(t *testing.T, cluster int, group string) {
+	t.Helper()
+	ctx := testContext(t)
+	client := kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig))
+	name := fmt.Sprintf("ns-reader-%d", time.Now().UnixNano())
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = client.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+}
+
+func parseCert(t *testing.T, certPEM string) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode([]byte(certPEM))
+	if block == nil {
+		t.Fatalf("not PEM: %q", certPEM)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// TestCredentialIssuerReportsSigningKeyStrategy checks the concierge publishes its
+// strategy and the TokenCredentialRequest frontend (from kube-public/cluster-info), which
+// `selkie get kubeconfig` and the reference CLI read.
+func TestCredentialIssuerReportsSigningKeyStrategy(t *testing.T) {
+	t.Parallel()
+	c := sharedConcierge(t)
+	ctx := testContext(t)
+	cluster := testEnv.Clusters[c.cluster]
+	client := conciergeclient.NewForConfigOrDie(adminConfig(t, cluster.Kubeconfig)).ConfigV1alpha1().CredentialIssuers()
+	ca, err := os.ReadFile(cluster.ClusterCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "CredentialIssuer reports KubeClusterSigningCertificate", func() (bool, error) {
+		ci, err := client.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if len(ci.Status.Strategies) == 0 {
+			return false, fmt.Errorf("no strategies yet")
+		}
+		s := ci.Status.Strategies[0]
+		ok := s.Type == configv1alpha1.KubeClusterSigningCertificateStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
+			s.Reason == configv1alpha1.FetchedKeyStrategyReason && s.Frontend != nil && s.Frontend.TokenCredentialRequestInfo != nil &&
+			s.Frontend.TokenCredentialRequestInfo.Server == cluster.APIURL &&
+			s.Frontend.TokenCredentialRequestInfo.CertificateAuthorityData == base64.StdEncoding.EncodeToString(ca)
+		return ok, fmt.Errorf("strategy %+v frontend %+v", s, s.Frontend)
+	})
+}
