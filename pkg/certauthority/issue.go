@@ -61,7 +61,7 @@ func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration
 	if err := ValidateTTL(ttl); err != nil {
 		return nil, err
 	}
-	subject, err := clientSubject(username, groups)
+	subject, err := ClientSubject(username, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +87,9 @@ func (c *CA) IssueClientCert(username string, groups []string, ttl time.Duration
 	return c.sign(tmpl, key)
 }
 
-// clientSubject builds CN=username, O=group… and checks it can be carried.
-func clientSubject(username string, groups []string) (pkix.Name, error) {
+// ClientSubject builds CN=username with one O per group, in order, and checks that a
+// certificate can carry it (valid UTF-8, no control characters, within MaxSubjectBytes).
+func ClientSubject(username string, groups []string) (pkix.Name, error) {
 	if username == "" {
 		return pkix.Name{}, ErrEmptyUsername
 	}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package issuer holds the concierge's certificate issuing strategies (one subpackage
+// each) and Chain, which tries them in the contract's order.
+package issuer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+// Strategy issues client certificates.
+type Strategy interface {
+	IssueClientCert(ctx context.Context, username string, groups []string) (*certauthority.KeyPair, error)
+}
+
+// statuser is implemented by strategies that know in advance they cannot issue.
+type statuser interface{ Status() error }
+
+// Chain issues with the first strategy that is ready, in order (contract §4.1: the
+// cluster signing key first, then the CSR API, then the impersonation proxy's CA).
+type Chain []Strategy
+
+// ErrNoStrategy is returned when no strategy is configured.
+var ErrNoStrategy = errors.New("no certificate issuing strategy is configured")
+
+// IssueClientCert issues with the first ready strategy; a strategy that fails is not
+// followed by the next, so a user never gets a certificate from an unexpected signer
+// because of a transient error.
+func (c Chain) IssueClientCert(ctx context.Context, username string, groups []string) (*certauthority.KeyPair, error) {
+	var notReady []error
+	for _, s := range c {
+		if st, ok := s.(statuser); ok {
+			if err := st.Status(); err != nil {
+				notReady = append(notReady, err)
+				continue
+			}
+		}
+		return s.IssueClientCert(ctx, username, groups)
+	}
+	if len(notReady) == 0 {
+		return nil, ErrNoStrategy
+	}
+	return nil, errors.Join(notReady...)
+}
