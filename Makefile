@@ -3,6 +3,10 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/selkie-dev/selkie/pkg/version.version=$(VERSION)
 BIN := bin
+# Release builds are static and trimmed; TRIMPATH= CGO=1 builds share the build cache
+# with go test (the integration tests use that).
+TRIMPATH ?= -trimpath
+CGO ?= 0
 ENV_ARGS ?= -workload-clusters=1
 
 .PHONY: all build test test-unit test-integration generate verify env peers vet bench
@@ -10,9 +14,9 @@ ENV_ARGS ?= -workload-clusters=1
 all: build
 
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/selkie ./cmd/cli
-	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-supervisor ./cmd/supervisor
-	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-concierge ./cmd/concierge
+	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie ./cmd/cli
+	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-supervisor ./cmd/supervisor
+	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-concierge ./cmd/concierge
 
 # test runs the unit tier, then the integration tier against the real local environment.
 test: test-unit test-integration

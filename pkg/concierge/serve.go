@@ -23,6 +23,8 @@ import (
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
+	"github.com/selkie-dev/selkie/pkg/concierge/issuer"
+	"github.com/selkie-dev/selkie/pkg/concierge/issuer/csr"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
 )
@@ -36,6 +38,7 @@ type serveFlags struct {
 	credentialIssuer                string
 	signingCertFile, signingKeyFile string
 	signingSecret                   string
+	csrSigning                      bool
 	certTTL                         time.Duration
 	logLevel                        string
 	logUserInfo                     bool
@@ -65,6 +68,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.signingCertFile, "cluster-signing-cert-file", "", "cluster client-signing CA certificate (KubeClusterSigningCertificate strategy)")
 	fs.StringVar(&f.signingKeyFile, "cluster-signing-key-file", "", "cluster client-signing CA key")
 	fs.StringVar(&f.signingSecret, "cluster-signing-secret", "", "Secret in --namespace with the cluster signing tls.crt and tls.key (instead of files)")
+	fs.BoolVar(&f.csrSigning, "csr-signing", false, "issue through the CSR API (KubeCSRSigningCertificate; certificates live at least 10 minutes); tried after the signing key")
 	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
 	fs.StringVar(&f.credentialIssuer, "credential-issuer", "selkie-concierge-config", "name of the CredentialIssuer that reports the strategies")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -91,18 +95,17 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		}
 		defer os.RemoveAll(f.certDir)
 	}
-	iss, err := newSigningKeyIssuer(f, log)
-	if err != nil {
-		return err
-	}
-	if err := iss.Refresh(ctx); err != nil {
-		log.WarnContext(ctx, "starting without a cluster signing key; token credential requests will fail until it loads", "error", err)
-	}
-	go iss.Run(ctx, time.Minute)
-
 	kubeCfg, err := server.RESTConfig(f.kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(kubeCfg)
+	if err != nil {
+		return err
+	}
+	chain, reporters, err := buildStrategies(ctx, f, kube, log)
+	if err != nil {
+		return err
 	}
 	authenticators := authenticator.NewCache()
 	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, log)
@@ -111,7 +114,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := startStatusWriter(ctx, kubeCfg, f.credentialIssuer, iss, log); err != nil {
+	if err := startStatusWriter(ctx, kubeCfg, f.credentialIssuer, reporters, log); err != nil {
 		return err
 	}
 	go func() {
@@ -123,7 +126,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace, Groups: groups,
 		BindAddress: bind, SecurePort: f.securePort,
 		ServiceName: f.serviceName, ServingCertSecret: f.servingCertSecret, CertDir: filepath.Clean(f.certDir),
-		Authenticators: authenticators, Issuer: iss, LogUserInfo: f.logUserInfo, Log: log,
+		Authenticators: authenticators, Issuer: chain, LogUserInfo: f.logUserInfo, Log: log,
 	})
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
@@ -131,27 +134,48 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	return err
 }
 
-func newSigningKeyIssuer(f *serveFlags, log *slog.Logger) (*signingkey.Issuer, error) {
+// buildStrategies returns the configured issuing strategies in the contract's order and
+// their CredentialIssuer reporters: the cluster signing key (files or Secret), then the
+// CSR API.
+func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interface, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
+	var chain issuer.Chain
+	var reporters []credentialissuer.Reporter
 	var src signingkey.Source
 	switch {
 	case f.signingSecret != "" && (f.signingCertFile != "" || f.signingKeyFile != ""):
-		return nil, errors.New("use either --cluster-signing-secret or --cluster-signing-cert-file/--cluster-signing-key-file, not both")
+		return nil, nil, errors.New("use either --cluster-signing-secret or --cluster-signing-cert-file/--cluster-signing-key-file, not both")
 	case f.signingSecret != "":
-		cfg, err := server.RESTConfig(f.kubeconfig)
-		if err != nil {
-			return nil, err
+		src = signingkey.Secret{Client: kube, Namespace: f.namespace, Name: f.signingSecret}
+	case f.signingCertFile != "" || f.signingKeyFile != "":
+		if f.signingCertFile == "" || f.signingKeyFile == "" {
+			return nil, nil, errors.New("--cluster-signing-cert-file and --cluster-signing-key-file go together")
 		}
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		src = signingkey.Secret{Client: client, Namespace: f.namespace, Name: f.signingSecret}
-	case f.signingCertFile != "" && f.signingKeyFile != "":
 		src = signingkey.Files{CertFile: f.signingCertFile, KeyFile: f.signingKeyFile}
-	default:
-		return nil, errors.New("a cluster signing key is required: --cluster-signing-cert-file and --cluster-signing-key-file, or --cluster-signing-secret")
 	}
-	return signingkey.New(src, f.certTTL, nil, log.With("component", "signingkey"))
+	if src != nil {
+		iss, err := signingkey.New(src, f.certTTL, nil, log.With("component", "signingkey"))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := iss.Refresh(ctx); err != nil {
+			log.WarnContext(ctx, "starting without the cluster signing key; will retry", "error", err)
+		}
+		go iss.Run(ctx, time.Minute)
+		chain = append(chain, iss)
+		reporters = append(reporters, signingkey.Reporter{Issuer: iss, Kube: kube})
+	}
+	if f.csrSigning {
+		iss, err := csr.New(kube, f.certTTL, 20*time.Second)
+		if err != nil {
+			return nil, nil, err
+		}
+		chain = append(chain, iss)
+		reporters = append(reporters, iss)
+	}
+	if len(chain) == 0 {
+		return nil, nil, errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret, or --csr-signing")
+	}
+	return chain, reporters, nil
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -163,18 +187,14 @@ func newLogger(level string) (*slog.Logger, error) {
 }
 
 // startStatusWriter keeps the CredentialIssuer's strategies current.
-func startStatusWriter(ctx context.Context, cfg *restclient.Config, name string, iss *signingkey.Issuer, log *slog.Logger) error {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
+func startStatusWriter(ctx context.Context, cfg *restclient.Config, name string, reporters []credentialissuer.Reporter, log *slog.Logger) error {
 	client, err := conciergeclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	w := &credentialissuer.Writer{
 		Client: client, Name: name, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
-		Reporters: []credentialissuer.Reporter{signingkey.Reporter{Issuer: iss, Kube: kube}},
+		Reporters: reporters,
 	}
 	go w.Run(ctx, 30*time.Second)
 	return nil

@@ -18,7 +18,7 @@ func TestBinariesAnswerVersion(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()
 	const version = "v0.0.0-integration"
-	build := exec.Command("make", "build", "VERSION="+version, "BIN="+bin)
+	build := exec.Command("make", "build", "VERSION="+version, "BIN="+bin, "TRIMPATH=", "CGO=1") // share the test build cache
 	build.Dir = testEnvRepoFile(t, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)

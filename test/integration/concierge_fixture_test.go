@@ -30,32 +30,56 @@ type concierge struct {
 	proc    *exec.Cmd
 }
 
-//nolint:gochecknoglobals // one concierge per run, shared by the concierge tests
-var conciergeOnce struct {
-	sync.Once
-	c   *concierge
-	err error
+//nolint:gochecknoglobals // one concierge per cluster and run, shared by the concierge tests
+var concierges struct {
+	sync.Mutex
+	byCluster map[int]*concierge
+	errs      map[int]error
 }
 
 // sharedConcierge starts the concierge on the workload cluster once per run, with the
 // cluster's own client-signing key (the KubeClusterSigningCertificate strategy).
 func sharedConcierge(t *testing.T) *concierge {
 	t.Helper()
-	installCRDsOn(t, 1)
-	conciergeOnce.Do(func() { conciergeOnce.c, conciergeOnce.err = startConcierge(1) })
-	if conciergeOnce.err != nil {
-		t.Fatal(conciergeOnce.err)
-	}
-	return conciergeOnce.c
+	cl := testEnv.Clusters[1]
+	return conciergeOn(t, 1, "--cluster-signing-cert-file", cl.ClusterCACert, "--cluster-signing-key-file", cl.ClusterCAKey)
 }
 
-func startConcierge(cluster int) (*concierge, error) {
+// csrConcierge starts a concierge on the management cluster that holds no key at all and
+// issues through the CSR API (the KubeCSRSigningCertificate strategy).
+func csrConcierge(t *testing.T) *concierge {
+	t.Helper()
+	return conciergeOn(t, 0, "--csr-signing")
+}
+
+func conciergeOn(t *testing.T, cluster int, strategyArgs ...string) *concierge {
+	t.Helper()
+	installCRDsOn(t, cluster)
+	concierges.Lock()
+	defer concierges.Unlock()
+	if concierges.byCluster == nil {
+		concierges.byCluster, concierges.errs = map[int]*concierge{}, map[int]error{}
+	}
+	c, ok := concierges.byCluster[cluster]
+	if !ok {
+		c, concierges.errs[cluster] = startConcierge(cluster, strategyArgs...)
+		concierges.byCluster[cluster] = c
+	}
+	if err := concierges.errs[cluster]; err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	root := testEnvRepoFileNoT("")
 	bin := filepath.Join(testWork, "selkie-concierge")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "concierge")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build selkie-concierge: %v\n%s", err, out)
+	if _, err := os.Stat(bin); err != nil {
+		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "concierge")).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build selkie-concierge: %v\n%s", err, out)
+		}
 	}
-	c := &concierge{cluster: cluster, logFile: filepath.Join(testWork, "concierge.log")}
+	c := &concierge{cluster: cluster, logFile: filepath.Join(testWork, fmt.Sprintf("concierge-%d.log", cluster))}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -70,9 +94,8 @@ func startConcierge(cluster int) (*concierge, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.proc = exec.Command(bin, "serve", "--kubeconfig", cl.Kubeconfig, "--namespace", conciergeNamespace,
-		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port),
-		"--cluster-signing-cert-file", cl.ClusterCACert, "--cluster-signing-key-file", cl.ClusterCAKey, "--log-level", "debug")
+	c.proc = exec.Command(bin, append([]string{"serve", "--kubeconfig", cl.Kubeconfig, "--namespace", conciergeNamespace,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug"}, strategyArgs...)...)
 	c.proc.Stdout, c.proc.Stderr = logf, logf
 	c.proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.proc.Start(); err != nil {

@@ -342,3 +342,60 @@ func TestCredentialIssuerReportsSigningKeyStrategy(t *testing.T) {
 		return ok, fmt.Errorf("strategy %+v frontend %+v", s, s.Frontend)
 	})
 }
+
+// TestConciergeCSRStrategy runs a concierge that holds no CA key at all: the certificate
+// comes from the cluster's own CSR signer (kube-controller-manager), lives the CSR API's
+// minimum of 10 minutes, and authenticates at the API server.
+func TestConciergeCSRStrategy(t *testing.T) {
+	t.Parallel()
+	c := csrConcierge(t)
+	ctx := testContext(t)
+	cluster := testEnv.Clusters[c.cluster]
+	name := createJWTAuthenticator(t, c.cluster, testEnv.Dex.ClientID)
+	user, _ := testEnv.User("wally")
+	token := dexIDToken(t, user)
+	start := time.Now()
+	resp := tokenCredentialRequest(t, c.cluster, token, name)
+	if resp.Status.Credential == nil {
+		t.Fatalf("login failed: %s", c.auditReason(t, token, "JWTAuthenticator", name))
+	}
+	t.Logf("TokenCredentialRequest through the CSR API took %s", time.Since(start).Round(time.Millisecond))
+	cred := resp.Status.Credential
+	cert := parseCert(t, cred.ClientCertificateData)
+	roots := x509.NewCertPool()
+	caPEM, err := os.ReadFile(cluster.ClusterCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AppendCertsFromPEM(caPEM)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("certificate is not from the cluster's signer: %v", err)
+	}
+	if life := time.Until(cert.NotAfter); life < 9*time.Minute || life > 11*time.Minute {
+		t.Errorf("certificate lives %s more, want about 10 minutes (the CSR API minimum)", life)
+	}
+	base := adminConfig(t, cluster.Kubeconfig)
+	asUser := &rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{
+		CAData: base.CAData, CertData: []byte(cred.ClientCertificateData), KeyData: []byte(cred.ClientKeyData)}}
+	who, err := conciergeclient.NewForConfigOrDie(asUser).IdentityV1alpha1().WhoAmIRequests().Create(ctx, &identityv1alpha1.WhoAmIRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("WhoAmIRequest with the CSR-signed certificate: %v", err)
+	}
+	if got := who.Status.KubernetesUserInfo.User; got.Username != user.Email || !slices.Contains(got.Groups, "walruses") {
+		t.Errorf("WhoAmIRequest says %q %v", got.Username, got.Groups)
+	}
+	csrs, err := kubernetes.NewForConfigOrDie(base).CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=selkie-concierge"})
+	if err != nil || len(csrs.Items) != 0 {
+		t.Errorf("concierge left %d CSRs behind (%v)", len(csrs.Items), err)
+	}
+	client := conciergeclient.NewForConfigOrDie(base).ConfigV1alpha1().CredentialIssuers()
+	eventually(t, 30*time.Second, "CredentialIssuer reports KubeCSRSigningCertificate", func() (bool, error) {
+		ci, err := client.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+		if err != nil || len(ci.Status.Strategies) != 1 {
+			return false, fmt.Errorf("%v %+v", err, ci)
+		}
+		s := ci.Status.Strategies[0]
+		return s.Type == configv1alpha1.KubeCSRSigningCertificateStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
+			s.Reason == configv1alpha1.CSRSignerAvailableStrategyReason && s.Frontend != nil, fmt.Errorf("%+v", s)
+	})
+}
