@@ -27,9 +27,9 @@ test-unit:
 test-integration:
 	hack/test-integration.sh
 
-# bench runs the Go benchmarks (no timed assertions; read the figures).
+# bench runs the Go benchmarks, unit and integration (no timed assertions; read the figures).
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	hack/bench.sh
 
 # generate runs every code generator (deepcopy, conversion, defaults, openapi, clients, CRDs).
 generate:

@@ -179,7 +179,7 @@ func TestAPIServiceReachesLoopbackServer(t *testing.T) {
 	}
 }
 
-func assertSeen(t *testing.T, want seenIdentity, raw string) {
+func assertSeen(t testing.TB, want seenIdentity, raw string) {
 	t.Helper()
 	var got seenIdentity
 	if err := json.Unmarshal([]byte(raw), &got); err != nil {
@@ -190,7 +190,7 @@ func assertSeen(t *testing.T, want seenIdentity, raw string) {
 	}
 }
 
-func grantSmokeReader(t *testing.T, group string) {
+func grantSmokeReader(t testing.TB, group string) {
 	t.Helper()
 	ctx := testContext(t)
 	client := adminClient(t)

@@ -6,12 +6,15 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -39,7 +42,7 @@ var concierges struct {
 
 // sharedConcierge starts the concierge on the workload cluster once per run, with the
 // cluster's own client-signing key (the KubeClusterSigningCertificate strategy).
-func sharedConcierge(t *testing.T) *concierge {
+func sharedConcierge(t testing.TB) *concierge {
 	t.Helper()
 	cl := testEnv.Clusters[1]
 	return conciergeOn(t, 1, "--cluster-signing-cert-file", cl.ClusterCACert, "--cluster-signing-key-file", cl.ClusterCAKey)
@@ -47,12 +50,12 @@ func sharedConcierge(t *testing.T) *concierge {
 
 // csrConcierge starts a concierge on the management cluster that holds no key at all and
 // issues through the CSR API (the KubeCSRSigningCertificate strategy).
-func csrConcierge(t *testing.T) *concierge {
+func csrConcierge(t testing.TB) *concierge {
 	t.Helper()
 	return conciergeOn(t, 0, "--csr-signing")
 }
 
-func conciergeOn(t *testing.T, cluster int, strategyArgs ...string) *concierge {
+func conciergeOn(t testing.TB, cluster int, strategyArgs ...string) *concierge {
 	t.Helper()
 	installCRDsOn(t, cluster)
 	concierges.Lock()
@@ -87,7 +90,11 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	c.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cl := testEnv.Clusters[cluster]
-	if err := applyYAML(cl.Kubeconfig, conciergeInstallYAML(c.port)); err != nil {
+	// The namespace and RBAC first; the APIServices only once the process answers, as a
+	// Service gets endpoints only when its pods are ready: an APIService pointing at a
+	// port nobody answers on makes the aggregator back off and flap for a while.
+	install := strings.SplitN(conciergeInstallYAML(c.port), "---\napiVersion: apiregistration.k8s.io/v1", 2)
+	if err := applyYAML(cl.Kubeconfig, install[0]); err != nil {
 		return nil, fmt.Errorf("install concierge objects: %w", err)
 	}
 	logf, err := os.Create(c.logFile)
@@ -116,6 +123,13 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if err := waitHealthy(ctx, c.port); err != nil {
+		log, _ := os.ReadFile(c.logFile)
+		return nil, fmt.Errorf("concierge did not answer /healthz: %w\n%s", err, log)
+	}
+	if err := applyYAML(cl.Kubeconfig, "apiVersion: apiregistration.k8s.io/v1"+install[1]); err != nil {
+		return nil, fmt.Errorf("install APIServices: %w", err)
+	}
 	for _, name := range []string{"v1alpha1.login.concierge.selkie.dev", "v1alpha1.identity.concierge.selkie.dev"} {
 		cmd := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", cl.Kubeconfig, "wait", "--for=condition=Available",
 			"--timeout=60s", "apiservice/"+name)
@@ -183,4 +197,25 @@ func applyYAML(kubeconfig, manifest string) error {
 		return fmt.Errorf("kubectl apply: %v\n%s", err, out)
 	}
 	return nil
+}
+
+// waitHealthy polls the process's /healthz (always allowed anonymously) until it answers.
+func waitHealthy(ctx context.Context, port int) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // readiness probe of our own process
+	}}
+	for {
+		resp, err := client.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -159,7 +159,7 @@ func TestTokenCredentialRequestFailures(t *testing.T) {
 	})
 }
 
-func createJWTAuthenticator(t *testing.T, cluster int, audience string) string {
+func createJWTAuthenticator(t testing.TB, cluster int, audience string) string {
 	t.Helper()
 	ctx := testContext(t)
 	client := conciergeclient.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
@@ -189,7 +189,7 @@ func createJWTAuthenticator(t *testing.T, cluster int, audience string) string {
 	return ja.Name
 }
 
-func dexIDToken(t *testing.T, user env.User) string {
+func dexIDToken(t testing.TB, user env.User) string {
 	t.Helper()
 	ctx := oidc.ClientContext(testContext(t), &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: caTLS(t, testEnv.CABundle)}})
 	provider, err := oidc.NewProvider(ctx, testEnv.Dex.Issuer)
@@ -209,10 +209,11 @@ func dexIDToken(t *testing.T, user env.User) string {
 	return raw
 }
 
-func anonymousConciergeClient(t *testing.T, cluster int) conciergeclient.Interface {
+func anonymousConciergeClient(t testing.TB, cluster int) conciergeclient.Interface {
 	t.Helper()
 	base := adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)
-	return conciergeclient.NewForConfigOrDie(&rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{CAData: base.CAData}})
+	// No client-side rate limit: CLIs make one request per login, benchmarks many.
+	return conciergeclient.NewForConfigOrDie(&rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{CAData: base.CAData}, QPS: -1})
 }
 
 func newTCR(token, kind, name string) *loginv1alpha1.TokenCredentialRequest {
@@ -221,13 +222,13 @@ func newTCR(token, kind, name string) *loginv1alpha1.TokenCredentialRequest {
 		Token: token, Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: kind, Name: name}}}
 }
 
-func tokenCredentialRequest(t *testing.T, cluster int, token, authenticator string) *loginv1alpha1.TokenCredentialRequest {
+func tokenCredentialRequest(t testing.TB, cluster int, token, authenticator string) *loginv1alpha1.TokenCredentialRequest {
 	t.Helper()
 	return tokenCredentialRequestKind(t, cluster, token, "JWTAuthenticator", authenticator)
 }
 
 // tokenCredentialRequestKind calls the API anonymously, as CLIs do.
-func tokenCredentialRequestKind(t *testing.T, cluster int, token, kind, authenticator string) *loginv1alpha1.TokenCredentialRequest {
+func tokenCredentialRequestKind(t testing.TB, cluster int, token, kind, authenticator string) *loginv1alpha1.TokenCredentialRequest {
 	t.Helper()
 	resp, err := anonymousConciergeClient(t, cluster).LoginV1alpha1().TokenCredentialRequests().Create(testContext(t), newTCR(token, kind, authenticator), metav1.CreateOptions{})
 	if err != nil {
@@ -238,7 +239,7 @@ func tokenCredentialRequestKind(t *testing.T, cluster int, token, kind, authenti
 
 // auditReason finds the concierge's audit line for token (by its sha256 fingerprint;
 // the token itself is never logged) and authenticator, and returns its message and reason.
-func (c *concierge) auditReason(t *testing.T, token, kind, name string) string {
+func (c *concierge) auditReason(t testing.TB, token, kind, name string) string {
 	t.Helper()
 	sum := sha256.Sum256([]byte(token))
 	fp := hex.EncodeToString(sum[:])
@@ -269,7 +270,7 @@ func (c *concierge) auditReason(t *testing.T, token, kind, name string) string {
 	return reason
 }
 
-func grantNamespaceReader(t *testing.T, cluster int, group string) {
+func grantNamespaceReader(t testing.TB, cluster int, group string) {
 	t.Helper()
 	ctx := testContext(t)
 	client := kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig))
@@ -293,7 +294,7 @@ func grantNamespaceReader(t *testing.T, cluster int, group string) {
 	})
 }
 
-func parseCert(t *testing.T, certPEM string) *x509.Certificate {
+func parseCert(t testing.TB, certPEM string) *x509.Certificate {
 	t.Helper()
 	block, _ := pem.Decode([]byte(certPEM))
 	if block == nil {

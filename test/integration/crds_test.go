@@ -40,13 +40,13 @@ var crdsInstalled struct {
 
 // installCRDs applies generated/crds to the management cluster once and waits for
 // every CRD to be Established.
-func installCRDs(t *testing.T) {
+func installCRDs(t testing.TB) {
 	t.Helper()
 	installCRDsOn(t, 0)
 }
 
 // installCRDsOn is installCRDs for the cluster testEnv.Clusters[cluster].
-func installCRDsOn(t *testing.T, cluster int) {
+func installCRDsOn(t testing.TB, cluster int) {
 	t.Helper()
 	crdsInstalled.Lock()
 	err, done := crdsInstalled.result[cluster]
@@ -63,7 +63,7 @@ func installCRDsOn(t *testing.T, cluster int) {
 	}
 }
 
-func applyCRDs(t *testing.T, kubeconfig string) error {
+func applyCRDs(t testing.TB, kubeconfig string) error {
 	dir := testEnvRepoFileNoT("generated/crds")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -143,7 +143,7 @@ func TestFederationDomainRejectsHTTPIssuer(t *testing.T) {
 	}
 }
 
-func testEnvRepoFile(t *testing.T, rel string) string {
+func testEnvRepoFile(t testing.TB, rel string) string {
 	t.Helper()
 	return testEnvRepoFileNoT(rel)
 }

@@ -22,12 +22,12 @@ import (
 
 // kubectl runs the environment's kubectl against the management cluster as admin and
 // returns stdout and stderr; it never fails the test itself.
-func kubectl(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func kubectl(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	return kubectlWith(t, testEnv.Management().Kubeconfig, args...)
 }
 
-func kubectlWith(t *testing.T, kubeconfig string, args ...string) (stdout, stderr string, err error) {
+func kubectlWith(t testing.TB, kubeconfig string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -39,7 +39,7 @@ func kubectlWith(t *testing.T, kubeconfig string, args ...string) (stdout, stder
 }
 
 // mustKubectl is kubectl that fails the test on a non-zero exit.
-func mustKubectl(t *testing.T, args ...string) string {
+func mustKubectl(t testing.TB, args ...string) string {
 	t.Helper()
 	out, errOut, err := kubectl(t, args...)
 	if err != nil {
@@ -48,7 +48,7 @@ func mustKubectl(t *testing.T, args ...string) string {
 	return out
 }
 
-func adminConfig(t *testing.T, kubeconfig string) *rest.Config {
+func adminConfig(t testing.TB, kubeconfig string) *rest.Config {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -57,17 +57,19 @@ func adminConfig(t *testing.T, kubeconfig string) *rest.Config {
 	return cfg
 }
 
-func adminClient(t *testing.T) kubernetes.Interface {
+func adminClient(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	return kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Management().Kubeconfig))
 }
 
 // testContext is a context bounded by the test's deadline minus a margin, or 2 minutes.
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	if d, ok := t.Deadline(); ok && d.Add(-10*time.Second).Before(deadline) {
-		deadline = d.Add(-10 * time.Second)
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := dt.Deadline(); ok && d.Add(-10*time.Second).Before(deadline) {
+			deadline = d.Add(-10 * time.Second)
+		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	t.Cleanup(cancel)
@@ -75,7 +77,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 // caTLS trusts only the PEM bundle at path.
-func caTLS(t *testing.T, path string) *tls.Config {
+func caTLS(t testing.TB, path string) *tls.Config {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -89,7 +91,7 @@ func caTLS(t *testing.T, path string) *tls.Config {
 }
 
 // eventually polls cond every 200ms until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var lastErr error

@@ -36,7 +36,11 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(testWork)
+	if os.Getenv("SELKIE_KEEP_WORK") == "" {
+		defer os.RemoveAll(testWork)
+	} else {
+		fmt.Fprintf(os.Stderr, "integration: keeping %s\n", testWork)
+	}
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()

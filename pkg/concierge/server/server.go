@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/wait"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
@@ -80,11 +82,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go certs.run(ctx, time.Minute)
 
-	srv, err := newGenericServer(cfg, certs)
+	srv, requestHeaderCA, err := newGenericServer(cfg, certs)
 	if err != nil {
 		return err
 	}
 	if err := srv.AddPostStartHook("selkie-apiservice-cabundle", func(hctx genericapiserver.PostStartHookContext) error {
+		// Until the front-proxy CA is loaded, the aggregator's requests would be anonymous
+		// and denied, and it would mark the APIServices unavailable for a while.
+		if err := wait.PollUntilContextTimeout(hctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			return requestHeaderCA == nil || len(requestHeaderCA.CurrentCABundleContent()) > 0, nil
+		}); err != nil {
+			cfg.Log.ErrorContext(hctx, "front-proxy CA not loaded; publishing the serving CA anyway", "error", err)
+		}
 		if err := certs.startServing(hctx); err != nil { // not fatal: the periodic check retries
 			cfg.Log.ErrorContext(hctx, "could not publish the serving CA to the APIServices", "error", err)
 		}
@@ -115,10 +124,12 @@ func newServingCerts(kubeCfg *restclient.Config, cfg Config) (*servingCerts, err
 	}, nil
 }
 
-func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.GenericAPIServer, error) {
+// newGenericServer returns the API server and the front-proxy CA its authentication
+// trusts (loaded asynchronously after start).
+func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.GenericAPIServer, dynamiccertificates.CAContentProvider, error) {
 	scheme, err := newScheme(cfg.Groups)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	codecs := serializer.NewCodecFactory(scheme)
 	rc := genericapiserver.NewRecommendedConfig(codecs)
@@ -128,17 +139,17 @@ func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.Generi
 	serving.BindAddress, serving.BindPort = cfg.BindAddress, cfg.SecurePort
 	serving.ServerCert.CertKey = genericoptions.CertKey{CertFile: certs.certFile(), KeyFile: certs.keyFile()}
 	if err := serving.ApplyTo(&rc.SecureServing, &rc.LoopbackClientConfig); err != nil {
-		return nil, fmt.Errorf("secure serving: %w", err)
+		return nil, nil, fmt.Errorf("secure serving: %w", err)
 	}
 	authn := genericoptions.NewDelegatingAuthenticationOptions()
 	authn.RemoteKubeConfigFile = cfg.Kubeconfig
 	if err := authn.ApplyTo(&rc.Authentication, rc.SecureServing, nil); err != nil {
-		return nil, fmt.Errorf("delegated authentication: %w", err)
+		return nil, nil, fmt.Errorf("delegated authentication: %w", err)
 	}
 	authz := genericoptions.NewDelegatingAuthorizationOptions()
 	authz.RemoteKubeConfigFile = cfg.Kubeconfig
 	if err := authz.ApplyTo(&rc.Authorization); err != nil {
-		return nil, fmt.Errorf("delegated authorization: %w", err)
+		return nil, nil, fmt.Errorf("delegated authorization: %w", err)
 	}
 
 	namer := openapinamer.NewDefinitionNamer(scheme)
@@ -149,7 +160,7 @@ func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.Generi
 
 	srv, err := rc.Complete().New("selkie-concierge", genericapiserver.NewEmptyDelegate())
 	if err != nil {
-		return nil, fmt.Errorf("build API server: %w", err)
+		return nil, nil, fmt.Errorf("build API server: %w", err)
 	}
 	parameterCodec := runtime.NewParameterCodec(scheme)
 	install := func(group, resource string, storage rest.Storage) error {
@@ -161,10 +172,14 @@ func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.Generi
 		schema.GroupResource{Group: cfg.Groups.Login, Resource: "tokencredentialrequests"},
 		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo})
 	if err := install(cfg.Groups.Login, "tokencredentialrequests", tcr); err != nil {
-		return nil, fmt.Errorf("install %s: %w", cfg.Groups.Login, err)
+		return nil, nil, fmt.Errorf("install %s: %w", cfg.Groups.Login, err)
 	}
 	if err := install(cfg.Groups.Identity, "whoamirequests", whoami.NewREST(schema.GroupResource{Group: cfg.Groups.Identity, Resource: "whoamirequests"})); err != nil {
-		return nil, fmt.Errorf("install %s: %w", cfg.Groups.Identity, err)
+		return nil, nil, fmt.Errorf("install %s: %w", cfg.Groups.Identity, err)
 	}
-	return srv, nil
+	var requestHeaderCA dynamiccertificates.CAContentProvider
+	if rh := rc.Authentication.RequestHeaderConfig; rh != nil {
+		requestHeaderCA = rh.CAContentProvider
+	}
+	return srv, requestHeaderCA, nil
 }
