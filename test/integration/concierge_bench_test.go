@@ -44,9 +44,7 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 			d := time.Since(t0)
 			mu.Lock()
 			if err != nil || resp.Status.Credential == nil {
-				// Counted, not fatal: under sustained parallel load the aggregator sometimes
-				// answers 503 when its HTTP/2 connection to the backend is shut down with
-				// a request body in flight. The rate is reported so it is never hidden.
+				// Counted and reported, then failed on below: every login should succeed.
 				failures++
 				if firstFailure == nil {
 					firstFailure = fmt.Errorf("%v (status %+v)", err, resp)
@@ -63,9 +61,7 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 	if total := failures + len(latencies); failures > 0 {
 		b.ReportMetric(100*float64(failures)/float64(total), "%failed")
 		b.Logf("%d of %d logins failed; first: %v", failures, total, firstFailure)
-		if failures*10 > total {
-			b.Errorf("more than 10%% of logins failed")
-		}
+		b.Errorf("%d logins failed", failures)
 	}
 	if n := len(latencies); n > 0 {
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")

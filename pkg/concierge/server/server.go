@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -150,6 +151,10 @@ func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.Generi
 	authz.RemoteKubeConfigFile = cfg.Kubeconfig
 	if err := authz.ApplyTo(&rc.Authorization); err != nil {
 		return nil, nil, fmt.Errorf("delegated authorization: %w", err)
+	}
+
+	rc.BuildHandlerChainFunc = func(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {
+		return keepAggregatorConnections(genericapiserver.DefaultBuildHandlerChain(apiHandler, c), c.Authentication.RequestHeaderConfig)
 	}
 
 	namer := openapinamer.NewDefinitionNamer(scheme)

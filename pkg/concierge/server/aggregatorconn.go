@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"bytes"
+	"crypto/x509"
+	"net/http"
+	"slices"
+	"sync"
+
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/endpoints/responsewriter"
+)
+
+// keepAggregatorConnections undoes, for the aggregation layer's own connections only,
+// k8s.io/apiserver's HTTP/2 mitigation for anonymous users (UnauthenticatedHTTP2DOSMitigation),
+// which answers every anonymous request with "Connection: close" and so a GOAWAY.
+//
+// TokenCredentialRequests are anonymous by design, but they reach the concierge through
+// kube-apiserver's aggregator on one shared, multiplexed connection. Tearing that
+// connection down after each anonymous request makes the aggregator fail other requests
+// in flight on it with 503 ("cannot retry ... after Request.Body was written"): ~3 % of
+// logins under load. The mitigation is aimed at untrusted clients holding connections;
+// the aggregator, identified by a front-proxy client certificate, is not one. Direct
+// anonymous clients keep the mitigation.
+func keepAggregatorConnections(next http.Handler, rh *authenticatorfactory.RequestHeaderConfig) http.Handler {
+	if rh == nil || rh.CAContentProvider == nil {
+		return next
+	}
+	v := &frontProxyVerifier{rh: rh}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && v.verified(r) {
+			w = responsewriter.WrapForHTTP1Or2(&keepAliveWriter{ResponseWriter: w})
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// frontProxyVerifier checks a request's client certificate against the current
+// requestheader CA and allowed names, as the requestheader authenticator does.
+type frontProxyVerifier struct {
+	rh *authenticatorfactory.RequestHeaderConfig
+
+	mu     sync.Mutex
+	bundle []byte
+	pool   *x509.CertPool
+}
+
+func (v *frontProxyVerifier) verified(r *http.Request) bool {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return false
+	}
+	pool := v.currentPool()
+	if pool == nil {
+		return false
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return false
+	}
+	names := v.rh.AllowedClientNames.Value()
+	return len(names) == 0 || slices.Contains(names, leaf.Subject.CommonName)
+}
+
+// currentPool returns a pool of the current requestheader CA bundle, rebuilt only
+// when the bundle changes.
+func (v *frontProxyVerifier) currentPool() *x509.CertPool {
+	bundle := v.rh.CAContentProvider.CurrentCABundleContent()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pool == nil || !bytes.Equal(bundle, v.bundle) {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(bundle) {
+			return nil
+		}
+		v.bundle, v.pool = bytes.Clone(bundle), pool
+	}
+	return v.pool
+}
+
+// keepAliveWriter drops a "Connection: close" header before the response starts.
+type keepAliveWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+var _ responsewriter.UserProvidedDecorator = (*keepAliveWriter)(nil)
+
+func (k *keepAliveWriter) Unwrap() http.ResponseWriter { return k.ResponseWriter }
+
+func (k *keepAliveWriter) WriteHeader(code int) {
+	if !k.started {
+		k.started = true
+		k.Header().Del("Connection")
+	}
+	k.ResponseWriter.WriteHeader(code)
+}
+
+func (k *keepAliveWriter) Write(b []byte) (int, error) {
+	if !k.started {
+		k.WriteHeader(http.StatusOK)
+	}
+	return k.ResponseWriter.Write(b)
+}

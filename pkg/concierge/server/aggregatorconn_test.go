@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"testing"
+	"time"
+
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+// TestKeepAggregatorConnections checks that the aggregator's connection survives an
+// anonymous request (the inner handler asks to close it, as k8s.io/apiserver does for
+// anonymous users), while any other client's connection is still closed.
+func TestKeepAggregatorConnections(t *testing.T) {
+	t.Parallel()
+	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, err := certauthority.New("other-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caContent, err := dynamiccertificates.NewStaticCAContent("front-proxy", frontProxyCA.CertPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh := &authenticatorfactory.RequestHeaderConfig{CAContentProvider: caContent, AllowedClientNames: headerrequest.StaticStringSlice{"front-proxy-client"}}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Connection", "close") // what the anonymous-user mitigation does
+		_, _ = io.WriteString(w, "ok")
+	})
+	srv := httptest.NewUnstartedServer(keepAggregatorConnections(inner, rh))
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	clientCert := func(ca *certauthority.CA, cn string) []tls.Certificate {
+		kp, err := ca.IssueClientCert(cn, nil, certauthority.DefaultTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []tls.Certificate{c}
+	}
+	tests := []struct {
+		name      string
+		certs     []tls.Certificate
+		wantReuse bool
+	}{
+		{name: "aggregator", certs: clientCert(frontProxyCA, "front-proxy-client"), wantReuse: true},
+		{name: "no client certificate", wantReuse: false},
+		{name: "front-proxy CA but a name not allowed", certs: clientCert(frontProxyCA, "someone-else"), wantReuse: false},
+		{name: "allowed name from another CA", certs: clientCert(otherCA, "front-proxy-client"), wantReuse: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			roots := x509.NewCertPool()
+			roots.AddCert(srv.Certificate())
+			client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
+				TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: tt.certs, MinVersion: tls.VersionTLS12}}}
+			reused := false
+			for i := range 2 {
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+					if i == 1 {
+						reused = info.Reused
+					}
+				}}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != 2 {
+					t.Fatalf("request used HTTP/%d, want HTTP/2", resp.ProtoMajor)
+				}
+				time.Sleep(50 * time.Millisecond) // let a GOAWAY arrive before the next request
+			}
+			if reused != tt.wantReuse {
+				t.Errorf("second request reused the connection: %v, want %v", reused, tt.wantReuse)
+			}
+		})
+	}
+}
