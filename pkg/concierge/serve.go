@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 
@@ -36,6 +38,7 @@ type serveFlags struct {
 	serviceName, servingCertSecret  string
 	certDir                         string
 	credentialIssuer                string
+	leaderElect                     bool
 	signingCertFile, signingKeyFile string
 	signingSecret                   string
 	csrSigning                      bool
@@ -71,6 +74,7 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.csrSigning, "csr-signing", false, "issue through the CSR API (KubeCSRSigningCertificate; certificates live at least 10 minutes); tried after the signing key")
 	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
 	fs.StringVar(&f.credentialIssuer, "credential-issuer", "selkie-concierge-config", "name of the CredentialIssuer that reports the strategies")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	return cmd
@@ -108,13 +112,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	authenticators := authenticator.NewCache()
-	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, log)
+	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, f.leaderElect, log)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := startStatusWriter(ctx, kubeCfg, f.credentialIssuer, reporters, log); err != nil {
+	if err := addStatusWriter(mgr, kubeCfg, f.credentialIssuer, reporters, log); err != nil {
 		return err
 	}
 	go func() {
@@ -186,8 +190,8 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// startStatusWriter keeps the CredentialIssuer's strategies current.
-func startStatusWriter(ctx context.Context, cfg *restclient.Config, name string, reporters []credentialissuer.Reporter, log *slog.Logger) error {
+// addStatusWriter keeps the CredentialIssuer's strategies current, on the leader only.
+func addStatusWriter(mgr ctrl.Manager, cfg *restclient.Config, name string, reporters []credentialissuer.Reporter, log *slog.Logger) error {
 	client, err := conciergeclient.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -196,6 +200,8 @@ func startStatusWriter(ctx context.Context, cfg *restclient.Config, name string,
 		Client: client, Name: name, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
 		Reporters: reporters,
 	}
-	go w.Run(ctx, 30*time.Second)
-	return nil
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		w.Run(ctx, 30*time.Second)
+		return nil
+	}))
 }

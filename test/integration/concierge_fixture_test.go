@@ -97,30 +97,14 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	if err := applyYAML(cl.Kubeconfig, install[0]); err != nil {
 		return nil, fmt.Errorf("install concierge objects: %w", err)
 	}
-	logf, err := os.Create(c.logFile)
+	proc, stop, err := startConciergeProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
+		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug"},
+		strategyArgs...)...)
 	if err != nil {
 		return nil, err
 	}
-	c.proc = exec.Command(bin, append([]string{"serve", "--kubeconfig", cl.Kubeconfig, "--namespace", conciergeNamespace,
-		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug"}, strategyArgs...)...)
-	c.proc.Stdout, c.proc.Stderr = logf, logf
-	c.proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.proc.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	cleanups = append(cleanups, func() {
-		_ = c.proc.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.proc.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = c.proc.Process.Kill()
-			<-done
-		}
-		logf.Close()
-	})
+	c.proc = proc
+	cleanups = append(cleanups, stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := waitHealthy(ctx, c.port); err != nil {
@@ -218,4 +202,36 @@ func waitHealthy(ctx context.Context, port int) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// startConciergeProcess runs the concierge binary with args, logging to logFile; stop
+// ends it by PID (SIGTERM, then SIGKILL after 10 s). It dies with the test binary.
+func startConciergeProcess(bin, logFile string, args ...string) (*exec.Cmd, func(), error) {
+	logf, err := os.Create(logFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	proc := exec.Command(bin, args...)
+	proc.Stdout, proc.Stderr = logf, logf
+	proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := proc.Start(); err != nil {
+		logf.Close()
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() { _ = proc.Wait(); close(done) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = proc.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = proc.Process.Kill()
+				<-done
+			}
+			logf.Close()
+		})
+	}
+	return proc, stop, nil
 }

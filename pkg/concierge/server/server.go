@@ -118,7 +118,7 @@ func newServingCerts(kubeCfg *restclient.Config, cfg Config) (*servingCerts, err
 		return nil, fmt.Errorf("certificate directory: %w", err)
 	}
 	return &servingCerts{
-		kube: kube, aggregator: agg, namespace: cfg.Namespace, secretName: cfg.ServingCertSecret,
+		kube: kube, aggregator: agg, namespace: cfg.Namespace, serviceName: cfg.ServiceName, secretName: cfg.ServingCertSecret,
 		hosts:       []string{cfg.ServiceName + "." + cfg.Namespace + ".svc", "localhost", "127.0.0.1"},
 		apiServices: []string{"v1alpha1." + cfg.Groups.Login, "v1alpha1." + cfg.Groups.Identity},
 		dir:         cfg.CertDir, clock: time.Now, log: cfg.Log,

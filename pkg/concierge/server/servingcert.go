@@ -53,6 +53,7 @@ type servingCerts struct {
 	kube        kubernetes.Interface
 	aggregator  aggregator.Interface
 	namespace   string
+	serviceName string
 	secretName  string
 	hosts       []string
 	apiServices []string
@@ -251,6 +252,9 @@ func (s *servingCerts) syncCABundles(ctx context.Context) error {
 			}
 			if err != nil {
 				return err
+			}
+			if ref := svc.Spec.Service; ref == nil || ref.Namespace != s.namespace || ref.Name != s.serviceName {
+				return nil // another install's concierge serves this group; not ours to touch
 			}
 			svc.Spec.CABundle = bundle
 			_, err = s.aggregator.ApiregistrationV1().APIServices().Update(ctx, svc, metav1.UpdateOptions{})

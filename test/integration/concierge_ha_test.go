@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+// TestConciergeReplicasElectOneLeader runs two replicas of a concierge install in their
+// own namespace: exactly one holds the Lease and writes the CredentialIssuer, and when it
+// stops the other takes over.
+func TestConciergeReplicasElectOneLeader(t *testing.T) {
+	t.Parallel()
+	sharedConcierge(t) // builds the binary
+	ctx := testContext(t)
+	// A control plane of its own: authenticators are cluster-scoped, and a second
+	// concierge install on a shared cluster would race the shared one's status writes.
+	bins, err := env.FindBinaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := env.StartControlPlane(ctx, bins, t.TempDir(), "ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cp.Close)
+	cluster := env.ClusterInfo{Name: cp.Name, APIURL: cp.APIURL, Kubeconfig: cp.AdminKubeconfig,
+		ClusterCACert: cp.ClusterCA.CertFile, ClusterCAKey: cp.ClusterCA.KeyFile}
+	if err := applyCRDs(t, cluster.Kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	kube := kubernetes.NewForConfigOrDie(adminConfig(t, cluster.Kubeconfig))
+	ns, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "selkie-ha-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}) })
+	issuerName := ns.Name + "-config"
+	cis := conciergeclient.NewForConfigOrDie(adminConfig(t, cluster.Kubeconfig)).ConfigV1alpha1().CredentialIssuers()
+	t.Cleanup(func() { _ = cis.Delete(ctx, issuerName, metav1.DeleteOptions{}) })
+
+	type replica struct {
+		log  string
+		stop func()
+	}
+	var replicas []replica
+	for i := range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		logFile := filepath.Join(t.TempDir(), fmt.Sprintf("replica-%d.log", i))
+		_, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
+			"--kubeconfig", cluster.Kubeconfig, "--namespace", ns.Name, "--service-name", "selkie-ha",
+			"--credential-issuer", issuerName, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
+			"--cluster-signing-cert-file", cluster.ClusterCACert, "--cluster-signing-key-file", cluster.ClusterCAKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		replicas = append(replicas, replica{log: logFile, stop: stop})
+	}
+	leaders := func() []int {
+		var out []int
+		for i, r := range replicas {
+			data, _ := os.ReadFile(r.log)
+			if strings.Contains(strings.ToLower(string(data)), "successfully acquired lease") {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	var leader int
+	eventually(t, 60*time.Second, "one replica leads", func() (bool, error) {
+		l := leaders()
+		if len(l) > 1 {
+			t.Fatalf("replicas %v both acquired the lease", l)
+		}
+		if len(l) == 1 {
+			leader = l[0]
+		}
+		return len(l) == 1, nil
+	})
+	var lease *coordinationv1.Lease
+	if lease, err = kube.CoordinationV1().Leases(ns.Name).Get(ctx, "selkie-concierge", metav1.GetOptions{}); err != nil || lease.Spec.HolderIdentity == nil {
+		t.Fatalf("lease: %v %+v", err, lease)
+	}
+	eventually(t, 30*time.Second, "the leader writes the CredentialIssuer", func() (bool, error) {
+		ci, err := cis.Get(ctx, issuerName, metav1.GetOptions{})
+		return err == nil && len(ci.Status.Strategies) == 1, err
+	})
+	first := *lease.Spec.HolderIdentity
+
+	replicas[leader].stop()
+	eventually(t, 30*time.Second, "the other replica takes over", func() (bool, error) {
+		l, err := kube.CoordinationV1().Leases(ns.Name).Get(ctx, "selkie-concierge", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		data, _ := os.ReadFile(replicas[1-leader].log)
+		return l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != first && *l.Spec.HolderIdentity != "" &&
+			strings.Contains(strings.ToLower(string(data)), "successfully acquired lease"), fmt.Errorf("holder %v", l.Spec.HolderIdentity)
+	})
+}
