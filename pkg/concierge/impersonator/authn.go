@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package impersonator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
+	"k8s.io/apiserver/pkg/authentication/request/anonymous"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
+	"k8s.io/apiserver/pkg/authentication/request/websocket"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
+)
+
+// The API server publishes the CA it trusts for client certificates here.
+const (
+	clientCANamespace = metav1.NamespaceSystem
+	clientCAConfigMap = "extension-apiserver-authentication"
+	clientCAKey       = "client-ca-file"
+)
+
+// authenticators are the proxy's two views of authentication: the full chain for incoming
+// requests, and the bearer-token part alone, used to re-check a token before passing it
+// through.
+type authenticators struct {
+	request authenticator.Request
+	token   authenticator.Request
+}
+
+// newAuthenticators builds kube-apiserver's delegated authentication from k8s.io/apiserver
+// parts: client certificates from either CA, then bearer tokens (header or WebSocket
+// protocol) by TokenReview without audiences, everyone so far in system:authenticated,
+// and anonymous last, gated by anonymousAllowed.
+func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CAContentProvider, anonymousAllowed bool) (authenticators, error) {
+	review, err := webhooktoken.NewFromInterface(cfg.Kube.AuthenticationV1(), nil, webhookBackoff(), webhookTimeout,
+		webhooktoken.AuthenticatorMetrics{
+			RecordRequestTotal:   func(context.Context, string) {},
+			RecordRequestLatency: func(context.Context, string, float64) {},
+		})
+	if err != nil {
+		return authenticators{}, fmt.Errorf("token review authenticator: %w", err)
+	}
+	tokens := tokencache.New(review, false, tokenCacheTTL, tokenCacheTTL)
+	// One x509 authenticator per CA, each with its parsed pool (a union of the two
+	// providers would re-parse both bundles on every request) and its cache of verified
+	// chains.
+	certs := func(ca dynamiccertificates.CAContentProvider) authenticator.Request {
+		return newCachedCertAuthenticator(x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion), ca.CurrentCABundleContent, time.Now)
+	}
+	known := group.NewAuthenticatedGroupAdder(union.New(
+		certs(signer),
+		certs(clusterCA),
+		bearertoken.New(tokens),
+		websocket.NewProtocolAuthenticator(tokens),
+	))
+	all := union.NewFailOnError(known, anonymous.NewAuthenticator(nil))
+	return authenticators{
+		request: &anonymousGate{auth: all, allowAnonymous: anonymousAllowed},
+		token:   group.NewAuthenticatedGroupAdder(bearertoken.New(tokens)),
+	}, nil
+}
+
+// anonymousGate lets anonymous requests through only when the API server itself accepts
+// them, except TokenCredentialRequests, which are how clients without credentials log in.
+type anonymousGate struct {
+	auth           authenticator.Request
+	allowAnonymous bool
+}
+
+// AuthenticateRequest authenticates r and drops anonymous results the gate refuses.
+func (g *anonymousGate) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
+	resp, ok, err := g.auth.AuthenticateRequest(r)
+	if err != nil || !ok || g.allowAnonymous || resp.User.GetName() != user.Anonymous {
+		return resp, ok, err
+	}
+	if info, found := request.RequestInfoFrom(r.Context()); found && isTokenCredentialRequest(info) {
+		return resp, ok, err
+	}
+	return nil, false, nil
+}
+
+// isTokenCredentialRequest matches TokenCredentialRequests under any API group suffix.
+func isTokenCredentialRequest(info *request.RequestInfo) bool {
+	return info.IsResourceRequest && info.Resource == "tokencredentialrequests" &&
+		strings.HasPrefix(info.APIGroup, "login.concierge.")
+}
+
+// probeAnonymous asks the API server whether it accepts anonymous requests: an anonymous
+// GET /healthz answered 200 or 403 means yes (authenticated as system:anonymous), 401 no.
+func probeAnonymous(ctx context.Context, rt http.RoundTripper, upstream *url.URL) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, upstream.JoinPath("/healthz").String(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return false, fmt.Errorf("probe anonymous access: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
+	_ = resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusForbidden:
+		return true, nil
+	case http.StatusUnauthorized:
+		return false, nil
+	default:
+		return false, fmt.Errorf("probe anonymous access: GET /healthz answered %s", resp.Status)
+	}
+}
+
+// newClientCA follows the API server's client CA once runClientCA starts it.
+func newClientCA(cfg *Config) (*dynamiccertificates.ConfigMapCAController, error) {
+	ca, err := dynamiccertificates.NewDynamicCAFromConfigMapController("client-ca", clientCANamespace, clientCAConfigMap, clientCAKey, cfg.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("API server client CA: %w", err)
+	}
+	return ca, nil
+}
+
+// runClientCA starts following the client CA until ctx ends and waits, a bounded time,
+// for the first copy; certificates from that CA are refused until it arrives.
+func runClientCA(ctx context.Context, cfg *Config, ca *dynamiccertificates.ConfigMapCAController) error {
+	go ca.Run(ctx, 1)
+	deadline := time.Now().Add(clientCAWaitTime)
+	for len(ca.CurrentCABundleContent()) == 0 {
+		if time.Now().After(deadline) {
+			cfg.Log.WarnContext(ctx, "API server client CA not loaded yet; its certificates are refused until it is",
+				"configMap", clientCANamespace+"/"+clientCAConfigMap)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package impersonator
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	endpointsfilters "k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+// Proxy is the impersonation proxy's request handler. It is safe for concurrent use.
+type Proxy struct {
+	cfg              Config
+	log              *slog.Logger
+	upstream         *url.URL
+	transports       upstreamTransports
+	codecs           runtime.NegotiatedSerializer
+	signer           *signerCAContent
+	authn            authenticators
+	anonymousAllowed bool
+	handler          http.Handler
+	buffers          *bufferPool
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New builds the proxy. It probes the API server for anonymous access and starts
+// following the API server's client CA, waiting up to 10 seconds for its first copy; that
+// follower, like every cache in the proxy, lives until ctx ends, so ctx should span the
+// proxy's whole life. New does not listen: serve the Proxy with Serve or as an
+// http.Handler behind a TLS server that requests client certificates.
+func New(ctx context.Context, cfg Config) (*Proxy, error) {
+	upstream, err := cfg.complete()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Log, upstream: upstream, codecs: newCodecs(),
+		signer: &signerCAContent{}, buffers: newBufferPool()}
+	p.signer.set(cfg.SignerCA)
+	if p.transports, err = newUpstreamTransports(cfg.Upstream); err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, p.transports.closeIdle)
+	if p.anonymousAllowed, err = probeAnonymous(ctx, p.transports.http2, upstream); err != nil {
+		return nil, err
+	}
+	clientCA, err := newClientCA(&p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p.authn, err = newAuthenticators(&p.cfg, p.signer, clientCA, p.anonymousAllowed); err != nil {
+		return nil, err
+	}
+	authz, err := newAuthorizer(&p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.handler = p.chain(authz)
+	if err := runClientCA(ctx, &p.cfg, clientCA); err != nil {
+		return nil, err
+	}
+	p.log.InfoContext(ctx, "impersonation proxy ready", "upstream", upstream.Host, "anonymousAllowed", p.anonymousAllowed)
+	return p, nil
+}
+
+// ServeHTTP authenticates, authorizes and forwards one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+
+// SetSignerCA replaces the signer CA whose client certificates the proxy trusts, for
+// rotation; nil stops trusting any. Certificates from the API server's client CA are not
+// affected.
+func (p *Proxy) SetSignerCA(ca *certauthority.CA) { p.signer.set(ca) }
+
+// AnonymousAllowed reports what the probe found: whether the API server accepts anonymous
+// requests, and so whether the proxy does (beyond TokenCredentialRequests).
+func (p *Proxy) AnonymousAllowed() bool { return p.anonymousAllowed }
+
+// chain is kube-apiserver's order: request info, authentication, impersonation,
+// authorization (of the user being impersonated), then the proxying itself.
+func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
+	var h http.Handler = http.HandlerFunc(p.forward)
+	h = endpointsfilters.WithAuthorization(h, authz, p.codecs)
+	h = impersonation.WithImpersonation(h, authz, p.codecs)
+	h = p.withRequester(h)
+	h = endpointsfilters.WithAuthentication(h, p.authn.request, endpointsfilters.Unauthorized(p.codecs), nil, nil)
+	h = p.withTimeout(h)
+	h = endpointsfilters.WithRequestInfo(h, &request.RequestInfoFactory{
+		APIPrefixes:          sets.NewString("api", "apis"),
+		GrouplessAPIPrefixes: sets.NewString("api"),
+	})
+	return p.withState(h)
+}
+
+// withRequester remembers who authenticated before WithImpersonation replaces the user.
+func (p *Proxy) withRequester(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if state := stateFrom(r.Context()); state != nil {
+			state.requester, _ = request.UserFrom(r.Context())
+			state.nested = impersonationHeader(r.Header) != ""
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout bounds requests that are not long-running the way kube-apiserver does:
+// verbs watch and proxy, subresources attach, exec, proxy, log and portforward, and any
+// protocol upgrade run unbounded.
+func (p *Proxy) withTimeout(next http.Handler) http.Handler {
+	longRunning := genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"),
+		sets.NewString("attach", "exec", "proxy", "log", "portforward"),
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, ok := request.RequestInfoFrom(r.Context())
+		if state := stateFrom(r.Context()); state != nil {
+			state.info = info
+		}
+		if !isUpgrade(r) && (!ok || !longRunning(r, info)) {
+			ctx, cancel := context.WithTimeout(r.Context(), p.cfg.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newCodecs can encode the metav1.Status of the proxy's own answers.
+func newCodecs() runtime.NegotiatedSerializer {
+	scheme := runtime.NewScheme()
+	metav1.AddToGroupVersion(scheme, metav1.Unversioned)
+	return serializer.NewCodecFactory(scheme).WithoutConversion()
+}

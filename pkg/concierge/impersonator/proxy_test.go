@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package impersonator
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+)
+
+// allowAll lets everyone do anything except impersonate.
+func allowAll(spec authorizationv1.SubjectAccessReviewSpec) (bool, string) {
+	ra := spec.ResourceAttributes
+	return ra == nil || ra.Verb != "impersonate", ""
+}
+
+const credentialIDHeader = "Impersonate-Extra-Authentication.kubernetes.io%2fcredential-Id"
+
+func TestForwardsAuthenticatedUsers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(a *fakeAPI) {
+		a.authorize = allowAll
+		a.tokens["webhook-token"] = authenticationv1.UserInfo{Username: "dana", Groups: []string{"readers"}}
+		a.tokens["sa-token"] = authenticationv1.UserInfo{Username: "system:serviceaccount:ns:sa", UID: "sa-uid",
+			Groups: []string{"system:serviceaccounts"}, Extra: map[string]authenticationv1.ExtraValue{"authentication.kubernetes.io/credential-id": {"JTI=1"}}}
+	}, nil)
+	otherCA, err := certauthority.New("unknown-ca", certauthority.MaxTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		cert       *certauthority.KeyPair
+		header     http.Header
+		wantStatus int
+		want       http.Header // nil: nothing forwarded
+	}{
+		{
+			name: "certificate from the signer CA", cert: issue(t, f.signer, "alice", "devs", "ops"),
+			header:     http.Header{"X-Forwarded-For": {"203.0.113.9"}},
+			wantStatus: http.StatusOK,
+			want: http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"alice"},
+				"Impersonate-Group": {"devs", "ops", "system:authenticated"}, credentialIDHeader: {"<elided>"}},
+		},
+		{
+			name: "certificate from the API server's client CA", cert: issue(t, f.api.clusterCA, "bob", "admins"),
+			wantStatus: http.StatusOK,
+			want: http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"bob"},
+				"Impersonate-Group": {"admins", "system:authenticated"}, credentialIDHeader: {"<elided>"}},
+		},
+		{
+			name: "token without a UID is impersonated", header: http.Header{"Authorization": {"Bearer webhook-token"}},
+			wantStatus: http.StatusOK,
+			want: http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"dana"},
+				"Impersonate-Group": {"readers", "system:authenticated"}},
+		},
+		{
+			name: "token with a UID passes through", header: http.Header{"Authorization": {"Bearer sa-token"}},
+			wantStatus: http.StatusOK,
+			want:       http.Header{"Authorization": {"Bearer sa-token"}},
+		},
+		{name: "certificate from an unknown CA", cert: issue(t, otherCA, "mallory"), wantStatus: http.StatusUnauthorized},
+		{name: "unknown token", header: http.Header{"Authorization": {"Bearer nope"}}, wantStatus: http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(f.api.requests())
+			status, body := f.do(t, f.client(t, tt.cert), http.MethodGet, "/api/v1/namespaces/default/configmaps", tt.header)
+			if status != tt.wantStatus {
+				t.Fatalf("status %d (%s), want %d", status, body, tt.wantStatus)
+			}
+			forwarded := f.api.requests()[before:]
+			if tt.want == nil {
+				if len(forwarded) != 0 {
+					t.Fatalf("forwarded %d requests, want none", len(forwarded))
+				}
+				return
+			}
+			if len(forwarded) != 1 {
+				t.Fatalf("forwarded %d requests, want 1", len(forwarded))
+			}
+			if got := forwarded[0]; got.ProtoMajor != 2 || got.URL.Path != "/api/v1/namespaces/default/configmaps" {
+				t.Errorf("forwarded %s %s, want HTTP/2 to the same path", got.Proto, got.URL.Path)
+			}
+			if diff := cmp.Diff(tt.want, impersonationHeaders(forwarded[0])); diff != "" {
+				t.Errorf("forwarded headers (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if logs := f.logs.String(); strings.Contains(logs, "sa-token") || strings.Contains(logs, proxyToken) ||
+		strings.Contains(logs, "webhook-token") || strings.Contains(logs, `"alice"`) {
+		t.Errorf("logs leak a token or a username:\n%s", logs)
+	}
+	for _, want := range []string{`"msg":"impersonation proxy request"`, `"verb":"list"`, `"resource":"configmaps"`,
+		`"user":{"username":"redacted","groupCount":3}`, `"upstreamAuth":"impersonate"`, `"upstreamAuth":"passthrough"`} {
+		if !strings.Contains(f.logs.String(), want) {
+			t.Errorf("per-request log lines lack %s:\n%s", want, f.logs.String())
+
+		}
+	}
+}
+
+func TestUIDUsers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(a *fakeAPI) {
+		a.authorize = func(spec authorizationv1.SubjectAccessReviewSpec) (bool, string) { return true, "" }
+		a.tokens["sa-token"] = authenticationv1.UserInfo{Username: "system:serviceaccount:ns:sa", UID: "sa-uid"}
+	}, nil)
+	carol := issueWithUID(t, f.signer, "carol", "carol-uid")
+	tests := []struct {
+		name   string
+		cert   *certauthority.KeyPair
+		header http.Header
+	}{
+		{name: "certificate with a UID and no token", cert: carol},
+		{name: "certificate with a UID and someone else's token", cert: carol, header: http.Header{"Authorization": {"Bearer sa-token"}}},
+		{name: "token with a UID impersonating a UID", header: http.Header{"Authorization": {"Bearer sa-token"}, "Impersonate-User": {"eve"}, "Impersonate-Uid": {"eve-uid"}}},
+		{name: "UID impersonation", cert: issue(t, f.signer, "alice"), header: http.Header{"Impersonate-User": {"eve"}, "Impersonate-Uid": {"eve-uid"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(f.api.requests())
+			status, body := f.do(t, f.client(t, tt.cert), http.MethodGet, "/api/v1/pods", tt.header)
+			if status != http.StatusInternalServerError || !strings.Contains(body, cannotActAsMessage) {
+				t.Errorf("got %d %s, want 500 %q", status, body, cannotActAsMessage)
+			}
+			if n := len(f.api.requests()) - before; n != 0 {
+				t.Errorf("forwarded %d requests, want none", n)
+			}
+		})
+	}
+}
+
+func TestAnonymous(t *testing.T) {
+	t.Parallel()
+	const (
+		configmaps = "/api/v1/namespaces/default/configmaps"
+		tcr        = "/apis/login.concierge.selkie.dev/v1alpha1/tokencredentialrequests"
+		tcrRef     = "/apis/login.concierge.pinniped.dev/v1alpha1/tokencredentialrequests"
+	)
+	anonymous := http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"system:anonymous"},
+		"Impersonate-Group": {"system:unauthenticated"}}
+	tests := []struct {
+		name    string
+		healthz int
+		method  string
+		path    string
+		want    int
+	}{
+		{"API server refuses anonymous: read", http.StatusUnauthorized, http.MethodGet, configmaps, http.StatusUnauthorized},
+		{"API server refuses anonymous: login", http.StatusUnauthorized, http.MethodPost, tcr, http.StatusOK},
+		{"API server refuses anonymous: login, reference suffix", http.StatusUnauthorized, http.MethodPost, tcrRef, http.StatusOK},
+		{"API server refuses anonymous: other login.concierge resource", http.StatusUnauthorized, http.MethodPost,
+			"/apis/login.concierge.selkie.dev/v1alpha1/whoamirequests", http.StatusUnauthorized},
+		{"API server allows anonymous (403 on healthz): read", http.StatusForbidden, http.MethodGet, configmaps, http.StatusOK},
+		{"API server allows anonymous (200 on healthz): login", http.StatusOK, http.MethodPost, tcr, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, func(a *fakeAPI) { a.healthz, a.authorize = tt.healthz, allowAll }, nil)
+			if got, want := f.proxy.AnonymousAllowed(), tt.healthz != http.StatusUnauthorized; got != want {
+				t.Errorf("AnonymousAllowed() = %v, want %v", got, want)
+			}
+			status, body := f.do(t, f.client(t, nil), tt.method, tt.path, nil)
+			if status != tt.want {
+				t.Fatalf("status %d (%s), want %d", status, body, tt.want)
+			}
+			forwarded := f.api.requests()
+			if tt.want != http.StatusOK {
+				if len(forwarded) != 0 {
+					t.Errorf("forwarded %d requests, want none", len(forwarded))
+				}
+				return
+			}
+			if len(forwarded) != 1 {
+				t.Fatalf("forwarded %d requests, want 1", len(forwarded))
+			}
+			if diff := cmp.Diff(anonymous, impersonationHeaders(forwarded[0])); diff != "" {
+				t.Errorf("forwarded headers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSetSignerCA(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(a *fakeAPI) { a.authorize = allowAll }, nil)
+	next, err := certauthority.New("next-signer", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromOld, fromNext := issue(t, f.signer, "alice"), issue(t, next, "alice")
+	steps := []struct {
+		name     string
+		signer   *certauthority.CA
+		wantOld  int
+		wantNext int
+	}{
+		{"before rotation", f.signer, http.StatusOK, http.StatusUnauthorized},
+		{"after rotation", next, http.StatusUnauthorized, http.StatusOK},
+		{"without a signer", nil, http.StatusUnauthorized, http.StatusUnauthorized},
+	}
+	for _, step := range steps {
+		f.proxy.SetSignerCA(step.signer)
+		if status, _ := f.do(t, f.client(t, fromOld), http.MethodGet, "/api", nil); status != step.wantOld {
+			t.Errorf("%s: old signer's certificate got %d, want %d", step.name, status, step.wantOld)
+		}
+		if status, _ := f.do(t, f.client(t, fromNext), http.MethodGet, "/api", nil); status != step.wantNext {
+			t.Errorf("%s: new signer's certificate got %d, want %d", step.name, status, step.wantNext)
+		}
+	}
+}
