@@ -25,6 +25,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
+	"github.com/selkie-dev/selkie/pkg/concierge/impersonationproxy"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/csr"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
@@ -45,6 +46,13 @@ type serveFlags struct {
 	certTTL                         time.Duration
 	logLevel                        string
 	logUserInfo                     bool
+
+	impersonationProxy         bool
+	proxyPort                  int
+	proxyServiceAccount        string
+	proxyNamePrefix            string
+	proxyServiceSelector       map[string]string
+	impersonationProxyResyncPd time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -77,6 +85,12 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
+	fs.BoolVar(&f.impersonationProxy, "impersonation-proxy", true, "run the impersonation proxy as the CredentialIssuer's spec.impersonationProxy says, and issue certificates with its signer CA after the other strategies")
+	fs.IntVar(&f.proxyPort, "impersonation-proxy-port", 8444, "port the impersonation proxy listens on (on --bind-address)")
+	fs.StringVar(&f.proxyServiceAccount, "impersonation-proxy-service-account", "selkie-concierge-impersonation-proxy", "ServiceAccount in --namespace whose token the impersonation proxy impersonates with")
+	fs.StringVar(&f.proxyNamePrefix, "impersonation-proxy-name-prefix", "selkie-concierge", "prefix of the impersonation proxy's Secrets (<prefix>-impersonation-proxy-signer, -tls) and Service (<prefix>-impersonation-proxy)")
+	fs.StringToStringVar(&f.proxyServiceSelector, "impersonation-proxy-service-selector", map[string]string{"app": "selkie-concierge"}, "pod selector of the impersonation proxy's Service")
+	fs.DurationVar(&f.impersonationProxyResyncPd, "impersonation-proxy-resync", 30*time.Second, "how often the impersonation proxy configuration is re-evaluated")
 	return cmd
 }
 
@@ -111,6 +125,31 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.impersonationProxy {
+		if f.proxyPort <= 0 || f.proxyPort > 65535 {
+			return fmt.Errorf("--impersonation-proxy-port %d is not a port", f.proxyPort)
+		}
+		ciClient, err := conciergeclient.NewForConfig(kubeCfg)
+		if err != nil {
+			return err
+		}
+		proxy := impersonationproxy.NewController(impersonationproxy.Config{
+			Kube: kube, Concierge: ciClient, Upstream: kubeCfg, Namespace: f.namespace, NamePrefix: f.proxyNamePrefix,
+			CredentialIssuer: f.credentialIssuer, BindAddress: bind, Port: f.proxyPort, ServiceSelector: f.proxyServiceSelector,
+			ServiceAccount: f.proxyServiceAccount, CertTTL: f.certTTL, APIGroupSuffix: f.suffix, LogUserInfo: f.logUserInfo,
+			Log: log.With("controller", "impersonationproxy"),
+		})
+		// Every replica serves the proxy while it is active, leader or not.
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); proxy.Run(proxyCtx, f.impersonationProxyResyncPd) }()
+		defer func() { stopProxy(); <-done }()
+		chain = append(chain, proxy.Signer())
+		reporters = append(reporters, impersonationproxy.Reporter{Controller: proxy})
+	}
+	if len(chain) == 0 {
+		return errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret or --csr-signing, or leave --impersonation-proxy on")
+	}
 	authenticators := authenticator.NewCache()
 	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, f.leaderElect, log)
 	if err != nil {
@@ -140,7 +179,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 
 // buildStrategies returns the configured issuing strategies in the contract's order and
 // their CredentialIssuer reporters: the cluster signing key (files or Secret), then the
-// CSR API.
+// CSR API. The impersonation proxy's signer, last, is added by runServe.
 func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interface, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
 	var chain issuer.Chain
 	var reporters []credentialissuer.Reporter
@@ -175,9 +214,6 @@ func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interfa
 		}
 		chain = append(chain, iss)
 		reporters = append(reporters, iss)
-	}
-	if len(chain) == 0 {
-		return nil, nil, errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret, or --csr-signing")
 	}
 	return chain, reporters, nil
 }

@@ -98,7 +98,8 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 		return nil, fmt.Errorf("install concierge objects: %w", err)
 	}
 	proc, stop, err := startConciergeProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
-		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug"},
+		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug",
+		"--impersonation-proxy=false"},
 		strategyArgs...)...)
 	if err != nil {
 		return nil, err

@@ -161,8 +161,14 @@ func TestTokenCredentialRequestFailures(t *testing.T) {
 
 func createJWTAuthenticator(t testing.TB, cluster int, audience string) string {
 	t.Helper()
+	return createJWTAuthenticatorIn(t, testEnv.Clusters[cluster].Kubeconfig, audience)
+}
+
+// createJWTAuthenticatorIn creates a Ready JWTAuthenticator for Dex in the cluster of kubeconfig.
+func createJWTAuthenticatorIn(t testing.TB, kubeconfig, audience string) string {
+	t.Helper()
 	ctx := testContext(t)
-	client := conciergeclient.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
+	client := conciergeclient.NewForConfigOrDie(adminConfig(t, kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
 	ca, err := os.ReadFile(testEnv.CABundle)
 	if err != nil {
 		t.Fatal(err)
