@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
@@ -68,13 +71,15 @@ func TestConciergeLoginWithDexToken(t *testing.T) {
 	asUser := &rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{
 		CAData: base.CAData, CertData: []byte(cred.ClientCertificateData), KeyData: []byte(cred.ClientKeyData)}}
 	userKube := kubernetes.NewForConfigOrDie(asUser)
-	if _, err := userKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-		t.Fatalf("before any RBAC, listing namespaces: %v, want Forbidden", err)
+	// The real client, with only the certificate in its kubeconfig.
+	userKubeconfig := writeCertKubeconfig(t, cluster.APIURL, base.CAData, cred.ClientCertificateData, cred.ClientKeyData)
+	if _, errOut, err := kubectlWith(t, userKubeconfig, "get", "namespaces"); err == nil || !strings.Contains(errOut, "Forbidden") {
+		t.Fatalf("before any RBAC, kubectl get namespaces: %v %s, want Forbidden", err, errOut)
 	}
 	grantNamespaceReader(t, c.cluster, "seals/admins")
 	eventually(t, 15*time.Second, "RBAC for group seals/admins applies to the certificate", func() (bool, error) {
-		_, err := userKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-		return err == nil, err
+		_, errOut, err := kubectlWith(t, userKubeconfig, "get", "namespaces")
+		return err == nil, fmt.Errorf("%v: %s", err, errOut)
 	})
 	if _, err := userKube.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("listing secrets, which no role grants: %v, want Forbidden", err)
@@ -405,4 +410,19 @@ func TestConciergeCSRStrategy(t *testing.T) {
 		return s.Type == configv1alpha1.KubeCSRSigningCertificateStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
 			s.Reason == configv1alpha1.CSRSignerAvailableStrategyReason && s.Frontend != nil, fmt.Errorf("%+v", s)
 	})
+}
+
+// writeCertKubeconfig writes a kubeconfig that authenticates with a client certificate only.
+func writeCertKubeconfig(t testing.TB, server string, caPEM []byte, certPEM, keyPEM string) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{ClientCertificateData: []byte(certPEM), ClientKeyData: []byte(keyPEM)}
+	cfg.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	cfg.CurrentContext = "c"
+	path := filepath.Join(t.TempDir(), "user.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
