@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func TestConciergeReplicasElectOneLeader(t *testing.T) {
 	type replica struct {
 		log  string
 		stop func()
+		pid  int
 	}
 	var replicas []replica
 	for i := range 2 {
@@ -69,7 +71,7 @@ func TestConciergeReplicasElectOneLeader(t *testing.T) {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		logFile := filepath.Join(t.TempDir(), fmt.Sprintf("replica-%d.log", i))
-		_, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
+		proc, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
 			"--kubeconfig", cluster.Kubeconfig, "--namespace", ns.Name, "--service-name", "selkie-ha",
 			"--credential-issuer", issuerName, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port), "--impersonation-proxy=false",
 			"--cluster-signing-cert-file", cluster.ClusterCACert, "--cluster-signing-key-file", cluster.ClusterCAKey)
@@ -77,11 +79,16 @@ func TestConciergeReplicasElectOneLeader(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(stop)
-		replicas = append(replicas, replica{log: logFile, stop: stop})
+		replicas = append(replicas, replica{log: logFile, stop: stop, pid: proc.Process.Pid})
 	}
+	// A replica that loses the lease exits, so the leader is the live replica that
+	// acquired it (under heavy load a leader can miss its renew deadline and hand over).
 	leaders := func() []int {
 		var out []int
 		for i, r := range replicas {
+			if syscall.Kill(r.pid, 0) != nil {
+				continue
+			}
 			data, _ := os.ReadFile(r.log)
 			if strings.Contains(strings.ToLower(string(data)), "successfully acquired lease") {
 				out = append(out, i)
@@ -108,8 +115,28 @@ func TestConciergeReplicasElectOneLeader(t *testing.T) {
 		ci, err := cis.Get(ctx, issuerName, metav1.GetOptions{})
 		return err == nil && len(ci.Status.Strategies) == 1, err
 	})
+	if l := leaders(); len(l) == 1 {
+		leader = l[0]
+	}
+	if lease, err = kube.CoordinationV1().Leases(ns.Name).Get(ctx, "selkie-concierge", metav1.GetOptions{}); err != nil || lease.Spec.HolderIdentity == nil {
+		t.Fatalf("lease: %v %+v", err, lease)
+	}
 	first := *lease.Spec.HolderIdentity
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, r := range replicas {
+				data, _ := os.ReadFile(r.log)
+				var lease []string
+				for _, line := range strings.Split(string(data), "\n") {
+					if strings.Contains(strings.ToLower(line), "lease") || strings.Contains(line, "leader") {
+						lease = append(lease, line)
+					}
+				}
+				t.Logf("replica %d (pid %d, stopped first: %v) lease lines:\n%s", i, r.pid, i == leader, strings.Join(lease, "\n"))
+			}
+		}
+	})
 	replicas[leader].stop()
 	// The stopped leader releases the lease on its way out; if it is killed instead, the
 	// lease expires after 15 s. A loaded 2-core machine needs the margin.

@@ -85,31 +85,19 @@ func (s *servingCerts) run(ctx context.Context, period time.Duration) {
 	}
 }
 
-// ensure renews what needs renewing, then syncs files and caBundles.
+// ensure renews what needs renewing, then syncs files and caBundles. Replicas starting
+// together race to create or renew the Secret; the loser re-reads and uses the winner's.
 func (s *servingCerts) ensure(ctx context.Context) error {
-	secrets := s.kube.CoreV1().Secrets(s.namespace)
-	secret, err := secrets.Get(ctx, s.secretName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.secretName, Namespace: s.namespace}, Type: corev1.SecretTypeOpaque}
-	case err != nil:
-		return fmt.Errorf("read serving certificate Secret: %w", err)
-	}
-	data, changed, err := s.renew(secret.Data)
+	var secret *corev1.Secret
+	err := retry.OnError(retry.DefaultRetry, func(err error) bool {
+		return apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err)
+	}, func() error {
+		var err error
+		secret, err = s.renewSecret(ctx)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	if changed {
-		secret.Data = data
-		if secret.ResourceVersion == "" {
-			secret, err = secrets.Create(ctx, secret, metav1.CreateOptions{})
-		} else {
-			secret, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
-		}
-		if err != nil { // another replica won the race: use its certificate next time
-			return fmt.Errorf("store serving certificate: %w", err)
-		}
-		s.log.InfoContext(ctx, "serving certificate renewed", "namespace", s.namespace, "name", s.secretName)
 	}
 	if err := s.writeFiles(secret.Data); err != nil {
 		return err
@@ -118,6 +106,33 @@ func (s *servingCerts) ensure(ctx context.Context) error {
 	s.bundle = secret.Data[keyCABundle]
 	s.mu.Unlock()
 	return s.syncCABundles(ctx)
+}
+
+// renewSecret reads the Secret and stores a renewed one if anything needed renewing.
+func (s *servingCerts) renewSecret(ctx context.Context) (*corev1.Secret, error) {
+	secrets := s.kube.CoreV1().Secrets(s.namespace)
+	secret, err := secrets.Get(ctx, s.secretName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.secretName, Namespace: s.namespace}, Type: corev1.SecretTypeOpaque}
+	case err != nil:
+		return nil, fmt.Errorf("read serving certificate Secret: %w", err)
+	}
+	data, changed, err := s.renew(secret.Data)
+	if err != nil || !changed {
+		return secret, err
+	}
+	secret.Data = data
+	if secret.ResourceVersion == "" {
+		secret, err = secrets.Create(ctx, secret, metav1.CreateOptions{})
+	} else {
+		secret, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return nil, err // AlreadyExists or Conflict: another replica won; ensure retries
+	}
+	s.log.InfoContext(ctx, "serving certificate renewed", "namespace", s.namespace, "name", s.secretName)
+	return secret, nil
 }
 
 // startServing is called once the API server listens. Writing the caBundle before then
