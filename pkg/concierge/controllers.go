@@ -11,11 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	restclient "k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -28,9 +26,8 @@ import (
 // newManager builds the controller manager. The controllers that turn JWTAuthenticators
 // and WebhookAuthenticators into live authenticators run on every replica, since each
 // replica serves TokenCredentialRequests from its own cache (the status they write is the
-// same everywhere). Runnables added later without saying otherwise, such as the
-// CredentialIssuer writer, run only on the elected leader when leaderElect is set.
-func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Groups, authenticators *authenticator.Cache, leaderElect bool, log *slog.Logger) (ctrl.Manager, error) {
+// same everywhere); leader-only work is elected separately (runWhileLeader).
+func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Groups, authenticators *authenticator.Cache, log *slog.Logger) (ctrl.Manager, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -41,14 +38,9 @@ func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Gro
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
 	inNamespace := cache.ByObject{Namespaces: map[string]cache.Config{namespace: {}}}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		LeaderElection:                leaderElect,
-		LeaderElectionID:              "selkie-concierge",
-		LeaderElectionNamespace:       namespace,
-		LeaderElectionReleaseOnCancel: true,
-		Controller:                    ctrlconfig.Controller{NeedLeaderElection: ptr.To(false)},
-		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        "0",
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
 		// CA bundles for authenticators live in the concierge's namespace only.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: inNamespace, &corev1.ConfigMap{}: inNamespace}},
 	})

@@ -17,8 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 
@@ -82,7 +80,7 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.csrSigning, "csr-signing", false, "issue through the CSR API (KubeCSRSigningCertificate; certificates live at least 10 minutes); tried after the signing key")
 	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
 	fs.StringVar(&f.credentialIssuer, "credential-issuer", "selkie-concierge-config", "name of the CredentialIssuer that reports the strategies")
-	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer; losing the lease never stops the replica")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	fs.BoolVar(&f.impersonationProxy, "impersonation-proxy", true, "run the impersonation proxy as the CredentialIssuer's spec.impersonationProxy says, and issue certificates with its signer CA after the other strategies")
@@ -151,13 +149,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret or --csr-signing, or leave --impersonation-proxy on")
 	}
 	authenticators := authenticator.NewCache()
-	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, f.leaderElect, log)
+	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, log)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := addStatusWriter(mgr, kubeCfg, f.credentialIssuer, reporters, log); err != nil {
+	if err := startStatusWriter(ctx, kubeCfg, kube, f, reporters, log); err != nil {
 		return err
 	}
 	go func() {
@@ -226,18 +224,21 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// addStatusWriter keeps the CredentialIssuer's strategies current, on the leader only.
-func addStatusWriter(mgr ctrl.Manager, cfg *restclient.Config, name string, reporters []credentialissuer.Reporter, log *slog.Logger) error {
+// startStatusWriter keeps the CredentialIssuer's strategies current: on the elected
+// leader with --leader-elect, else on this replica.
+func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kubernetes.Interface, f *serveFlags, reporters []credentialissuer.Reporter, log *slog.Logger) error {
 	client, err := conciergeclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	w := &credentialissuer.Writer{
-		Client: client, Name: name, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
+		Client: client, Name: f.credentialIssuer, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
 		Reporters: reporters,
 	}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		w.Run(ctx, 30*time.Second)
+	run := func(ctx context.Context) { w.Run(ctx, 30*time.Second) }
+	if !f.leaderElect {
+		go run(ctx)
 		return nil
-	}))
+	}
+	return runWhileLeader(ctx, kube, f.namespace, log.With("component", "leaderelection"), run)
 }
