@@ -9,6 +9,7 @@ import (
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 )
@@ -54,18 +55,13 @@ func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.J
 		checks.TLS(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
 	)
 	remote := p.remoteChecks()
-	if v.list.OK() {
-		fp, err := live.Fingerprint(p.spec, p.bundle.PEM())
-		if err == nil {
-			p.fingerprint = fp
-			if cur := live.Lookup(r.Cache, key); cur != nil && cur.Fingerprint() == fp {
-				r.Logger.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator",
-					"jwtAuthenticator", obj.Name)
-				v.list.Pass(remote...)
-				return v
-			}
-		}
+	fp, unchanged := engine.Unchanged(&v.list, r.Cache, key, p.spec, p.bundle)
+	if unchanged {
+		r.Logger.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "jwtAuthenticator", obj.Name)
+		v.list.Pass(remote...)
+		return v
 	}
+	p.fingerprint = fp
 	v.list.Run(ctx, remote...)
 	v.entry = p.entry
 	return v

@@ -164,3 +164,20 @@ func (e *Engine[T]) RequestsFor(ctx context.Context, obj client.Object) []reconc
 	}
 	return reqs
 }
+
+// Unchanged reports whether the cached authenticator for key was built from this very
+// configuration (spec and CA bundle), in which case the checks that contact the remote
+// server need not run again: a flaky network must not evict a working authenticator.
+// It also returns the configuration's fingerprint for a new authenticator ("" when the
+// local checks in list failed and nothing should be built).
+func Unchanged(list *checks.List, cache *authenticator.Cache, key authenticator.Key, spec any, bundle *tlsconfig.Bundle) (fingerprint string, unchanged bool) {
+	if !list.OK() {
+		return "", false
+	}
+	fp, err := live.Fingerprint(spec, bundle.PEM())
+	if err != nil {
+		return "", false
+	}
+	cur := live.Lookup(cache, key)
+	return fp, cur != nil && cur.Fingerprint() == fp
+}
