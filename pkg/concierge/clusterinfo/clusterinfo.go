@@ -7,12 +7,15 @@ package clusterinfo
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 )
 
 // Info is the cluster's advertised API server.
@@ -37,4 +40,15 @@ func Get(ctx context.Context, kube kubernetes.Interface) (Info, error) {
 		}
 	}
 	return Info{}, errors.New("kube-public/cluster-info names no cluster with a server and CA data")
+}
+
+// Frontend is the CredentialIssuer frontend that sends clients to this API server's
+// TokenCredentialRequest API.
+func (i Info) Frontend() *configv1alpha1.CredentialIssuerFrontend {
+	return &configv1alpha1.CredentialIssuerFrontend{
+		Type: configv1alpha1.TokenCredentialRequestAPIFrontendType,
+		TokenCredentialRequestInfo: &configv1alpha1.TokenCredentialRequestAPIInfo{
+			Server: i.Server, CertificateAuthorityData: base64.StdEncoding.EncodeToString(i.CAData),
+		},
+	}
 }

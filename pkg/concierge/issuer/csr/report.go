@@ -4,7 +4,6 @@ package csr
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -33,12 +32,7 @@ func (i *Issuer) Strategy(ctx context.Context) configv1alpha1.CredentialIssuerSt
 		return s
 	}
 	s.Status, s.Reason, s.Message = configv1alpha1.SuccessStrategyStatus, configv1alpha1.CSRSignerAvailableStrategyReason, AvailableMessage
-	s.Frontend = &configv1alpha1.CredentialIssuerFrontend{
-		Type: configv1alpha1.TokenCredentialRequestAPIFrontendType,
-		TokenCredentialRequestInfo: &configv1alpha1.TokenCredentialRequestAPIInfo{
-			Server: info.Server, CertificateAuthorityData: base64.StdEncoding.EncodeToString(info.CAData),
-		},
-	}
+	s.Frontend = info.Frontend()
 	return s
 }
 

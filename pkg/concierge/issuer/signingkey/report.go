@@ -4,7 +4,6 @@ package signingkey
 
 import (
 	"context"
-	"encoding/base64"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -32,11 +31,6 @@ func (r Reporter) Strategy(ctx context.Context) configv1alpha1.CredentialIssuerS
 		return s
 	}
 	s.Status, s.Reason, s.Message = configv1alpha1.SuccessStrategyStatus, configv1alpha1.FetchedKeyStrategyReason, configv1alpha1.FetchedKeyStrategyMessage
-	s.Frontend = &configv1alpha1.CredentialIssuerFrontend{
-		Type: configv1alpha1.TokenCredentialRequestAPIFrontendType,
-		TokenCredentialRequestInfo: &configv1alpha1.TokenCredentialRequestAPIInfo{
-			Server: info.Server, CertificateAuthorityData: base64.StdEncoding.EncodeToString(info.CAData),
-		},
-	}
+	s.Frontend = info.Frontend()
 	return s
 }
