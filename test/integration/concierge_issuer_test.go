@@ -9,13 +9,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +23,6 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/test/env"
 )
 
 // tokenIssuer is an OIDC issuer on loopback whose signing key the test holds, so it can
@@ -38,18 +35,6 @@ type tokenIssuer struct {
 
 func startTokenIssuer(t *testing.T) *tokenIssuer {
 	t.Helper()
-	ca, err := env.NewCA(t.TempDir(), "ca", "issuer-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serving, err := ca.Issue("issuer", env.ServerAuth, "issuer", nil, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(serving.CertFile, serving.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +43,7 @@ func startTokenIssuer(t *testing.T) *tokenIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	is := &tokenIssuer{url: "https://" + ln.Addr().(*net.TCPAddr).String(), signer: signer}
-	if is.caPEM, err = os.ReadFile(ca.CertFile); err != nil {
-		t.Fatal(err)
-	}
+	is := &tokenIssuer{signer: signer}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": is.url, "jwks_uri": is.url + "/jwks",
@@ -74,9 +52,8 @@ func startTokenIssuer(t *testing.T) *tokenIssuer {
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	addr, caPEM := serveTLS(t, mux)
+	is.url, is.caPEM = "https://"+addr, caPEM
 	return is
 }
 

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -71,11 +70,29 @@ func TestConciergeLoginWithWebhook(t *testing.T) {
 // loopback, with a certificate from a fresh CA it returns.
 func startTokenReviewWebhook(t *testing.T, users map[string]authenticationv1beta1.UserInfo) (endpoint string, caPEM []byte) {
 	t.Helper()
-	ca, err := env.NewCA(t.TempDir(), "ca", "webhook-ca")
+	addr, caPEM := serveTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var review authenticationv1beta1.TokenReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.APIVersion != "authentication.k8s.io/v1beta1" {
+			http.Error(w, "want a v1beta1 TokenReview", http.StatusBadRequest)
+			return
+		}
+		u, ok := users[review.Spec.Token]
+		review.Status = authenticationv1beta1.TokenReviewStatus{Authenticated: ok, User: u}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(review)
+	}))
+	return "https://" + addr + "/authenticate", caPEM
+}
+
+// serveTLS serves handler over HTTPS on a free loopback port with a certificate from a
+// fresh CA, until the test ends; it returns the address and the CA's PEM.
+func serveTLS(t testing.TB, handler http.Handler) (addr string, caPEM []byte) {
+	t.Helper()
+	ca, err := env.NewCA(t.TempDir(), "ca", "test-server-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	serving, err := ca.Issue("webhook", env.ServerAuth, "webhook", nil, "127.0.0.1")
+	serving, err := ca.Issue("server", env.ServerAuth, "server", nil, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,22 +104,8 @@ func startTokenReviewWebhook(t *testing.T, users map[string]authenticationv1beta
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var review authenticationv1beta1.TokenReview
-		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.APIVersion != "authentication.k8s.io/v1beta1" {
-			http.Error(w, "want a v1beta1 TokenReview", http.StatusBadRequest)
-			return
-		}
-		u, ok := users[review.Spec.Token]
-		review.Status = authenticationv1beta1.TokenReviewStatus{Authenticated: ok, User: u}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(review)
-	})}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	caPEM, err = os.ReadFile(ca.CertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "https://" + ln.Addr().(*net.TCPAddr).String() + "/authenticate", caPEM
+	return ln.Addr().(*net.TCPAddr).String(), ca.CertPEM
 }
