@@ -488,19 +488,23 @@ func loadClusterCA(tb testing.TB) *certauthority.CA {
 	return ca
 }
 
-// BenchmarkProxyGet compares the median latency of a ConfigMap GET through the proxy with
-// the same GET sent directly to the same API server, in the same run, with the same
-// client certificate (from the cluster CA, trusted by both) and so the same RBAC. For
-// context it also reports what the proxy itself sends (its token and Impersonate-*
-// headers, straight to the API server) and a bare httputil.ReverseProxy hop with that
-// request, the floor for any HTTP/2 proxy on this machine. The proxy logs at info, as in
-// production.
-func BenchmarkProxyGet(b *testing.B) {
+// BenchmarkProxyGetList compares the median latency of a ConfigMap GET, and of a LIST of
+// the 20 ConfigMaps in one namespace, through the proxy with the same requests sent
+// directly to the same API server, in the same run, with the same client certificate
+// (from the cluster CA, trusted by both) and so the same RBAC. For context it also reports
+// what the proxy itself sends (its token and Impersonate-* headers, straight to the API
+// server) and a bare httputil.ReverseProxy hop over HTTP/2 with that request: the floor
+// for any HTTP/2 proxy on this machine. The proxy logs at info, as in production.
+func BenchmarkProxyGetList(b *testing.B) {
 	p := startImpersonationProxy(b, slog.LevelInfo)
 	ctx := testContext(b)
 	p.grantProxyDevs(b, ctx)
-	if _, err := p.admin.CoreV1().ConfigMaps(p.namespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
-		b.Fatal(err)
+	for i := range 20 {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%02d", i), Labels: map[string]string{"app": "bench"}},
+			Data: map[string]string{"k": strings.Repeat("v", 512)}}
+		if _, err := p.admin.CoreV1().ConfigMaps(p.namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	cert := issueCert(b, loadClusterCA(b), "bench-user", "proxy-devs")
 	direct := rest.AnonymousClientConfig(p.adminCfg)
@@ -513,38 +517,66 @@ func BenchmarkProxyGet(b *testing.B) {
 	targets := []struct {
 		name string
 		cfg  *rest.Config
-	}{{"direct", direct}, {"proxy", p.restConfig(cert)}, {"upstream", upstream}, {"bare-hop", bare}}
+	}{{"direct", direct}, {"proxy", p.restConfig(issueCert(b, p.signer, "bench-user", "proxy-devs"))},
+		{"upstream", upstream}, {"bare-hop", bare}, {"proxy-cluster-ca", p.restConfig(cert)}}
 	clients := make([]kubernetes.Interface, len(targets))
 	for i, t := range targets {
 		t.cfg.QPS = -1 // no client-side rate limiting: measure the servers
 		clients[i] = kubernetes.NewForConfigOrDie(t.cfg)
 	}
-	get := func(i int) time.Duration {
+	ops := []struct {
+		name string
+		do   func(kubernetes.Interface) error
+	}{
+		{"get", func(c kubernetes.Interface) error {
+			_, err := c.CoreV1().ConfigMaps(p.namespace).Get(ctx, "bench-00", metav1.GetOptions{})
+			return err
+		}},
+		{"list", func(c kubernetes.Interface) error {
+			l, err := c.CoreV1().ConfigMaps(p.namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
+			if err == nil && len(l.Items) != 20 {
+				err = fmt.Errorf("listed %d ConfigMaps, want 20", len(l.Items))
+			}
+			return err
+		}},
+	}
+	timed := func(op, target int) time.Duration {
 		start := time.Now()
-		if _, err := clients[i].CoreV1().ConfigMaps(p.namespace).Get(ctx, "bench", metav1.GetOptions{}); err != nil {
-			b.Fatalf("%s get: %v", targets[i].name, err)
+		if err := ops[op].do(clients[target]); err != nil {
+			b.Fatalf("%s %s: %v", targets[target].name, ops[op].name, err)
 		}
 		return time.Since(start)
 	}
 	eventually(b, 30*time.Second, "RBAC for the benchmark user applies", func() (bool, error) {
-		_, err := clients[1].CoreV1().ConfigMaps(p.namespace).Get(ctx, "bench", metav1.GetOptions{})
+		err := ops[1].do(clients[1])
 		return err == nil, err
 	})
 	for range 50 { // warm connections and every cache on every path
-		for i := range targets {
-			get(i)
+		for op := range ops {
+			for i := range targets {
+				timed(op, i)
+			}
 		}
 	}
-	samples := make([][]time.Duration, len(targets))
+	samples := make([][][]time.Duration, len(ops))
+	for op := range ops {
+		samples[op] = make([][]time.Duration, len(targets))
+	}
 	for b.Loop() { // interleaved, so that every path sees the same machine load
-		for i := range targets {
-			samples[i] = append(samples[i], get(i))
+		for op := range ops {
+			for i := range targets {
+				samples[op][i] = append(samples[op][i], timed(op, i))
+			}
 		}
 	}
-	for i, t := range targets {
-		b.ReportMetric(float64(median(samples[i]).Microseconds()), t.name+"-µs")
+	for op, o := range ops {
+		for i, t := range targets {
+			b.ReportMetric(float64(median(samples[op][i]).Microseconds()), o.name+"-"+t.name+"-µs")
+		}
+		direct := float64(median(samples[op][0]))
+		b.ReportMetric(float64(median(samples[op][1]))/direct, o.name+"-proxy/direct")
+		b.ReportMetric(float64(median(samples[op][3]))/direct, o.name+"-bare-hop/direct")
 	}
-	b.ReportMetric(float64(median(samples[1]))/float64(median(samples[0])), "proxy/direct")
 }
 
 // startBareHop is an httputil.ReverseProxy over HTTP/2 that sends every request as up

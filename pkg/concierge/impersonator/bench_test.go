@@ -16,7 +16,7 @@ import (
 // that answers at once. It reports the median latency directly, through a bare
 // httputil.ReverseProxy (the cost of the extra TLS and HTTP/2 hop alone) and through the
 // proxy (authentication, a cached SubjectAccessReview, header rewriting), with logging at
-// info as in production. The real-cluster comparison is BenchmarkProxyGet in
+// info as in production. The real-cluster comparison is BenchmarkProxyGetList in
 // test/integration.
 func BenchmarkProxyOverhead(b *testing.B) {
 	f := newFixture(b, func(a *fakeAPI) { a.authorize = allowAll }, func(c *Config) { c.Log = nil })
