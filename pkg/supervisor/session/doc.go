@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package session stores the supervisor's downstream sessions: one record per login,
+// holding the identity, the granted scopes, the hashes of the tokens issued from it and the
+// upstream IdP's opaque data (sealed with AES-256-GCM). Store is the one interface; the
+// in-memory and the Kubernetes Secret implementations both pass the conformance suite in
+// session/conformance. The garbage collector deletes expired sessions after asking the
+// upstream to revoke its tokens.
+//
+// The package does not interpret tokens or identities: the FederationDomain's provider
+// decides what a session means.
+package session
