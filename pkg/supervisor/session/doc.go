@@ -7,6 +7,10 @@
 // session/conformance. The garbage collector deletes expired sessions after asking the
 // upstream to revoke its tokens.
 //
+// The sealing keys live in one Secret (KeyringSecretType): LoadKeyring reads or creates
+// it, RotateKeyring adds a new active key and drops keys retired more than KeyRetention
+// ago, and every replica follows rotations with Keyring.RunReload.
+//
 // The package does not interpret tokens or identities: the FederationDomain's provider
 // decides what a session means.
 package session

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package session_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+)
+
+func TestKeyringReloadPicksUpRotation(t *testing.T) {
+	t.Parallel()
+	secrets := newStrictClientset().CoreV1().Secrets(testNamespace)
+	replica, err := session.LoadKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := replica.ActiveKeyID()
+	sealedOld := mustSeal(t, replica, "old")
+	rotated, err := session.RotateKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before any reload, data sealed by the rotating replica opens (reload on miss).
+	if !canOpen(replica, mustSeal(t, rotated, "new")) {
+		t.Error("replica cannot open data sealed with the new key")
+	}
+	if err := replica.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if replica.ActiveKeyID() != rotated.ActiveKeyID() || replica.ActiveKeyID() == old {
+		t.Errorf("after Reload the replica seals with %s, want %s", replica.ActiveKeyID(), rotated.ActiveKeyID())
+	}
+	if !canOpen(replica, sealedOld) || !canOpen(rotated, mustSeal(t, replica, "again")) {
+		t.Error("old data or the replica's new data does not open")
+	}
+}
+
+func TestKeyringRunReload(t *testing.T) {
+	t.Parallel()
+	secrets := newStrictClientset().CoreV1().Secrets(testNamespace)
+	replica, err := session.LoadKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		replica.RunReload(ctx, 5*time.Millisecond, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	rotated, err := session.RotateKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for replica.ActiveKeyID() != rotated.ActiveKeyID() {
+		if time.Now().After(deadline) {
+			t.Fatal("RunReload did not pick up the rotation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestKeyringReloadKeepsKeysInUse replaces the Secret under a running replica: keys
+// that sealed live data keep opening it until KeyRetention has passed.
+func TestKeyringReloadKeepsKeysInUse(t *testing.T) {
+	t.Parallel()
+	secrets := newStrictClientset().CoreV1().Secrets(testNamespace)
+	clock := newFakeClock()
+	replica, err := session.LoadKeyring(t.Context(), secrets, keyringName, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := mustSeal(t, replica, "live session")
+	if err := secrets.Delete(t.Context(), keyringName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := session.LoadKeyring(t.Context(), secrets, keyringName, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if replica.ActiveKeyID() != other.ActiveKeyID() || !canOpen(replica, sealed) {
+		t.Errorf("after the secret was replaced: active %s (want %s), opens live data: %v",
+			replica.ActiveKeyID(), other.ActiveKeyID(), canOpen(replica, sealed))
+	}
+	clock.Advance(session.KeyRetention)
+	if err := replica.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if canOpen(replica, sealed) {
+		t.Error("a key missing from the secret was kept beyond KeyRetention")
+	}
+}
