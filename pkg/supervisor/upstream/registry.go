@@ -27,16 +27,31 @@ type Key struct {
 type Registry struct {
 	mu        sync.RWMutex
 	providers map[Key]Provider
+	changed   chan struct{}
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{providers: map[Key]Provider{}} }
+func NewRegistry() *Registry {
+	return &Registry{providers: map[Key]Provider{}, changed: make(chan struct{}, 1)}
+}
+
+// Changed receives a value after one or more Set or Delete calls (coalesced), for the
+// one consumer that rebuilds what depends on the registry.
+func (r *Registry) Changed() <-chan struct{} { return r.changed }
+
+func (r *Registry) notify() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
 
 // Set stores (or replaces) the provider for key.
 func (r *Registry) Set(key Key, p Provider) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.providers[key] = p
+	r.notify()
 }
 
 // Delete removes the provider for key, so that logins through it stop at once.
@@ -44,6 +59,7 @@ func (r *Registry) Delete(key Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.providers, key)
+	r.notify()
 }
 
 // Get returns the provider for key.
