@@ -18,6 +18,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie-supervisor", buildinfo.Get))
+	cmd.AddCommand(version.NewCommand("selkie-supervisor", buildinfo.Get), newServeCommand())
 	return cmd
 }

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package federationdomain
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+)
+
+// Router dispatches requests to the FederationDomain whose issuer host matches the
+// request's host (case-insensitively) and whose issuer path is the longest prefix of the
+// request path, and chooses serving certificates by SNI. It is safe for concurrent use;
+// Set replaces everything at once.
+type Router struct {
+	current atomic.Pointer[snapshot]
+	// Default answers requests no issuer matches (the server's own endpoints).
+	Default http.Handler
+}
+
+type snapshot struct {
+	// byHost maps a lower-case host[:port] to its providers, longest path first.
+	byHost map[string][]*oidcprovider.Provider
+	// certs maps a lower-case hostname to its serving certificate.
+	certs map[string]*tls.Certificate
+}
+
+// Set installs the providers to serve and the SNI certificates by hostname.
+func (rt *Router) Set(providers []*oidcprovider.Provider, certs map[string]*tls.Certificate) {
+	s := &snapshot{byHost: map[string][]*oidcprovider.Provider{}, certs: map[string]*tls.Certificate{}}
+	for _, p := range providers {
+		host := normalizeHost(hostOf(p.Issuer()))
+		s.byHost[host] = append(s.byHost[host], p)
+	}
+	for host, list := range s.byHost {
+		sortByPathLength(list)
+		s.byHost[host] = list
+	}
+	for host, c := range certs {
+		s.certs[strings.ToLower(host)] = c
+	}
+	rt.current.Store(s)
+}
+
+// ServeHTTP routes r to its FederationDomain, or to Default.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s := rt.current.Load(); s != nil {
+		for _, p := range s.byHost[normalizeHost(r.Host)] {
+			prefix := p.PathPrefix()
+			if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok && strings.HasPrefix(rest, "/") {
+				p.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	if rt.Default != nil {
+		rt.Default.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// Certificate returns the SNI certificate for hello's server name, or nil.
+func (rt *Router) Certificate(hello *tls.ClientHelloInfo) *tls.Certificate {
+	s := rt.current.Load()
+	if s == nil || hello.ServerName == "" {
+		return nil
+	}
+	return s.certs[strings.ToLower(hello.ServerName)]
+}
+
+// Providers returns the providers being served.
+func (rt *Router) Providers() []*oidcprovider.Provider {
+	var out []*oidcprovider.Provider
+	if s := rt.current.Load(); s != nil {
+		for _, list := range s.byHost {
+			out = append(out, list...)
+		}
+	}
+	return out
+}
+
+func hostOf(issuer string) string {
+	rest, _ := strings.CutPrefix(issuer, "https://")
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
+
+// normalizeHost lower-cases host and drops the default HTTPS port.
+func normalizeHost(host string) string {
+	host = strings.ToLower(host)
+	if h, port, err := net.SplitHostPort(host); err == nil && port == "443" {
+		if strings.Contains(h, ":") {
+			return "[" + h + "]"
+		}
+		return h
+	}
+	return host
+}
+
+func sortByPathLength(list []*oidcprovider.Provider) {
+	for i := 1; i < len(list); i++ {
+		for j := i; j > 0 && len(list[j].PathPrefix()) > len(list[j-1].PathPrefix()); j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+}

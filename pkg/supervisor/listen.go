@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package supervisor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
+)
+
+func newKubeClient(cfg *restclient.Config) (kubernetes.Interface, error) {
+	return kubernetes.NewForConfig(cfg)
+}
+
+// startListeners serves the router over HTTPS (and optionally plain HTTP on loopback
+// or a unix socket) until ctx ends; server errors go to errc.
+func startListeners(ctx context.Context, f *serveFlags, router *federationdomain.Router, log *slog.Logger, errc chan<- error) error {
+	health := http.NewServeMux()
+	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	router.Default = health
+	defaultCert, err := loadDefaultCert(f)
+	if err != nil {
+		return err
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c := router.Certificate(hello); c != nil {
+			return c, nil
+		}
+		return defaultCert, nil
+	}}
+	l, err := net.Listen("tcp", f.httpsAddress)
+	if err != nil {
+		return fmt.Errorf("--https-address: %w", err)
+	}
+	serve(ctx, &http.Server{Handler: router, TLSConfig: tlsConfig}, tls.NewListener(l, tlsConfig), log, errc)
+	if f.httpAddress != "" {
+		hl, err := listenHTTP(f.httpAddress)
+		if err != nil {
+			return err
+		}
+		serve(ctx, &http.Server{Handler: router}, hl, log, errc)
+	}
+	return nil
+}
+
+func serve(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logger, errc chan<- error) {
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.IdleTimeout = 5 * time.Minute
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	go func() {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	context.AfterFunc(ctx, func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	})
+}
+
+// listenHTTP accepts only a loopback address or a unix socket: plain HTTP never leaves
+// the machine (a sidecar or an ingress on the same host may use it).
+func listenHTTP(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		_ = os.Remove(path)
+		return net.Listen("unix", path)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http-address: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--http-address %q must be a loopback address or unix:<path>", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// loadDefaultCert reads --tls-cert-file/--tls-key-file or makes a self-signed bootstrap
+// certificate (enough for /healthz and for clients that pin it).
+func loadDefaultCert(f *serveFlags) (*tls.Certificate, error) {
+	if f.tlsCertFile != "" || f.tlsKeyFile != "" {
+		c, err := tls.LoadX509KeyPair(f.tlsCertFile, f.tlsKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert-file/--tls-key-file: %w", err)
+		}
+		return &c, nil
+	}
+	ca, err := certauthority.New("selkie-supervisor-bootstrap", 365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := ca.IssueServingCert([]string{"localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package login
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+)
+
+// FormPost renders the form_post completion page (wire contract §2.5): its script POSTs
+// encodedParams to redirectURI (the CLI's loopback listener) and reports the outcome;
+// when that cannot work it shows the authorization code for pasting into the CLI.
+func FormPost(w http.ResponseWriter, redirectURI, encodedParams, code string) {
+	render(w, formPostPage, map[string]string{"RedirectURI": redirectURI, "EncodedParams": encodedParams, "Code": code})
+}
+
+// Choice is one identity provider on the chooser page.
+type Choice struct {
+	Name string
+	URL  string
+}
+
+// Chooser renders the identity provider chooser.
+func Chooser(w http.ResponseWriter, choices []Choice) {
+	render(w, chooserPage, map[string]any{"Choices": choices})
+}
+
+func render(w http.ResponseWriter, page *template.Template, data any) {
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	n := base64.RawStdEncoding.EncodeToString(nonce)
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, map[string]any{"Data": data, "Nonce": n}); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+n+"'; style-src 'nonce-"+n+"'; "+
+		"connect-src http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+const style = `<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222}
+code{display:block;word-break:break-all;background:#f3f3f3;padding:1em}.hidden{display:none}</style>`
+
+var formPostPage = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Selkie login</title>` + style + `</head>
+<body>
+<form id="response" class="hidden">
+<input type="hidden" name="redirect_uri" value="{{.Data.RedirectURI}}">
+<input type="hidden" name="encoded_params" value="{{.Data.EncodedParams}}">
+</form>
+<p id="waiting">Finishing your login…</p>
+<p id="success" class="hidden">Login succeeded. You can close this tab and return to your terminal.</p>
+<p id="failure" class="hidden">Login failed: <span id="failure-text"></span></p>
+<div id="manual" class="hidden"><p>To finish your login, paste this authorization code into your terminal:</p><code id="code">{{.Data.Code}}</code></div>
+<noscript><p>To finish your login, paste this authorization code into your terminal:</p><code>{{.Data.Code}}</code></noscript>
+<script nonce="{{.Nonce}}">
+(function () {
+  var form = document.forms.response;
+  var show = function (id) {
+    document.getElementById("waiting").className = "hidden";
+    document.getElementById(id).className = "";
+  };
+  var timer = setTimeout(function () { show("manual"); }, 2000);
+  fetch(form.redirect_uri.value, {
+    method: "POST", mode: "cors",
+    headers: {"Content-Type": "application/x-www-form-urlencoded"},
+    body: form.encoded_params.value
+  }).then(function (resp) {
+    clearTimeout(timer);
+    if (resp.ok) { show("success"); return; }
+    return resp.text().then(function (body) {
+      document.getElementById("failure-text").textContent = resp.status + ": " + body;
+      show("failure");
+    });
+  }).catch(function () { clearTimeout(timer); show("manual"); });
+})();
+</script>
+</body></html>
+`))
+
+var chooserPage = template.Must(template.New("chooser").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Selkie login: choose an identity provider</title>` + style + `</head>
+<body>
+<h1>Log in with</h1>
+<ul>{{range .Data.Choices}}<li><a href="{{.URL}}">{{.Name}}</a></li>{{end}}</ul>
+</body></html>
+`))

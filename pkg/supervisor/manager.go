@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	restclient "k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
+	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	upstreamoidc "github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
+)
+
+// newManager builds the controllers. Every replica runs all of them: each serves logins
+// from its own router and registry, and their writes (status, key Secrets) use
+// optimistic concurrency, so replicas converge without a leader.
+func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, router *federationdomain.Router, log *slog.Logger) (ctrl.Manager, *upstream.Registry, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, nil, err
+	}
+	if err := suffix.AddToScheme(scheme, f.suffix); err != nil {
+		return nil, nil, err
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Everything the supervisor reads lives in its own namespace.
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{f.namespace: {}}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("controller manager: %w", err)
+	}
+	kube, err := newKubeClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	registry := upstream.NewRegistry()
+	if err := (&upstreamoidc.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
+		Logger: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	fd := &federationdomain.Reconciler{
+		Client: mgr.GetClient(), Namespace: f.namespace,
+		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: suffix.Group("config.supervisor."+suffix.Default, f.suffix) + "/v1alpha1",
+		Registry: registry, Keys: &keys.Manager{Secrets: kube.CoreV1().Secrets(f.namespace), Policy: keys.Policy{Period: f.keyRotationPeriod}},
+		Store: store, Router: router, Lifetimes: f.lifetimes, Log: log.With("controller", "federationdomain"),
+	}
+	if err := fd.SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	return mgr, registry, nil
+}
+
+// revokeUpstream revokes an expired session's upstream tokens through the provider that
+// issued them, if it is still configured.
+func revokeUpstream(registry *upstream.Registry) func(ctx context.Context, s *session.Session) error {
+	return func(ctx context.Context, s *session.Session) error {
+		p, ok := registry.Get(upstream.Key{Kind: s.IdP.Kind, Name: s.IdP.Name})
+		if !ok || p.UID() != s.IdP.UID {
+			return nil
+		}
+		rv, ok := p.(upstream.Revoker)
+		if !ok {
+			return nil
+		}
+		if err := rv.RevokeUpstream(ctx, s.UpstreamData); err != nil {
+			return errors.Join(errors.New("revoke upstream tokens"), err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcprovider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+)
+
+// complete finishes a login: it runs the transforms, stores a session with an
+// authorization code and hands the code to the client.
+func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity) {
+	ctx := r.Context()
+	username, groups, err := p.transform(ctx, idp, id.Username, id.Groups)
+	if err != nil {
+		var rejected *RejectedError
+		if errors.As(err, &rejected) {
+			p.audit(ctx, "login rejected by policy", "idp", idp.DisplayName, "reason", rejected.Message)
+			p.redirectError(w, r, req, newError(errAccessDenied,
+				"The resource owner or authorization server denied the request. Reason: configured identity policy rejected this authentication: "+rejected.Message+"."))
+			return
+		}
+		p.log.ErrorContext(ctx, "identity transform failed", "idp", idp.DisplayName, "error", err)
+		p.redirectError(w, r, req, newError(errServerError, "The identity could not be mapped."))
+		return
+	}
+	now := p.cfg.Now()
+	sid, err := newSessionID(p.cfg.Rand)
+	if err != nil {
+		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
+		return
+	}
+	code, hash, err := p.tokens.mint(prefixCode, sid)
+	if err != nil {
+		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
+		return
+	}
+	s := &session.Session{
+		ID: sid, Issuer: p.cfg.Issuer, ClientID: req.ClientID, GrantedScopes: req.Granted,
+		RedirectURI: req.RedirectURI, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
+		AuthTime: now, Expires: now.Add(p.cfg.Lifetimes.Code),
+		IdP: session.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
+			Name: idp.Provider.Name(), UID: idp.Provider.UID()},
+		Subject: idp.Provider.DownstreamSubject(idp.DisplayName, id), Username: username, Groups: groups,
+		AdditionalClaims: id.AdditionalClaims, UpstreamUsername: id.Username, UpstreamGroups: id.Groups,
+		UpstreamSubject: id.Subject, UpstreamData: id.UpstreamData,
+		Code: &session.Token{Hash: hash, Expires: now.Add(p.cfg.Lifetimes.Code)},
+	}
+	if err := p.cfg.Store.Create(ctx, s); err != nil {
+		p.log.ErrorContext(ctx, "could not store a session", "error", err)
+		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
+		return
+	}
+	p.audit(ctx, "login succeeded", "idp", idp.DisplayName, "session", sid, "client", req.ClientID, p.userAttr(username, groups))
+	p.respond(w, r, req, url.Values{"code": {code}, "scope": {strings.Join(req.Granted, " ")}, "state": {req.State}}, code)
+}
+
+// transform runs the IdP's transforms, then sorts and de-duplicates the groups.
+func (p *Provider) transform(ctx context.Context, idp *IdP, username string, groups []string) (string, []string, error) {
+	groups = slices.Clone(groups)
+	if idp.Transform != nil {
+		var err error
+		if username, groups, err = idp.Transform(ctx, username, groups); err != nil {
+			return "", nil, err
+		}
+	}
+	if strings.TrimSpace(username) == "" {
+		return "", nil, errors.New("the username is empty")
+	}
+	slices.Sort(groups)
+	return username, slices.Compact(groups), nil
+}
+
+// userAttr logs who logged in only as a fingerprint: usernames and groups are personal data.
+func (p *Provider) userAttr(username string, groups []string) any {
+	return groupAttr("user", fingerprint(username), len(groups))
+}
+
+func kindOf(pr upstream.Provider) string {
+	switch pr.Type() {
+	case upstream.TypeOIDC:
+		return upstream.KindOIDC
+	case upstream.TypeLDAP:
+		return upstream.KindLDAP
+	case upstream.TypeActiveDirectory:
+		return upstream.KindActiveDirectory
+	case upstream.TypeGitHub:
+		return upstream.KindGitHub
+	}
+	return ""
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcprovider
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Opaque token prefixes. A token is <prefix><session ID>.<secret>: the session ID finds
+// the session, and the keyed hash of the secret must match the one stored there.
+const (
+	prefixCode    = "sel_ac_"
+	prefixAccess  = "sel_at_"
+	prefixRefresh = "sel_rt_"
+)
+
+// secretBytes is the entropy of a token's secret part.
+const secretBytes = 32
+
+var sessionIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newSessionID returns 26 lower-case base32 characters (128 bits).
+func newSessionID(random io.Reader) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", fmt.Errorf("generate session ID: %w", err)
+	}
+	return strings.ToLower(sessionIDEncoding.EncodeToString(b)), nil
+}
+
+// tokenMinter makes and checks opaque tokens with the domain's token key.
+type tokenMinter struct {
+	key    []byte
+	random io.Reader
+}
+
+// mint returns a new token for the session and the hash to store.
+func (m tokenMinter) mint(prefix, sessionID string) (token string, hash []byte, err error) {
+	secret := make([]byte, secretBytes)
+	if _, err := io.ReadFull(m.random, secret); err != nil {
+		return "", nil, fmt.Errorf("generate token: %w", err)
+	}
+	encoded := base64.RawURLEncoding.EncodeToString(secret)
+	return prefix + sessionID + "." + encoded, m.hash(encoded), nil
+}
+
+// hash is the keyed hash of a token's secret part: a stolen session record does not
+// yield usable tokens.
+func (m tokenMinter) hash(secret string) []byte {
+	mac := hmac.New(sha256.New, m.key)
+	mac.Write([]byte(secret))
+	return mac.Sum(nil)
+}
+
+// parse splits a token of the given kind into its session ID and secret part.
+func parseToken(prefix, token string) (sessionID, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(token, prefix)
+	if !ok || len(token) > 256 {
+		return "", "", false
+	}
+	sessionID, secret, ok = strings.Cut(rest, ".")
+	if !ok || len(sessionID) != 26 || secret == "" {
+		return "", "", false
+	}
+	for _, c := range sessionID {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return "", "", false
+		}
+	}
+	return sessionID, secret, true
+}
+
+// matches reports whether secret hashes to want, in constant time.
+func (m tokenMinter) matches(secret string, want []byte) bool {
+	return len(want) > 0 && hmac.Equal(m.hash(secret), want)
+}
+
+// fingerprint identifies a token in logs without revealing it.
+func fingerprint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:8])
+}
+
+func randomString(random io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func groupAttr(key, userFingerprint string, groupCount int) any {
+	return slog.Group(key, "usernameSHA256", userFingerprint, "groupCount", groupCount)
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
+	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+)
+
+// DefaultSuffix is the API group suffix unless configured otherwise.
+const DefaultSuffix = "selkie.dev"
+
+type serveFlags struct {
+	kubeconfig, namespace, suffix string
+	httpsAddress, httpAddress     string
+	tlsCertFile, tlsKeyFile       string
+	logLevel                      string
+	keyRotationPeriod             time.Duration
+	sessionKeySecret              string
+	gcInterval                    time.Duration
+	lifetimes                     oidcprovider.Lifetimes
+}
+
+func newServeCommand() *cobra.Command {
+	f := &serveFlags{lifetimes: oidcprovider.DefaultLifetimes()}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the FederationDomains' OpenID Connect issuers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the cluster (default: in-cluster configuration)")
+	fs.StringVar(&f.namespace, "namespace", "selkie-supervisor", "namespace of the FederationDomains, identity providers and sessions")
+	fs.StringVar(&f.suffix, "api-group-suffix", DefaultSuffix, "API group suffix (pinniped.dev for the reference groups)")
+	fs.StringVar(&f.httpsAddress, "https-address", ":8443", "address of the HTTPS listener")
+	fs.StringVar(&f.httpAddress, "http-address", "", "optional plain-HTTP listener: a loopback address (127.0.0.1:port, [::1]:port) or unix:<path>")
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "default serving certificate (PEM) for hosts without a FederationDomain TLS Secret (default: a self-signed bootstrap certificate)")
+	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "key of --tls-cert-file")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
+	fs.StringVar(&f.sessionKeySecret, "session-encryption-secret", "selkie-supervisor-session-encryption", "Secret in --namespace with the keys that seal upstream tokens in sessions")
+	fs.DurationVar(&f.gcInterval, "session-gc-interval", 5*time.Minute, "how often expired sessions are deleted")
+	fs.DurationVar(&f.lifetimes.AccessToken, "access-token-lifetime", f.lifetimes.AccessToken, "lifetime of access tokens (1m to 15m)")
+	fs.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", f.lifetimes.IDToken, "lifetime of ID tokens from authcode and refresh grants (2m to 30m)")
+	fs.DurationVar(&f.lifetimes.ExchangeIDToken, "exchange-id-token-lifetime", f.lifetimes.ExchangeIDToken, "lifetime of cluster-audience ID tokens from token exchange (1m to 10m)")
+	fs.DurationVar(&f.lifetimes.Session, "session-lifetime", f.lifetimes.Session, "how long a login lasts, refreshes included (1h to 168h)")
+	return cmd
+}
+
+// validateLifetimes applies the bounds of wire contract §5.
+func validateLifetimes(l oidcprovider.Lifetimes) error {
+	for _, b := range []struct {
+		flag     string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"--access-token-lifetime", l.AccessToken, time.Minute, 15 * time.Minute},
+		{"--id-token-lifetime", l.IDToken, 2 * time.Minute, 30 * time.Minute},
+		{"--exchange-id-token-lifetime", l.ExchangeIDToken, time.Minute, 10 * time.Minute},
+		{"--session-lifetime", l.Session, time.Hour, 7 * 24 * time.Hour},
+	} {
+		if b.v < b.min || b.v > b.max {
+			return fmt.Errorf("%s %s is outside %s to %s", b.flag, b.v, b.min, b.max)
+		}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, f *serveFlags) error {
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := suffix.Validate(f.suffix); err != nil {
+		return fmt.Errorf("--api-group-suffix: %w", err)
+	}
+	if err := validateLifetimes(f.lifetimes); err != nil {
+		return err
+	}
+	kubeCfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(kubeCfg)
+	if err != nil {
+		return err
+	}
+	secrets := kube.CoreV1().Secrets(f.namespace)
+	keyring, err := session.LoadKeyring(ctx, secrets, f.sessionKeySecret, time.Now)
+	if err != nil {
+		return fmt.Errorf("session encryption keys: %w", err)
+	}
+	go keyring.RunReload(ctx, time.Minute, log.With("component", "session-keyring"))
+	store := session.NewSecretStore(secrets, keyring, session.WithLogger(log.With("component", "sessions")))
+	router := &federationdomain.Router{}
+	mgr, registry, err := newManager(kubeCfg, f, store, router, log)
+	if err != nil {
+		return err
+	}
+	gc := &session.GC{Store: store, Interval: f.gcInterval, Logger: log.With("component", "session-gc"),
+		Revoke: revokeUpstream(registry)}
+	go gc.Run(ctx)
+	errc := make(chan error, 3)
+	go func() { errc <- mgr.Start(ctx) }()
+	if err := startListeners(ctx, f, router, log, errc); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "supervisor started", "namespace", f.namespace, "apiGroupSuffix", f.suffix, "https", f.httpsAddress)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
