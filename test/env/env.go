@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +21,9 @@ type Options struct {
 	Dir string
 	// WorkloadClusters adds this many control planes besides the management cluster.
 	WorkloadClusters int
-	// DexRedirectURIs are registered for the supervisor's client at Dex.
+	// DexRedirectURIs are registered for the supervisor's client at Dex. Empty reserves
+	// a loopback address for the supervisor (Info.SupervisorAddr) and registers the
+	// callbacks of the issuers https://<addr>/<path> for the SupervisorIssuerPaths.
 	DexRedirectURIs []string
 	// Progress receives one line per started peer; nil discards.
 	Progress io.Writer
@@ -99,7 +102,16 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	progress(opts, "slapd ready in %s (StartTLS %s, LDAPS %s)", e.LDAP.ReadyAfter.Round(time.Millisecond), e.LDAP.StartTLSAddr, e.LDAP.LDAPSAddr)
-	e.Dex, err = StartDex(ctx, bins, filepath.Join(e.Info.Dir, "dex"), e.CA, DexOptions{Users: e.Users, RedirectURIs: opts.DexRedirectURIs, LDAP: e.LDAP})
+	redirects := opts.DexRedirectURIs
+	if len(redirects) == 0 {
+		if e.SupervisorAddr, err = reserveAddr(); err != nil {
+			return err
+		}
+		for _, path := range SupervisorIssuerPaths {
+			redirects = append(redirects, "https://"+e.SupervisorAddr+path+"/callback")
+		}
+	}
+	e.Dex, err = StartDex(ctx, bins, filepath.Join(e.Info.Dir, "dex"), e.CA, DexOptions{Users: e.Users, RedirectURIs: redirects, LDAP: e.LDAP})
 	if err != nil {
 		return err
 	}
@@ -193,4 +205,18 @@ func randomString(bytes int) string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// SupervisorIssuerPaths are the issuer paths whose callbacks Dex knows when Start
+// reserves the supervisor's address.
+var SupervisorIssuerPaths = []string{"/fd1", "/fd2", "/demo"}
+
+// reserveAddr picks a free loopback port for a server that starts later.
+func reserveAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

@@ -37,6 +37,9 @@ type Info struct {
 	LDAP LDAPInfo
 	// Users are the test users.
 	Users []User
+	// SupervisorAddr is the loopback host:port reserved for the supervisor, whose
+	// issuers' callbacks Dex knows (see SupervisorIssuerPaths).
+	SupervisorAddr string
 	// PIDs are the environment's processes, for people who want to look at them.
 	PIDs []int
 }
@@ -85,7 +88,7 @@ func (i Info) envVars() map[string]string {
 		"SELKIE_LDAP_STARTTLS_ADDR": i.LDAP.StartTLSAddr, "SELKIE_LDAP_LDAPS_ADDR": i.LDAP.LDAPSAddr,
 		"SELKIE_LDAP_BASE_DN": i.LDAP.BaseDN, "SELKIE_LDAP_USERS_DN": i.LDAP.UsersDN, "SELKIE_LDAP_GROUPS_DN": i.LDAP.GroupsDN,
 		"SELKIE_LDAP_BIND_DN": i.LDAP.BindDN, "SELKIE_LDAP_BIND_PASSWORD": i.LDAP.BindPassword,
-		"SELKIE_CLUSTERS": strconv.Itoa(len(i.Clusters)), "SELKIE_USERS": strconv.Itoa(len(i.Users)),
+		"SELKIE_SUPERVISOR_ADDR": i.SupervisorAddr, "SELKIE_CLUSTERS": strconv.Itoa(len(i.Clusters)), "SELKIE_USERS": strconv.Itoa(len(i.Users)),
 	}
 	var pids []string
 	for _, p := range i.PIDs {
@@ -135,7 +138,7 @@ func LoadEnvFile(path string) (Info, error) {
 	}
 	v := parseKeyValues(data)
 	i := Info{
-		Dir: v["SELKIE_ENV_DIR"], Kubectl: v["SELKIE_KUBECTL"], CABundle: v["SELKIE_CA_BUNDLE"],
+		Dir: v["SELKIE_ENV_DIR"], Kubectl: v["SELKIE_KUBECTL"], CABundle: v["SELKIE_CA_BUNDLE"], SupervisorAddr: v["SELKIE_SUPERVISOR_ADDR"],
 		Dex: DexInfo{Issuer: v["SELKIE_DEX_ISSUER"], ClientID: v["SELKIE_DEX_CLIENT_ID"],
 			ClientSecret: v["SELKIE_DEX_CLIENT_SECRET"], RedirectURIs: splitList(v["SELKIE_DEX_REDIRECT_URIS"])},
 		LDAP: LDAPInfo{StartTLSAddr: v["SELKIE_LDAP_STARTTLS_ADDR"], LDAPSAddr: v["SELKIE_LDAP_LDAPS_ADDR"],
