@@ -19,6 +19,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 )
 
 func newKubeClient(cfg *restclient.Config) (kubernetes.Interface, error) {
@@ -45,13 +46,13 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 	if err != nil {
 		return fmt.Errorf("--https-address: %w", err)
 	}
-	serve(ctx, &http.Server{Handler: router, TLSConfig: tlsConfig}, tls.NewListener(l, tlsConfig), log, errc)
+	serve(ctx, &http.Server{Handler: oidcprovider.WithAuditID(router), TLSConfig: tlsConfig}, tls.NewListener(l, tlsConfig), log, errc)
 	if f.httpAddress != "" {
 		hl, err := listenHTTP(f.httpAddress)
 		if err != nil {
 			return err
 		}
-		serve(ctx, &http.Server{Handler: router}, hl, log, errc)
+		serve(ctx, &http.Server{Handler: oidcprovider.WithAuditID(router)}, hl, log, errc)
 	}
 	return nil
 }

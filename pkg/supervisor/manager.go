@@ -59,7 +59,7 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 		Client: mgr.GetClient(), Namespace: f.namespace,
 		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: suffix.Group("config.supervisor."+suffix.Default, f.suffix) + "/v1alpha1",
 		Registry: registry, Keys: &keys.Manager{Secrets: kube.CoreV1().Secrets(f.namespace), Policy: keys.Policy{Period: f.keyRotationPeriod}},
-		Store: store, Router: router, Lifetimes: f.lifetimes, Log: log.With("controller", "federationdomain"),
+		Store: store, Router: router, Lifetimes: f.lifetimes, LogUserInfo: f.logUserInfo, Log: log.With("controller", "federationdomain"),
 	}
 	if err := fd.SetupWithManager(mgr); err != nil {
 		return nil, nil, err

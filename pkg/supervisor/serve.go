@@ -31,6 +31,7 @@ type serveFlags struct {
 	httpsAddress, httpAddress     string
 	tlsCertFile, tlsKeyFile       string
 	logLevel                      string
+	logUserInfo                   bool
 	keyRotationPeriod             time.Duration
 	sessionKeySecret              string
 	gcInterval                    time.Duration
@@ -58,6 +59,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "default serving certificate (PEM) for hosts without a FederationDomain TLS Secret (default: a self-signed bootstrap certificate)")
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "key of --tls-cert-file")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit events (redacted by default)")
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
 	fs.StringVar(&f.sessionKeySecret, "session-encryption-secret", "selkie-supervisor-session-encryption", "Secret in --namespace with the keys that seal upstream tokens in sessions")
 	fs.DurationVar(&f.gcInterval, "session-gc-interval", 5*time.Minute, "how often expired sessions are deleted")

@@ -43,8 +43,10 @@ type Reconciler struct {
 	Router         *Router
 	Lifetimes      oidcprovider.Lifetimes
 	Clients        oidcprovider.ClientLookup
-	Now            func() time.Time
-	Log            *slog.Logger
+	// LogUserInfo puts usernames and groups in audit events.
+	LogUserInfo bool
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Reconcile brings every FederationDomain of the namespace up to date.
@@ -121,7 +123,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		Issuer: fd.Spec.Issuer, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
 		TokenKey: symmetric[names.TokenSigningKey.Name], StateSigningKey: symmetric[names.StateSigningKey.Name],
 		StateEncryptionKey: symmetric[names.StateEncryptionKey.Name], Store: r.Store, Clients: r.Clients,
-		Lifetimes: r.Lifetimes, Now: r.Now, Log: r.Log,
+		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Now: r.Now, Log: r.Log,
 	})
 	return p, next, err
 }

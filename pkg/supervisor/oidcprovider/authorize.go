@@ -3,7 +3,6 @@
 package oidcprovider
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -200,8 +199,4 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		status = http.StatusFound
 	}
 	http.Redirect(w, r, withParams(req.RedirectURI, params), status)
-}
-
-func (p *Provider) audit(ctx context.Context, msg string, args ...any) {
-	p.log.InfoContext(ctx, msg, append([]any{"audit", true}, args...)...)
 }

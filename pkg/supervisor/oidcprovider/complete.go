@@ -78,11 +78,6 @@ func (p *Provider) transform(ctx context.Context, idp *IdP, username string, gro
 	return username, slices.Compact(groups), nil
 }
 
-// userAttr logs who logged in only as a fingerprint: usernames and groups are personal data.
-func (p *Provider) userAttr(username string, groups []string) any {
-	return groupAttr("user", fingerprint(username), len(groups))
-}
-
 func kindOf(pr upstream.Provider) string {
 	switch pr.Type() {
 	case upstream.TypeOIDC:

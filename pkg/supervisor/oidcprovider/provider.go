@@ -90,9 +90,11 @@ type Config struct {
 	// Clients finds OIDCClients; nil allows only the CLI client.
 	Clients   ClientLookup
 	Lifetimes Lifetimes
-	Now       func() time.Time
-	Rand      io.Reader
-	Log       *slog.Logger
+	// LogUserInfo puts usernames and groups in audit events; off, they are redacted.
+	LogUserInfo bool
+	Now         func() time.Time
+	Rand        io.Reader
+	Log         *slog.Logger
 }
 
 // Provider serves one FederationDomain. It is immutable and safe for concurrent use.

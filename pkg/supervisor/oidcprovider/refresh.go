@@ -38,10 +38,12 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 				break
 			}
 		}
+		p.audit(ctx, "refresh refused", "session", s.ID, "client", client.ID, "reason", "the refresh token is not the session's current one")
 		invalid.write(w)
 		return
 	}
 	if !now.Before(s.Expires) || s.ClientID != client.ID {
+		p.audit(ctx, "refresh refused", "session", s.ID, "client", client.ID, "reason", "the session expired or belongs to another client")
 		invalid.write(w)
 		return
 	}

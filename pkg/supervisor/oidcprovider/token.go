@@ -35,6 +35,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	client, oerr := p.authenticateClient(r, form)
 	if oerr != nil {
+		p.audit(r.Context(), "token request refused", "grant", form.Get("grant_type"), "error", oerr.Code, "reason", oerr.Description)
 		oerr.write(w)
 		return
 	}
@@ -112,23 +113,30 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, form url.Va
 		return
 	}
 	invalid := newError(errInvalidGrant, "the authorization code is invalid, expired or was already used")
+	refuse := func(e *oauthError, reason string) {
+		p.audit(ctx, "authorization code refused", "session", s.ID, "client", client.ID, "reason", reason)
+		e.write(w)
+	}
 	switch {
 	case s.Code == nil || !p.tokens.matches(secret, s.Code.Hash):
-		invalid.write(w)
+		refuse(invalid, "the code does not match the session")
 		return
 	case s.Code.Used:
 		// A replayed code may have been stolen: end everything issued from it.
 		p.endSession(ctx, s, "authorization code replayed")
-		invalid.write(w)
+		refuse(invalid, "the code was already redeemed")
 		return
-	case !now.Before(s.Code.Expires), s.ClientID != client.ID:
-		invalid.write(w)
+	case !now.Before(s.Code.Expires):
+		refuse(invalid, "the code expired")
+		return
+	case s.ClientID != client.ID:
+		refuse(invalid, "the code was issued to another client")
 		return
 	case form.Get("redirect_uri") != s.RedirectURI:
-		newError(errInvalidGrant, "redirect_uri does not match the authorization request").write(w)
+		refuse(newError(errInvalidGrant, "redirect_uri does not match the authorization request"), "redirect_uri mismatch")
 		return
 	case !validVerifier(form.Get("code_verifier")) || s256(form.Get("code_verifier")) != s.CodeChallenge:
-		newError(errInvalidGrant, "the PKCE code_verifier does not match the code_challenge").write(w)
+		refuse(newError(errInvalidGrant, "the PKCE code_verifier does not match the code_challenge"), "PKCE verification failed")
 		return
 	}
 	s.Code.Used = true

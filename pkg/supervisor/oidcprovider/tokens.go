@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 )
 
@@ -94,8 +93,4 @@ func randomString(random io.Reader, n int) (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func groupAttr(key, userFingerprint string, groupCount int) any {
-	return slog.Group(key, "usernameSHA256", userFingerprint, "groupCount", groupCount)
 }
