@@ -27,6 +27,15 @@ type Dex struct {
 	ReadyAfter time.Duration
 
 	proc *Process
+	// etcd is the storage of a persistent Dex.
+	etcd *Process
+	// What Restart needs to start Dex again on the same ports with the same keys.
+	bins              Binaries
+	dir               string
+	ca                *CA
+	serving           KeyPair
+	listen, telemetry string
+	etcdURL           string
 }
 
 // DexOptions configures StartDex.
@@ -37,6 +46,9 @@ type DexOptions struct {
 	RedirectURIs []string
 	// LDAP, when set, adds an "ldap" connector backed by that directory.
 	LDAP *LDAP
+	// Persistent keeps Dex's state (refresh tokens, signing keys) in an etcd of its
+	// own, so that it survives Restart; otherwise Dex keeps it in memory.
+	Persistent bool
 }
 
 // StartDex starts Dex with memory storage, HTTPS with a certificate from ca, the password
@@ -63,29 +75,66 @@ func startDex(ctx context.Context, bins Binaries, dir string, ca *CA, opts DexOp
 		ClientID:     "selkie-supervisor",
 		ClientSecret: randomString(24),
 		RedirectURIs: opts.RedirectURIs,
-	}
-	cfg, err := d.config(hostPort(ports[0]), hostPort(ports[1]), serving, ca, opts)
-	if err != nil {
-		return nil, err
-	}
-	cfgFile := filepath.Join(dir, "dex.yaml")
-	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
-		return nil, err
+		bins:         bins, dir: dir, ca: ca, serving: serving, listen: hostPort(ports[0]), telemetry: hostPort(ports[1]),
 	}
 	start := time.Now()
-	d.proc, err = startProcess(dir, "dex", filepath.Join(bins.Dex, "dex"), "serve", cfgFile)
-	if err != nil {
-		return nil, err
+	if opts.Persistent {
+		if err := d.startEtcd(ctx); err != nil {
+			return nil, err
+		}
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	probe := httpProbe(d.Issuer+"/.well-known/openid-configuration", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
-	if err := d.proc.waitReady(ctx, 30*time.Second, probe); err != nil {
+	if err := d.run(ctx, opts); err != nil {
 		d.Close()
 		return nil, err
 	}
 	d.ReadyAfter = time.Since(start)
 	return d, nil
+}
+
+// run writes Dex's configuration for opts and starts it.
+func (d *Dex) run(ctx context.Context, opts DexOptions) error {
+	cfg, err := d.config(d.listen, d.telemetry, d.serving, d.ca, opts)
+	if err != nil {
+		return err
+	}
+	cfgFile := filepath.Join(d.dir, "dex.yaml")
+	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
+		return err
+	}
+	if d.proc, err = startProcess(d.dir, "dex", filepath.Join(d.bins.Dex, "dex"), "serve", cfgFile); err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(d.ca.CertPEM)
+	probe := httpProbe(d.Issuer+"/.well-known/openid-configuration", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	return d.proc.waitReady(ctx, 30*time.Second, probe)
+}
+
+// startEtcd starts the etcd that keeps a persistent Dex's state.
+func (d *Dex) startEtcd(ctx context.Context) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	d.etcdURL = "http://" + hostPort(ports[0])
+	peer := "http://" + hostPort(ports[1])
+	d.etcd, err = startProcess(d.dir, "dex-etcd", filepath.Join(d.bins.ControlPlane, "etcd"), "--name=dex",
+		"--data-dir="+filepath.Join(d.dir, "etcd"), "--listen-client-urls="+d.etcdURL, "--advertise-client-urls="+d.etcdURL,
+		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer, "--initial-cluster=dex="+peer)
+	if err != nil {
+		return err
+	}
+	return d.etcd.waitReady(ctx, 60*time.Second, httpProbe(d.etcdURL+"/health", nil))
+}
+
+// Restart stops Dex and starts it again with opts (the users, say) on the same address,
+// serving certificate and client. Only a Persistent Dex keeps its refresh tokens.
+func (d *Dex) Restart(ctx context.Context, opts DexOptions) error {
+	d.proc.Stop()
+	if err := d.run(ctx, opts); err != nil {
+		return errPeer("dex", err)
+	}
+	return nil
 }
 
 func (d *Dex) config(listen, telemetry string, serving KeyPair, ca *CA, opts DexOptions) ([]byte, error) {
@@ -102,7 +151,7 @@ func (d *Dex) config(listen, telemetry string, serving KeyPair, ca *CA, opts Dex
 	}
 	cfg := map[string]any{
 		"issuer":    d.Issuer,
-		"storage":   map[string]any{"type": "memory"},
+		"storage":   d.storage(),
 		"web":       map[string]any{"https": listen, "tlsCert": serving.CertFile, "tlsKey": serving.KeyFile},
 		"telemetry": map[string]any{"http": telemetry},
 		"logger":    map[string]any{"level": "info", "format": "text"},
@@ -143,12 +192,25 @@ func (d *Dex) config(listen, telemetry string, serving KeyPair, ca *CA, opts Dex
 	return out, nil
 }
 
+func (d *Dex) storage() map[string]any {
+	if d.etcdURL == "" {
+		return map[string]any{"type": "memory"}
+	}
+	return map[string]any{"type": "etcd", "config": map[string]any{"endpoints": []string{d.etcdURL}, "namespace": "dex/"}}
+}
+
 // Process returns Dex's process.
 func (d *Dex) Process() *Process { return d.proc }
 
 // Close stops Dex by PID.
 func (d *Dex) Close() {
-	if d != nil {
+	if d == nil {
+		return
+	}
+	if d.proc != nil {
 		d.proc.Stop()
+	}
+	if d.etcd != nil {
+		d.etcd.Stop()
 	}
 }
