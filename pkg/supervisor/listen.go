@@ -30,7 +30,21 @@ func newKubeClient(cfg *restclient.Config) (kubernetes.Interface, error) {
 // or a unix socket) until ctx ends; server errors go to errc.
 func startListeners(ctx context.Context, f *serveFlags, router *federationdomain.Router, log *slog.Logger, errc chan<- error) error {
 	health := http.NewServeMux()
-	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !router.Ready() { // not ready to serve logins: keep traffic on the other replicas
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	health.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !router.Ready() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "the supervisor is starting", http.StatusServiceUnavailable)
+			return
+		}
+		http.NotFound(w, r)
+	})
 	router.Default = health
 	defaultCert, err := loadDefaultCert(f)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,7 +57,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err := r.Client.List(ctx, &fds, client.InNamespace(r.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list FederationDomains: %w", err)
 	}
-	existing, err := r.existingIdPs(ctx)
+	existing, readyElsewhere, err := r.existingIdPs(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -88,6 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		}
 	}
 	r.Router.Set(providers, certs)
+	if firstErr == nil && len(readyElsewhere) == 0 {
+		r.Router.MarkReady()
+	} else if !r.Router.Ready() {
+		r.Log.InfoContext(ctx, "waiting for identity providers before serving", "pending", fmt.Sprint(readyElsewhere))
+	}
 	if firstErr != nil {
 		return ctrl.Result{}, firstErr
 	}
@@ -167,28 +174,45 @@ func (r *Reconciler) addCert(ctx context.Context, fd *configv1alpha1.FederationD
 	certs[strings.ToLower(u.Hostname())] = &cert
 }
 
-// existingIdPs lists the identity provider resources of every kind in the namespace.
-func (r *Reconciler) existingIdPs(ctx context.Context) ([]upstream.Key, error) {
+// existingIdPs lists the identity provider resources of every kind in the namespace, and
+// those whose status says Ready but which are not (yet) in this process's registry: at
+// startup, the IdP controllers have not caught up with them.
+func (r *Reconciler) existingIdPs(ctx context.Context) (existing, readyElsewhere []upstream.Key, err error) {
 	lists := map[string]client.ObjectList{
 		upstream.KindOIDC: &idpv1alpha1.OIDCIdentityProviderList{}, upstream.KindLDAP: &idpv1alpha1.LDAPIdentityProviderList{},
 		upstream.KindActiveDirectory: &idpv1alpha1.ActiveDirectoryIdentityProviderList{}, upstream.KindGitHub: &idpv1alpha1.GitHubIdentityProviderList{},
 	}
-	var keys []upstream.Key
 	for kind, list := range lists {
 		if err := r.Client.List(ctx, list, client.InNamespace(r.Namespace)); err != nil {
-			return nil, fmt.Errorf("list %ss: %w", kind, err)
+			return nil, nil, fmt.Errorf("list %ss: %w", kind, err)
 		}
 		items, err := meta.ExtractList(list)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, item := range items {
-			if o, ok := item.(client.Object); ok {
-				keys = append(keys, upstream.Key{Kind: kind, Name: o.GetName()})
+			o, ok := item.(client.Object)
+			if !ok {
+				continue
+			}
+			key := upstream.Key{Kind: kind, Name: o.GetName()}
+			existing = append(existing, key)
+			if _, inRegistry := r.Registry.Get(key); !inRegistry && statusPhase(item) == "Ready" {
+				readyElsewhere = append(readyElsewhere, key)
 			}
 		}
 	}
-	return keys, nil
+	return existing, readyElsewhere, nil
+}
+
+// statusPhase reads status.phase of any identity provider kind.
+func statusPhase(obj runtime.Object) string {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return ""
+	}
+	phase, _, _ := unstructured.NestedString(u, "status", "phase")
+	return phase
 }
 
 func (r *Reconciler) setConditions(fd *configv1alpha1.FederationDomain, status *configv1alpha1.FederationDomainStatus, v *verdict) {

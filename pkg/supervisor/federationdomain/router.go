@@ -18,6 +18,7 @@ import (
 // Set replaces everything at once.
 type Router struct {
 	current atomic.Pointer[snapshot]
+	ready   atomic.Bool
 	// Default answers requests no issuer matches (the server's own endpoints).
 	Default http.Handler
 }
@@ -46,9 +47,23 @@ func (rt *Router) Set(providers []*oidcprovider.Provider, certs map[string]*tls.
 	rt.current.Store(s)
 }
 
+// MarkReady records that the routes are complete: every FederationDomain was reconciled
+// with every identity provider that was ready before this process started. Until then
+// the router answers 503, since a missing route or IdP would fail logins and refreshes
+// that another replica (or this one, a moment later) serves.
+func (rt *Router) MarkReady() { rt.ready.Store(true) }
+
+// Ready reports whether MarkReady was called.
+func (rt *Router) Ready() bool { return rt.ready.Load() }
+
 // ServeHTTP routes r to its FederationDomain, or to Default.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s := rt.current.Load(); s != nil {
+	if !rt.Ready() && rt.Default == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the supervisor is starting", http.StatusServiceUnavailable)
+		return
+	}
+	if s := rt.current.Load(); s != nil && rt.Ready() {
 		for _, p := range s.byHost[normalizeHost(r.Host)] {
 			prefix := p.PathPrefix()
 			if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok && strings.HasPrefix(rest, "/") {
