@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,6 +36,10 @@ type supervisor struct {
 	client  *http.Client
 	logFile string
 	stop    func()
+	// args start the process again (restart, replicas).
+	args []string
+	// t is the test that owns the supervisor: its processes stop when it ends.
+	t *testing.T
 }
 
 // supervisorBinary builds selkie-supervisor once per run.
@@ -86,40 +91,88 @@ func startSupervisor(t *testing.T, extra ...string) *supervisor {
 	if err := os.WriteFile(keyFile, kp.KeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &supervisor{namespace: ns, addr: testEnv.SupervisorAddr, caPEM: ca.CertPEM(),
+	s := &supervisor{t: t, namespace: ns, addr: testEnv.SupervisorAddr, caPEM: ca.CertPEM(),
 		logFile: filepath.Join(testWork, ns+".log")}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.caPEM)
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	args := append([]string{"serve", "--kubeconfig", testEnv.Management().Kubeconfig, "--namespace", ns,
-		"--https-address", s.addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug"}, extra...)
-	_, stop, err := startConciergeProcess(bin, s.logFile, args...)
+	s.args = append([]string{"serve", "--kubeconfig", testEnv.Management().Kubeconfig, "--namespace", ns,
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug"}, extra...)
+	s.stop = s.startProcess(t, bin, s.addr, s.logFile)
+	return s
+}
+
+// startProcess runs one supervisor process on addr and waits for /healthz; the returned
+// func stops it (it also runs at cleanup).
+func (s *supervisor) startProcess(t *testing.T, bin, addr, logFile string) func() {
+	t.Helper()
+	_, stop, err := startConciergeProcess(bin, logFile, append([]string{"--https-address", addr}, s.args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.stop = stop
-	t.Cleanup(stop)
+	s.t.Cleanup(stop)
+	client := s.clientVia(addr)
 	eventually(t, 30*time.Second, "the supervisor answers /healthz", func() (bool, error) {
-		resp, err := s.client.Get("https://" + s.addr + "/healthz")
+		resp, err := client.Get("https://" + s.addr + "/healthz")
 		if err != nil {
 			return false, err
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
 	})
-	return s
+	return stop
+}
+
+// restart stops the supervisor and starts a new process with the same flags.
+func (s *supervisor) restart(t *testing.T) {
+	t.Helper()
+	s.stop()
+	s.logFile += ".restarted"
+	s.stop = s.startProcess(t, supervisorBinary(t), s.addr, s.logFile)
+}
+
+// replica starts a second supervisor process on another port, sharing everything
+// through the Kubernetes API, and returns a client that reaches it for the issuer URLs.
+func (s *supervisor) replica(t *testing.T) *http.Client {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s.startProcess(t, supervisorBinary(t), addr, s.logFile+".replica")
+	return s.clientVia(addr)
+}
+
+// clientVia is s.client with every connection dialled to addr, so that requests for the
+// issuer's host reach one particular process.
+func (s *supervisor) clientVia(addr string) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.caPEM)
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, addr)
+			}}}
 }
 
 // issuer is the URL of a FederationDomain on this supervisor.
 func (s *supervisor) issuer(path string) string { return "https://" + s.addr + path }
 
-// dexIdPYAML is an OIDCIdentityProvider trusting Dex, with its client Secret.
+// dexIdPYAML is an OIDCIdentityProvider trusting the environment's Dex, with its client Secret.
 func dexIdPYAML(ns, name string, allowPassword bool) string {
 	caPEM, err := os.ReadFile(testEnv.CABundle)
 	if err != nil {
 		panic(err)
 	}
+	return oidcIdPYAML(ns, name, testEnv.Dex.Issuer, testEnv.Dex.ClientID, testEnv.Dex.ClientSecret, caPEM, allowPassword)
+}
+
+// oidcIdPYAML is an OIDCIdentityProvider for a Dex, with its client Secret.
+func oidcIdPYAML(ns, name, issuer, clientID, clientSecret string, caPEM []byte, allowPassword bool) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: %[2]s-client, namespace: %[1]s}
@@ -138,7 +191,7 @@ spec:
     additionalAuthorizeParameters: [{name: connector_id, value: local}]
   claims: {username: email, groups: groups}
   client: {secretName: %[2]s-client}
-`, ns, name, testEnv.Dex.ClientID, testEnv.Dex.ClientSecret, testEnv.Dex.Issuer, base64.StdEncoding.EncodeToString(caPEM), allowPassword)
+`, ns, name, clientID, clientSecret, issuer, base64.StdEncoding.EncodeToString(caPEM), allowPassword)
 }
 
 // federationDomainYAML is a FederationDomain at issuer using the named OIDC IdPs
