@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package server
+package aggregatedapi
 
 import (
 	"bytes"
@@ -52,6 +52,7 @@ const (
 type servingCerts struct {
 	kube        kubernetes.Interface
 	aggregator  aggregator.Interface
+	caName      string // common name of the serving CA
 	namespace   string
 	serviceName string
 	secretName  string
@@ -144,7 +145,7 @@ func (s *servingCerts) startServing(ctx context.Context) error {
 	return errors.Join(s.syncCABundles(ctx), s.watchAPIServices(ctx))
 }
 
-// watchAPIServices re-syncs the caBundle as soon as one of the concierge's APIServices
+// watchAPIServices re-syncs the caBundle as soon as one of the server's APIServices
 // is created or changed (an install applied after the server started, or someone
 // overwrote the bundle), instead of waiting for the next periodic check.
 func (s *servingCerts) watchAPIServices(ctx context.Context) error {
@@ -176,7 +177,7 @@ func (s *servingCerts) renew(old map[string][]byte) (map[string][]byte, bool, er
 	changed := false
 	ca, err := certauthority.Load(data[keyCACert], data[keyCAKey], certauthority.WithClock(s.clock))
 	if err != nil || ca.NotAfter().Sub(now) < servingCARenewal {
-		if ca, err = certauthority.New("selkie-concierge-serving-ca", servingCALifetime, certauthority.WithClock(s.clock)); err != nil {
+		if ca, err = certauthority.New(s.caName, servingCALifetime, certauthority.WithClock(s.clock)); err != nil {
 			return nil, false, err
 		}
 		caPEM, keyPEM, err := ca.PEM()
@@ -249,7 +250,7 @@ func (s *servingCerts) writeFiles(data map[string][]byte) error {
 	return nil
 }
 
-// syncCABundles puts the current bundle into each of the concierge's APIServices that exists.
+// syncCABundles puts the current bundle into each of the server's APIServices that exists.
 func (s *servingCerts) syncCABundles(ctx context.Context) error {
 	s.mu.Lock()
 	bundle, serving := s.bundle, s.serving
@@ -269,7 +270,7 @@ func (s *servingCerts) syncCABundles(ctx context.Context) error {
 				return err
 			}
 			if ref := svc.Spec.Service; ref == nil || ref.Namespace != s.namespace || ref.Name != s.serviceName {
-				return nil // another install's concierge serves this group; not ours to touch
+				return nil // another install serves this group; not ours to touch
 			}
 			svc.Spec.CABundle = bundle
 			_, err = s.aggregator.ApiregistrationV1().APIServices().Update(ctx, svc, metav1.UpdateOptions{})

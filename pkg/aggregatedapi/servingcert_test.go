@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package server
+package aggregatedapi
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 func TestEnsureLosesCreateRace(t *testing.T) {
 	t.Parallel()
 	kube := fake.NewClientset()
-	winner := &servingCerts{kube: fake.NewClientset(), namespace: "ns", secretName: "tls", hosts: []string{"api.ns.svc"},
+	winner := &servingCerts{kube: fake.NewClientset(), caName: "test-serving-ca", namespace: "ns", secretName: "tls", hosts: []string{"api.ns.svc"},
 		dir: t.TempDir(), clock: time.Now, log: slog.New(slog.DiscardHandler)}
 	winnerSecret, err := winner.renewSecret(context.Background())
 	if err != nil {
@@ -43,7 +43,7 @@ func TestEnsureLosesCreateRace(t *testing.T) {
 		}
 		return true, nil, apierrors.NewAlreadyExists(schema.GroupResource{Resource: "secrets"}, "tls")
 	})
-	loser := &servingCerts{kube: kube, namespace: "ns", secretName: "tls", hosts: []string{"api.ns.svc"},
+	loser := &servingCerts{kube: kube, caName: "test-serving-ca", namespace: "ns", secretName: "tls", hosts: []string{"api.ns.svc"},
 		dir: t.TempDir(), clock: time.Now, log: slog.New(slog.DiscardHandler)}
 	if err := loser.ensure(context.Background()); err != nil {
 		t.Fatalf("ensure after losing the race: %v", err)
