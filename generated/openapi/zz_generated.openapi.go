@@ -821,13 +821,13 @@ func schema_apis_supervisor_clientsecret_v1alpha1_OIDCClientSecretRequest(ref co
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Status is the result.",
+							Description: "Status is the result. Requests need not carry it (kubectl create -f validates against the OpenAPI schema); responses always do.",
 							Default:     map[string]interface{}{},
 							Ref:         ref(clientsecretv1alpha1.OIDCClientSecretRequestStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
-				Required: []string{"spec", "status"},
+				Required: []string{"spec"},
 			},
 		},
 		Dependencies: []string{

@@ -19,6 +19,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	upstreamoidc "github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
@@ -55,11 +56,19 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 		Logger: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
+	// OIDCClients and their secret hashes are read through the cache: the controller and
+	// every login see a new secret as soon as the cache has its Secret.
+	clientSecrets := &oidcclient.SecretStore{Client: mgr.GetClient(), Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
+	if err := (&oidcclient.Reconciler{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace,
+		Log: log.With("controller", "oidcclient")}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	clients := &oidcclient.Lookup{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace}
 	fd := &federationdomain.Reconciler{
 		Client: mgr.GetClient(), Namespace: f.namespace,
-		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: suffix.Group("config.supervisor."+suffix.Default, f.suffix) + "/v1alpha1",
+		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: configGroupVersion(f.suffix),
 		Registry: registry, Keys: &keys.Manager{Secrets: kube.CoreV1().Secrets(f.namespace), Policy: keys.Policy{Period: f.keyRotationPeriod}},
-		Store: store, Router: router, Lifetimes: f.lifetimes, LogUserInfo: f.logUserInfo, Log: log.With("controller", "federationdomain"),
+		Store: store, Router: router, Lifetimes: f.lifetimes, LogUserInfo: f.logUserInfo, Clients: clients.Find, Log: log.With("controller", "federationdomain"),
 	}
 	if err := fd.SetupWithManager(mgr); err != nil {
 		return nil, nil, err

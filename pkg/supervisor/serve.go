@@ -13,9 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
@@ -35,7 +34,19 @@ type serveFlags struct {
 	keyRotationPeriod             time.Duration
 	sessionKeySecret              string
 	gcInterval                    time.Duration
+	kubeQPS                       float32
+	kubeBurst                     int
 	lifetimes                     oidcprovider.Lifetimes
+	api                           apiFlags
+}
+
+// apiFlags configure the aggregated API server (clientsecret.supervisor.<suffix>).
+type apiFlags struct {
+	bindAddress       string
+	port              int
+	serviceName       string
+	servingCertSecret string
+	certDir           string
 }
 
 func newServeCommand() *cobra.Command {
@@ -63,10 +74,19 @@ func newServeCommand() *cobra.Command {
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
 	fs.StringVar(&f.sessionKeySecret, "session-encryption-secret", "selkie-supervisor-session-encryption", "Secret in --namespace with the keys that seal upstream tokens in sessions")
 	fs.DurationVar(&f.gcInterval, "session-gc-interval", 5*time.Minute, "how often expired sessions are deleted")
+	// Every login, refresh and exchange reads or writes a session Secret: client-go's
+	// default of 5 requests per second would queue them (200 ms each at that rate).
+	fs.Float32Var(&f.kubeQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API (sessions are Secrets)")
+	fs.IntVar(&f.kubeBurst, "kube-api-burst", 400, "burst of requests to the Kubernetes API")
 	fs.DurationVar(&f.lifetimes.AccessToken, "access-token-lifetime", f.lifetimes.AccessToken, "lifetime of access tokens (1m to 15m)")
 	fs.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", f.lifetimes.IDToken, "lifetime of ID tokens from authcode and refresh grants (2m to 30m)")
 	fs.DurationVar(&f.lifetimes.ExchangeIDToken, "exchange-id-token-lifetime", f.lifetimes.ExchangeIDToken, "lifetime of cluster-audience ID tokens from token exchange (1m to 10m)")
 	fs.DurationVar(&f.lifetimes.Session, "session-lifetime", f.lifetimes.Session, "how long a login lasts, refreshes included (1h to 168h)")
+	fs.StringVar(&f.api.bindAddress, "api-bind-address", "0.0.0.0", "address the aggregated API (OIDCClientSecretRequest) listens on")
+	fs.IntVar(&f.api.port, "api-port", 10250, "HTTPS port of the aggregated API (0: do not serve it)")
+	fs.StringVar(&f.api.serviceName, "api-service-name", "selkie-supervisor-api", "Service in --namespace the APIService points at (names the API serving certificate)")
+	fs.StringVar(&f.api.servingCertSecret, "api-serving-cert-secret", "selkie-supervisor-api-tls", "Secret in --namespace holding the aggregated API's serving CA and certificate")
+	fs.StringVar(&f.api.certDir, "api-cert-dir", "", "directory for the aggregated API's serving certificate files (default: a new temp dir)")
 	return cmd
 }
 
@@ -100,10 +120,20 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err := validateLifetimes(f.lifetimes); err != nil {
 		return err
 	}
-	kubeCfg, err := restConfig(f.kubeconfig)
+	if err := validateAPIFlags(&f.api); err != nil {
+		return err
+	}
+	if f.api.certDir == "" && f.api.port != 0 {
+		if f.api.certDir, err = os.MkdirTemp("", "selkie-supervisor-certs-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(f.api.certDir)
+	}
+	kubeCfg, err := aggregatedapi.RESTConfig(f.kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
+	kubeCfg.QPS, kubeCfg.Burst = f.kubeQPS, f.kubeBurst
 	kube, err := kubernetes.NewForConfig(kubeCfg)
 	if err != nil {
 		return err
@@ -123,25 +153,26 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	gc := &session.GC{Store: store, Interval: f.gcInterval, Logger: log.With("component", "session-gc"),
 		Revoke: revokeUpstream(registry)}
 	go gc.Run(ctx)
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- mgr.Start(ctx) }()
+	if f.api.port != 0 {
+		go func() {
+			if err := runAPIServer(ctx, f, mgr, log); err != nil {
+				errc <- fmt.Errorf("aggregated API: %w", err)
+			}
+		}()
+	}
 	if err := startListeners(ctx, f, router, log, errc); err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "supervisor started", "namespace", f.namespace, "apiGroupSuffix", f.suffix, "https", f.httpsAddress)
+	log.InfoContext(ctx, "supervisor started", "namespace", f.namespace, "apiGroupSuffix", f.suffix, "https", f.httpsAddress,
+		"api", apiAddress(&f.api))
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-errc:
 		return err
 	}
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		return rest.InClusterConfig()
-	}
-	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
 func newLogger(level string) (*slog.Logger, error) {

@@ -39,7 +39,7 @@ type supervisor struct {
 	// args start the process again (restart, replicas).
 	args []string
 	// t is the test that owns the supervisor: its processes stop when it ends.
-	t *testing.T
+	t testing.TB
 }
 
 // supervisorBinary builds selkie-supervisor once per run.
@@ -67,7 +67,7 @@ var supervisorBuild struct {
 
 // startSupervisor creates a namespace and runs a supervisor for it on the reserved
 // address; extra args are appended to serve's flags.
-func startSupervisor(t *testing.T, extra ...string) *supervisor {
+func startSupervisor(t testing.TB, extra ...string) *supervisor {
 	t.Helper()
 	if testEnv.SupervisorAddr == "" {
 		t.Fatal("the environment reserved no supervisor address (SELKIE_SUPERVISOR_ADDR)")
@@ -98,14 +98,17 @@ func startSupervisor(t *testing.T, extra ...string) *supervisor {
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.args = append([]string{"serve", "--kubeconfig", testEnv.Management().Kubeconfig, "--namespace", ns,
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug"}, extra...)
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug",
+		// No aggregated API unless a test asks for it (startSupervisorWithAPI): replicas
+		// and parallel runs would all want port 10250 on every address.
+		"--api-port", "0"}, extra...)
 	s.stop = s.startProcess(t, bin, s.addr, s.logFile)
 	return s
 }
 
 // startProcess runs one supervisor process on addr and waits for /healthz; the returned
 // func stops it (it also runs at cleanup).
-func (s *supervisor) startProcess(t *testing.T, bin, addr, logFile string) func() {
+func (s *supervisor) startProcess(t testing.TB, bin, addr, logFile string) func() {
 	t.Helper()
 	_, stop, err := startConciergeProcess(bin, logFile, append([]string{"--https-address", addr}, s.args...)...)
 	if err != nil {
@@ -208,7 +211,7 @@ func federationDomainYAML(ns, name, issuer string, idps ...string) string {
 }
 
 // createNamespace creates a namespace on a cluster, deleted after the test.
-func createNamespace(t *testing.T, cluster int, prefix string) string {
+func createNamespace(t testing.TB, cluster int, prefix string) string {
 	t.Helper()
 	kube := kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig))
 	ns, err := kube.CoreV1().Namespaces().Create(testContext(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}, metav1.CreateOptions{})

@@ -46,7 +46,10 @@ type OIDCClientSecretRequest struct {
 	// Spec is the request.
 	Spec OIDCClientSecretRequestSpec `json:"spec"`
 
-	// Status is the result.
+	// Status is the result. Requests need not carry it (kubectl create -f validates
+	// against the OpenAPI schema); responses always do.
+	//
+	// +optional
 	Status OIDCClientSecretRequestStatus `json:"status"`
 }
 

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
+	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+)
+
+func validateAPIFlags(f *apiFlags) error {
+	if net.ParseIP(f.bindAddress) == nil {
+		return fmt.Errorf("--api-bind-address %q is not an IP address", f.bindAddress)
+	}
+	if f.port < 0 || f.port > 65535 {
+		return fmt.Errorf("--api-port %d is not a port", f.port)
+	}
+	return nil
+}
+
+// apiAddress is where the aggregated API listens, for the log.
+func apiAddress(f *apiFlags) string {
+	if f.port == 0 {
+		return "disabled"
+	}
+	return net.JoinHostPort(f.bindAddress, strconv.Itoa(f.port))
+}
+
+// runAPIServer serves clientsecret.supervisor.<suffix> (OIDCClientSecretRequest) until
+// ctx ends, with the certificate and APIService handling the concierge uses.
+func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, log *slog.Logger) error {
+	group := suffix.Group(clientsecretv1alpha1.GroupName, f.suffix)
+	scheme, err := clientsecret.NewScheme(group)
+	if err != nil {
+		return err
+	}
+	// Requests read from the API server, not the manager's cache: a request right after
+	// an OIDCClient is created must find it, and hash updates rely on the resourceVersion
+	// they read (a concurrent change is a 409).
+	direct := struct {
+		client.Reader
+		client.Writer
+	}{mgr.GetAPIReader(), mgr.GetClient()}
+	store := &oidcclient.SecretStore{Client: direct, Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
+	storage := clientsecret.NewREST(mgr.GetAPIReader(), store, f.namespace,
+		schema.GroupResource{Group: group, Resource: clientsecret.Resource}, log.With("component", "oidcclientsecretrequest"))
+	return aggregatedapi.Run(ctx, aggregatedapi.Config{
+		Name: "selkie-supervisor", Title: "Selkie Supervisor",
+		Kubeconfig: f.kubeconfig, Namespace: f.namespace,
+		BindAddress: net.ParseIP(f.api.bindAddress), SecurePort: f.api.port,
+		ServiceName: f.api.serviceName, ServingCertSecret: f.api.servingCertSecret, CertDir: f.api.certDir,
+		Scheme:   scheme,
+		Groups:   []aggregatedapi.Group{{Name: group, Resources: map[string]rest.Storage{clientsecret.Resource: storage}}},
+		JSONOnly: true,
+		Log:      log.With("component", "apiserver"),
+	})
+}
+
+// configGroupVersion is the apiVersion of FederationDomains and OIDCClients.
+func configGroupVersion(sfx string) string {
+	return suffix.Group("config.supervisor."+suffix.Default, sfx) + "/v1alpha1"
+}

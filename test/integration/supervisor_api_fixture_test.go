@@ -1,0 +1,83 @@
+//go:build integration
+
+// SPDX-License-Identifier: Apache-2.0
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	supervisorclient "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned"
+)
+
+// supervisorAPIService is the APIService of the supervisor's aggregated group.
+const supervisorAPIService = "v1alpha1.clientsecret.supervisor.selkie.dev"
+
+// supervisorAPI is the aggregated API (clientsecret.supervisor.selkie.dev) of a test
+// supervisor, reached through the management cluster's API server.
+type supervisorAPI struct {
+	port int
+	// client is the generated clientset, as the management cluster's admin.
+	client supervisorclient.Interface
+}
+
+// startSupervisorWithAPI starts a supervisor that also serves its aggregated API on a
+// free loopback port, and registers that port as the APIService (removed after the
+// test, as only one supervisor can serve the group at a time).
+func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *supervisorAPI) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := startSupervisor(t, append([]string{"--api-bind-address", "127.0.0.1", "--api-port", strconv.Itoa(port)}, extra...)...)
+	ctx, cancel := context.WithTimeout(testContext(t), 60*time.Second)
+	defer cancel()
+	// As for the concierge: the APIService only once the process answers, or the
+	// aggregator backs off for a while.
+	if err := waitHealthy(ctx, port); err != nil {
+		log, _ := os.ReadFile(s.logFile)
+		t.Fatalf("the supervisor's API did not answer /healthz: %v\n%s", err, log)
+	}
+	kubeconfig := testEnv.Management().Kubeconfig
+	agg := aggregator.NewForConfigOrDie(adminConfig(t, kubeconfig))
+	t.Cleanup(func() {
+		_ = agg.ApiregistrationV1().APIServices().Delete(context.Background(), supervisorAPIService, metav1.DeleteOptions{})
+	})
+	if err := applyYAML(kubeconfig, supervisorAPIYAML(s.namespace, port)); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := kubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "apiservice/"+supervisorAPIService); err != nil {
+		log, _ := os.ReadFile(s.logFile)
+		t.Fatalf("APIService %s not Available: %v\n%s%s\nsupervisor log:\n%s", supervisorAPIService, err, out, errOut, log)
+	}
+	return s, &supervisorAPI{port: port, client: supervisorclient.NewForConfigOrDie(adminConfig(t, kubeconfig))}
+}
+
+// supervisorAPIYAML is what an install provides for the supervisor's aggregated API:
+// the Service (ExternalName localhost, as the supervisor runs on loopback here) and
+// the APIService of wire contract §1.12, whose caBundle the supervisor fills in.
+func supervisorAPIYAML(ns string, port int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: selkie-supervisor-api, namespace: %[1]s}
+spec: {type: ExternalName, externalName: localhost}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: %[3]s}
+spec: {group: clientsecret.supervisor.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
+  service: {namespace: %[1]s, name: selkie-supervisor-api, port: %[2]d}}
+`, ns, port, supervisorAPIService)
+}
