@@ -192,7 +192,7 @@ type tokenSet struct {
 
 type pkce struct{ verifier, challenge string }
 
-func newPKCE(t *testing.T) pkce {
+func newPKCE(t testing.TB) pkce {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func newPKCE(t *testing.T) pkce {
 
 // authorize sends the CLI's authorization request with username and password headers
 // and returns where the supervisor redirects (which must be a 302).
-func (s *supervisor) authorize(t *testing.T, path string, extra url.Values, username, password string, p pkce) *url.URL {
+func (s *supervisor) authorize(t testing.TB, path string, extra url.Values, username, password string, p pkce) *url.URL {
 	t.Helper()
 	q := url.Values{"client_id": {oidcprovider.CLIClientID}, "redirect_uri": {cliRedirect}, "response_type": {"code"},
 		"scope": {"openid offline_access pinniped:request-audience username groups"}, "state": {"state-1234567"},
@@ -234,7 +234,7 @@ func (s *supervisor) authorize(t *testing.T, path string, extra url.Values, user
 	return loc
 }
 
-func (s *supervisor) passwordLogin(t *testing.T, path, idp, username, password string) *tokenSet {
+func (s *supervisor) passwordLogin(t testing.TB, path, idp, username, password string) *tokenSet {
 	t.Helper()
 	p := newPKCE(t)
 	extra := url.Values{}
@@ -246,7 +246,7 @@ func (s *supervisor) passwordLogin(t *testing.T, path, idp, username, password s
 }
 
 // redeem checks the redirect to the CLI and exchanges its code.
-func (s *supervisor) redeem(t *testing.T, path string, loc *url.URL, p pkce) *tokenSet {
+func (s *supervisor) redeem(t testing.TB, path string, loc *url.URL, p pkce) *tokenSet {
 	t.Helper()
 	q := loc.Query()
 	if !strings.HasPrefix(loc.String(), cliRedirect+"?") || q.Get("code") == "" || q.Get("state") != "state-1234567" {
@@ -262,7 +262,7 @@ func (s *supervisor) redeem(t *testing.T, path string, loc *url.URL, p pkce) *to
 	return tokens
 }
 
-func (s *supervisor) tokenRequest(t *testing.T, path string, form url.Values) (*tokenSet, int, string) {
+func (s *supervisor) tokenRequest(t testing.TB, path string, form url.Values) (*tokenSet, int, string) {
 	t.Helper()
 	resp, err := s.client.PostForm(s.issuer(path)+"/oauth2/token", form)
 	if err != nil {
@@ -294,7 +294,7 @@ type supervisorClaims struct {
 	AuthTime int64    `json:"auth_time"`
 }
 
-func (s *supervisor) verifier(t *testing.T, path, audience string) *oidc.IDTokenVerifier {
+func (s *supervisor) verifier(t testing.TB, path, audience string) *oidc.IDTokenVerifier {
 	t.Helper()
 	ctx := oidc.ClientContext(context.Background(), s.client)
 	provider, err := oidc.NewProvider(ctx, s.issuer(path))
@@ -304,7 +304,7 @@ func (s *supervisor) verifier(t *testing.T, path, audience string) *oidc.IDToken
 	return provider.VerifierContext(ctx, &oidc.Config{ClientID: audience, SupportedSigningAlgs: []string{"ES256"}})
 }
 
-func (s *supervisor) verifyIDToken(t *testing.T, path, audience, raw string) supervisorClaims {
+func (s *supervisor) verifyIDToken(t testing.TB, path, audience, raw string) supervisorClaims {
 	t.Helper()
 	token, err := s.verifier(t, path, audience).Verify(context.Background(), raw)
 	if err != nil {
