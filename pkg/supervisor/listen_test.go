@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package supervisor
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+)
+
+func TestListenHTTPOnlyOnLoopbackOrUnixSocket(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:0", "localhost:0", "nonsense"} {
+		if l, err := listenHTTP(addr); err == nil {
+			l.Close()
+			t.Errorf("plain HTTP on %q was allowed", addr)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "unix:" + filepath.Join(t.TempDir(), "s.sock")} {
+		l, err := listenHTTP(addr)
+		if err != nil {
+			if strings.Contains(addr, "::1") && strings.Contains(err.Error(), "assign") {
+				continue // no IPv6 loopback on this machine
+			}
+			t.Errorf("%q: %v", addr, err)
+			continue
+		}
+		l.Close()
+	}
+}
+
+func TestLifetimeBounds(t *testing.T) {
+	ok := oidcprovider.DefaultLifetimes()
+	if err := validateLifetimes(ok); err != nil {
+		t.Fatalf("defaults refused: %v", err)
+	}
+	for name, change := range map[string]func(*oidcprovider.Lifetimes){
+		"access token 30s":   func(l *oidcprovider.Lifetimes) { l.AccessToken = 30 * time.Second },
+		"ID token 1h":        func(l *oidcprovider.Lifetimes) { l.IDToken = time.Hour },
+		"exchange token 11m": func(l *oidcprovider.Lifetimes) { l.ExchangeIDToken = 11 * time.Minute },
+		"session 8 days":     func(l *oidcprovider.Lifetimes) { l.Session = 8 * 24 * time.Hour },
+		"session 30 minutes": func(l *oidcprovider.Lifetimes) { l.Session = 30 * time.Minute },
+	} {
+		l := ok
+		change(&l)
+		if err := validateLifetimes(l); err == nil {
+			t.Errorf("%s was accepted", name)
+		}
+	}
+}
