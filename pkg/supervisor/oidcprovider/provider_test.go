@@ -191,6 +191,9 @@ func TestTokenEndpointBadInput(t *testing.T) {
 		{"with scope", exchange(func(f url.Values) { f.Set("scope", "openid") }), http.StatusBadRequest, errInvalidRequest},
 		{"wrong requested type", exchange(func(f url.Values) { f.Set("requested_token_type", tokenTypeAccessToken) }), http.StatusBadRequest, errInvalidRequest},
 		{"refresh token as subject", exchange(func(f url.Values) { f.Set("subject_token", rt) }), http.StatusBadRequest, errRequestUnauthorized},
+		{"oversized parameter", exchange(func(f url.Values) { f.Set("audience", strings.Repeat("a", maxParamLength+1)) }), http.StatusBadRequest, errInvalidRequest},
+		{"oversized body", exchange(func(f url.Values) { f.Set("padding", strings.Repeat("p", maxRequestBytes)) }), http.StatusBadRequest, errInvalidRequest},
+		{"repeated parameter", exchange(func(f url.Values) { f.Add("audience", "cluster-b") }), http.StatusBadRequest, errInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := doToken(p, tc.form)
