@@ -7,7 +7,9 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/selkie-dev/selkie/pkg/cli/login"
 	"github.com/selkie-dev/selkie/pkg/cli/version"
+	"github.com/selkie-dev/selkie/pkg/cli/whoami"
 	buildinfo "github.com/selkie-dev/selkie/pkg/version"
 )
 
@@ -19,6 +21,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get))
+	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand())
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/selkie-dev/selkie/pkg/version"
 )
@@ -29,7 +30,7 @@ func NewCommand(binary string, get func() version.Info) *cobra.Command {
 			return run(cmd.OutOrStdout(), binary, get(), flags)
 		},
 	}
-	cmd.Flags().StringVarP(&flags.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&flags.output, "output", "o", "text", "output format: text, yaml or json")
 	return cmd
 }
 
@@ -42,7 +43,14 @@ func run(out io.Writer, binary string, info version.Info, flags *flagpole) error
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
+	case "yaml":
+		b, err := yaml.Marshal(info)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(b)
+		return err
 	default:
-		return fmt.Errorf("unknown output format %q: use text or json", flags.output)
+		return fmt.Errorf("unknown output format %q: use text, yaml or json", flags.output)
 	}
 }

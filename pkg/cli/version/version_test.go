@@ -23,7 +23,8 @@ func TestVersionCommand(t *testing.T) {
 	}{
 		{name: "text", args: nil, want: "selkie v1.2.3 (go1.26.8, linux/amd64)\n"},
 		{name: "json", args: []string{"-o", "json"}, want: "{\n  \"version\": \"v1.2.3\",\n  \"goVersion\": \"go1.26.8\",\n  \"platform\": \"linux/amd64\"\n}\n"},
-		{name: "bad format", args: []string{"-o", "yaml"}, wantErr: `unknown output format "yaml": use text or json`},
+		{name: "yaml", args: []string{"-o", "yaml"}, want: "goVersion: go1.26.8\nplatform: linux/amd64\nversion: v1.2.3\n"},
+		{name: "bad format", args: []string{"-o", "xml"}, wantErr: `unknown output format "xml": use text, yaml or json`},
 		{name: "extra args", args: []string{"now"}, wantErr: `unknown command "now" for "version"`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcclient
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// BrowserOptions configure the browser authcode flow.
+type BrowserOptions struct {
+	// ListenPort is the loopback listener's port (0: any free port).
+	ListenPort int
+	// SkipListen starts no listener: the user pastes the code.
+	SkipListen bool
+	// SkipBrowser only prints the URL.
+	SkipBrowser bool
+	// OpenBrowser opens url in the user's browser.
+	OpenBrowser func(url string) error
+	// Prompt receives the URL and prompts (the terminal's stderr, never stdout).
+	Prompt io.Writer
+	// TTY, when the CLI has a terminal, is where a pasted code is read from.
+	TTY io.Reader
+	// SkipPrintURL does not print the URL when a browser was opened.
+	SkipPrintURL bool
+}
+
+// callbackResult is what the listener or the paste prompt produced.
+type callbackResult struct {
+	code string
+	err  error
+}
+
+// BrowserLogin runs the authorization code flow in the user's browser: the supervisor
+// redirects (or form-posts) the code to a loopback listener, or the user pastes it.
+func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts BrowserOptions) (*Tokens, error) {
+	p, err := newPKCE()
+	if err != nil {
+		return nil, err
+	}
+	results := make(chan callbackResult, 2)
+	redirectURI := "http://127.0.0.1:0/callback"
+	if !opts.SkipListen {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.ListenPort))
+		if err != nil {
+			c.Log.Debug("could not start the loopback listener; the code must be pasted", "error", err)
+			opts.SkipListen = true
+		} else {
+			redirectURI = "http://" + l.Addr().String() + "/callback"
+			srv := &http.Server{Handler: c.callbackHandler(p.state, results), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+		}
+	}
+	if opts.SkipListen && opts.TTY == nil {
+		return nil, errors.New("login failed: no loopback listener and no terminal to paste the authorization code into")
+	}
+	mode := ""
+	if c.FormPostSupported() {
+		mode = "form_post"
+	}
+	authURL := c.authorizeURL(req, redirectURI, p.state, p.nonce, p.challenge, mode)
+	opened := false
+	if !opts.SkipBrowser && opts.OpenBrowser != nil {
+		if err := opts.OpenBrowser(authURL); err != nil {
+			c.Log.Debug("could not open a browser", "error", err)
+		} else {
+			opened = true
+		}
+	}
+	if !opened || !opts.SkipPrintURL {
+		fmt.Fprintf(opts.Prompt, "Log in by visiting this link:\n\n    %s\n\n", authURL)
+	}
+	if opts.TTY != nil && (mode == "form_post" || opts.SkipListen) {
+		go readPastedCode(opts.Prompt, opts.TTY, results)
+	}
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("login timed out or was cancelled: %w", ctx.Err())
+	case r := <-results:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return c.redeem(ctx, r.code, redirectURI, p.verifier, p.nonce)
+	}
+}
+
+func readPastedCode(prompt io.Writer, tty io.Reader, results chan<- callbackResult) {
+	fmt.Fprint(prompt, "    Optionally, paste your authorization code: ")
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if code := strings.TrimSpace(line); code != "" {
+		results <- callbackResult{code: code}
+		return
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		results <- callbackResult{err: fmt.Errorf("read the authorization code: %w", err)}
+	}
+}
+
+// callbackHandler serves the loopback /callback (wire contract §3.5): GET with a query or
+// POST with a form (the form_post page's fetch), CORS preflight for that fetch.
+func (c *Client) callbackHandler(state string, results chan<- callbackResult) http.Handler {
+	origin := c.Meta.Issuer
+	if u, err := url.Parse(c.Meta.Issuer); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Vary", "*")
+		h.Set("Access-Control-Allow-Credentials", "false")
+		switch r.Method {
+		case http.MethodOptions:
+			if r.Header.Get("Origin") == "" {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Private-Network", "true")
+			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+				h.Set("Access-Control-Allow-Headers", rh)
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case http.MethodGet, http.MethodPost:
+		default:
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if r.Form.Get("state") != state {
+			http.Error(w, "Forbidden: the state does not match this login", http.StatusForbidden)
+			return
+		}
+		if e := r.Form.Get("error"); e != "" {
+			http.Error(w, "Bad Request: login failed: "+e, http.StatusBadRequest)
+			sendResult(results, callbackResult{err: fmt.Errorf("login failed: %s: %s", e, r.Form.Get("error_description"))})
+			return
+		}
+		code := r.Form.Get("code")
+		if code == "" {
+			http.Error(w, "Bad Request: no authorization code", http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, "you have been logged in and may now close this tab")
+		sendResult(results, callbackResult{code: code})
+	})
+}
+
+func sendResult(results chan<- callbackResult, r callbackResult) {
+	select {
+	case results <- r:
+	default: // a result is already waiting: this login is over
+	}
+}

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// Metadata is what the CLI reads from the issuer's discovery document.
+type Metadata struct {
+	Issuer                 string   `json:"issuer"`
+	AuthorizationEndpoint  string   `json:"authorization_endpoint"`
+	TokenEndpoint          string   `json:"token_endpoint"`
+	RevocationEndpoint     string   `json:"revocation_endpoint"`
+	ResponseModesSupported []string `json:"response_modes_supported"`
+	ScopesSupported        []string `json:"scopes_supported"`
+	Supervisor             *struct {
+		IdentityProvidersEndpoint string `json:"pinniped_identity_providers_endpoint"`
+	} `json:"discovery.supervisor.pinniped.dev/v1alpha1"`
+}
+
+// Client talks to one issuer as one OAuth client.
+type Client struct {
+	ClientID string
+	HTTP     *http.Client
+	Meta     Metadata
+	Now      func() time.Time
+	Log      *slog.Logger
+
+	provider *oidc.Provider
+}
+
+// Discover reads the issuer's metadata. The issuer and its authorization and token
+// endpoints must be https: the CLI sends passwords and tokens there.
+func Discover(ctx context.Context, issuer, clientID string, httpClient *http.Client, log *slog.Logger) (*Client, error) {
+	if !strings.HasPrefix(issuer, "https://") {
+		return nil, fmt.Errorf("issuer %q must be an https URL", issuer)
+	}
+	ctx = oidc.ClientContext(ctx, httpClient)
+	provider, err := oidc.NewProvider(ctx, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("could not perform OIDC discovery for %q: %w", issuer, err)
+	}
+	var meta Metadata
+	if err := provider.Claims(&meta); err != nil {
+		return nil, fmt.Errorf("could not read the discovery document of %q: %w", issuer, err)
+	}
+	for name, u := range map[string]string{"authorization_endpoint": meta.AuthorizationEndpoint, "token_endpoint": meta.TokenEndpoint} {
+		if !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("discovered %s %q must be an https URL", name, u)
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{ClientID: clientID, HTTP: httpClient, Meta: meta, Now: time.Now, Log: log, provider: provider}, nil
+}
+
+// IdentityProvider is one entry of IdP discovery.
+type IdentityProvider struct {
+	Name  string   `json:"name"`
+	Type  string   `json:"type"`
+	Flows []string `json:"flows"`
+}
+
+// IdentityProviders lists the issuer's identity providers; nil without IdP discovery.
+func (c *Client) IdentityProviders(ctx context.Context) ([]IdentityProvider, error) {
+	if c.Meta.Supervisor == nil || c.Meta.Supervisor.IdentityProvidersEndpoint == "" {
+		return nil, nil
+	}
+	endpoint := c.Meta.Supervisor.IdentityProvidersEndpoint
+	if !strings.HasPrefix(endpoint, c.Meta.Issuer) {
+		return nil, fmt.Errorf("the identity providers endpoint %q is not below the issuer", endpoint)
+	}
+	var doc struct {
+		IdentityProviders []IdentityProvider `json:"pinniped_identity_providers"`
+	}
+	if err := c.getJSON(ctx, endpoint, &doc); err != nil {
+		return nil, fmt.Errorf("could not list the identity providers of %q: %w", c.Meta.Issuer, err)
+	}
+	return doc.IdentityProviders, nil
+}
+
+// FormPostSupported reports whether the issuer offers response_mode=form_post.
+func (c *Client) FormPostSupported() bool {
+	return slices.Contains(c.Meta.ResponseModesSupported, "form_post")
+}
+
+func (c *Client) getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}
+
+// Tokens are what a login or refresh yields.
+type Tokens struct {
+	AccessToken  string
+	AccessExpiry time.Time
+	RefreshToken string
+	IDToken      string
+	IDExpiry     time.Time
+	IDClaims     map[string]any
+}
+
+// tokenResponse is the token endpoint's JSON.
+type tokenResponse struct {
+	AccessToken     string `json:"access_token"`
+	ExpiresIn       int64  `json:"expires_in"`
+	IDToken         string `json:"id_token"`
+	RefreshToken    string `json:"refresh_token"`
+	TokenType       string `json:"token_type"`
+	IssuedTokenType string `json:"issued_token_type"`
+	Error           string `json:"error"`
+	Description     string `json:"error_description"`
+}
+
+// ErrTokenEndpoint is a refusal by the token endpoint.
+var ErrTokenEndpoint = errors.New("the token endpoint refused the request")
+
+// postToken sends a form to the token endpoint as the public client.
+func (c *Client) postToken(ctx context.Context, form url.Values) (*tokenResponse, error) {
+	form.Set("client_id", c.ClientID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Meta.TokenEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("token request: %w", err)
+	}
+	defer resp.Body.Close()
+	for _, w := range resp.Header.Values("Warning") {
+		c.Log.Warn("warning from the supervisor", "warning", w)
+	}
+	var tr tokenResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr); err != nil {
+		return nil, fmt.Errorf("token response (%s): %w", resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s: %s (Audit-ID %s)", ErrTokenEndpoint, tr.Error, tr.Description, resp.Header.Get("Audit-ID"))
+	}
+	return &tr, nil
+}
+
+// verifyTokens checks the ID token of a code or refresh response and builds Tokens.
+func (c *Client) verifyTokens(ctx context.Context, tr *tokenResponse, nonce string) (*Tokens, error) {
+	if tr.IDToken == "" {
+		return nil, errors.New("the token response has no ID token")
+	}
+	idToken, claims, err := c.verifyIDToken(ctx, tr.IDToken, c.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if idToken.Nonce != nonce {
+		return nil, errors.New("the ID token's nonce does not match the request")
+	}
+	if tr.AccessToken != "" && idToken.AccessTokenHash != "" {
+		if err := idToken.VerifyAccessToken(tr.AccessToken); err != nil {
+			return nil, fmt.Errorf("the ID token's at_hash does not match the access token: %w", err)
+		}
+	}
+	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken, IDExpiry: idToken.Expiry, IDClaims: claims}
+	if tr.ExpiresIn > 0 {
+		t.AccessExpiry = c.Now().Add(time.Duration(tr.ExpiresIn) * time.Second)
+	}
+	return t, nil
+}
+
+func (c *Client) verifyIDToken(ctx context.Context, raw, audience string) (*oidc.IDToken, map[string]any, error) {
+	ctx = oidc.ClientContext(ctx, c.HTTP)
+	verifier := c.provider.VerifierContext(ctx, &oidc.Config{ClientID: audience, Now: c.Now})
+	token, err := verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the ID token is not valid: %w", err)
+	}
+	var claims map[string]any
+	if err := token.Claims(&claims); err != nil {
+		return nil, nil, err
+	}
+	return token, claims, nil
+}
