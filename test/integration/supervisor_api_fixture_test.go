@@ -19,11 +19,16 @@ import (
 	supervisorclient "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned"
 )
 
-// supervisorAPIService is the APIService of the supervisor's aggregated group.
-const supervisorAPIService = "v1alpha1.clientsecret.supervisor.selkie.dev"
+// supervisorAPIService and supervisorSessionAPIService are the APIServices of the
+// supervisor's aggregated groups.
+const (
+	supervisorAPIService        = "v1alpha1.clientsecret.supervisor.selkie.dev"
+	supervisorSessionAPIService = "v1alpha1.session.supervisor.selkie.dev"
+)
 
-// supervisorAPI is the aggregated API (clientsecret.supervisor.selkie.dev) of a test
-// supervisor, reached through the management cluster's API server.
+// supervisorAPI is the aggregated API (clientsecret.supervisor.selkie.dev and
+// session.supervisor.selkie.dev) of a test supervisor, reached through the management
+// cluster's API server.
 type supervisorAPI struct {
 	port int
 	// client is the generated clientset, as the management cluster's admin.
@@ -31,8 +36,8 @@ type supervisorAPI struct {
 }
 
 // startSupervisorWithAPI starts a supervisor that also serves its aggregated API on a
-// free loopback port, and registers that port as the APIService (removed after the
-// test, as only one supervisor can serve the group at a time).
+// free loopback port, and registers that port as the APIServices (removed after the
+// test, as only one supervisor can serve the groups at a time).
 func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *supervisorAPI) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,21 +58,26 @@ func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *superv
 	kubeconfig := testEnv.Management().Kubeconfig
 	agg := aggregator.NewForConfigOrDie(adminConfig(t, kubeconfig))
 	t.Cleanup(func() {
-		_ = agg.ApiregistrationV1().APIServices().Delete(context.Background(), supervisorAPIService, metav1.DeleteOptions{})
+		for _, name := range []string{supervisorAPIService, supervisorSessionAPIService} {
+			_ = agg.ApiregistrationV1().APIServices().Delete(context.Background(), name, metav1.DeleteOptions{})
+		}
 	})
 	if err := applyYAML(kubeconfig, supervisorAPIYAML(s.namespace, port)); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, err := kubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "apiservice/"+supervisorAPIService); err != nil {
-		log, _ := os.ReadFile(s.logFile)
-		t.Fatalf("APIService %s not Available: %v\n%s%s\nsupervisor log:\n%s", supervisorAPIService, err, out, errOut, log)
+	for _, name := range []string{supervisorAPIService, supervisorSessionAPIService} {
+		if out, errOut, err := kubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "apiservice/"+name); err != nil {
+			log, _ := os.ReadFile(s.logFile)
+			t.Fatalf("APIService %s not Available: %v\n%s%s\nsupervisor log:\n%s", name, err, out, errOut, log)
+		}
 	}
 	return s, &supervisorAPI{port: port, client: supervisorclient.NewForConfigOrDie(adminConfig(t, kubeconfig))}
 }
 
 // supervisorAPIYAML is what an install provides for the supervisor's aggregated API:
 // the Service (ExternalName localhost, as the supervisor runs on loopback here) and
-// the APIService of wire contract §1.12, whose caBundle the supervisor fills in.
+// the APIService of wire contract §1.12 and the Selkie-only one of the session API,
+// whose caBundles the supervisor fills in.
 func supervisorAPIYAML(ns string, port int) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Service
@@ -79,5 +89,11 @@ kind: APIService
 metadata: {name: %[3]s}
 spec: {group: clientsecret.supervisor.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
   service: {namespace: %[1]s, name: selkie-supervisor-api, port: %[2]d}}
-`, ns, port, supervisorAPIService)
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: %[4]s}
+spec: {group: session.supervisor.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
+  service: {namespace: %[1]s, name: selkie-supervisor-api, port: %[2]d}}
+`, ns, port, supervisorAPIService, supervisorSessionAPIService)
 }

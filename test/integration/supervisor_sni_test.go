@@ -52,7 +52,9 @@ func TestSupervisorSNICertificate(t *testing.T) {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	sni := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		DialContext:     func(ctx context.Context, network, _ string) (net.Conn, error) { return dialer.DialContext(ctx, network, s.addr) },
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, s.addr)
+		},
 	}}
 	eventually(t, 60*time.Second, "discovery at the localhost issuer with the SNI certificate", func() (bool, error) {
 		resp, err := sni.Get(issuer + "/.well-known/openid-configuration")
