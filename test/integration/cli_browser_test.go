@@ -1,0 +1,163 @@
+//go:build integration
+
+// SPDX-License-Identifier: Apache-2.0
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium (hack/install-deps.sh installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// TestCLIBrowserLoginThroughConcierge runs kubectl with a selkie exec kubeconfig whose
+// flow is browser_authcode: the CLI prints the login URL, a real headless Chromium opens
+// it, fills in Dex's login form, and the supervisor's form_post page delivers the code
+// to the CLI's loopback listener.
+func TestCLIBrowserLoginThroughConcierge(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is required (hack/install-deps.sh installs it): %v", err)
+	}
+	f := newLoginFixture(t)
+	pinny := testEnv.Users[0]
+	kubeconfig := f.execKubeconfig(t, t.TempDir(), "--upstream-identity-provider-flow=browser_authcode", "--skip-browser")
+
+	ctx, cancel := context.WithTimeout(testContext(t), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
+	// A session of its own: no controlling terminal, so the CLI cannot prompt for a
+	// pasted code and must rely on its listener, as under an IDE or a CI job.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	loginURL, rest := readLoginURL(t, stderr)
+	if !strings.HasPrefix(loginURL, f.s.issuer("/fd1")+"/oauth2/authorize?") || !strings.Contains(loginURL, "response_mode=form_post") {
+		t.Fatalf("login URL %q", loginURL)
+	}
+	start := time.Now()
+	browse(t, ctx, loginURL, pinny.Email, pinny.Password, f.s.addr, dexAddr(t))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("kubectl after the browser login: %v\n%s", err, rest.String())
+	}
+	t.Logf("browser login to kubectl output: %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(stdout.String(), "namespace/kube-system") {
+		t.Errorf("kubectl output %q", stdout.String())
+	}
+}
+
+// readLoginURL reads the CLI's stderr (through kubectl) until the login URL, and keeps
+// collecting the rest for diagnostics.
+func readLoginURL(t *testing.T, stderr io.Reader) (string, *bytes.Buffer) {
+	t.Helper()
+	rest := &bytes.Buffer{}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("the CLI printed no login URL:\n%s", rest.String())
+			}
+			rest.WriteString(line + "\n")
+			if u := strings.TrimSpace(line); strings.HasPrefix(u, "https://") {
+				go func() {
+					for l := range lines {
+						rest.WriteString(l + "\n")
+					}
+				}()
+				return u, rest
+			}
+		case <-timeout:
+			t.Fatalf("no login URL within 60s:\n%s", rest.String())
+		}
+	}
+}
+
+func dexAddr(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(testEnv.Dex.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// browse logs in at Dex in headless Chromium, trusting only the supervisor's and Dex's
+// serving keys, and waits for the form_post page to report success.
+func browse(t *testing.T, ctx context.Context, loginURL, username, password string, hosts ...string) {
+	t.Helper()
+	var spkis []string
+	for _, host := range hosts {
+		spkis = append(spkis, leafSPKI(t, host))
+	}
+	profile := t.TempDir()
+	actx, acancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(profile),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("password-store", "basic"), chromedp.Flag("use-mock-keychain", true),
+		chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spkis, ",")))
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(loginURL),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("login"), username),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("submit-login")),
+		chromedp.WaitVisible(chromedp.ID("success")),
+	)
+	if err != nil {
+		loc, _ := chromedp.Run(bctx, chromedp.Location())
+		body, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("browser login failed at %s: %v\n%.500s", loc, err, body)
+	}
+}
+
+// leafSPKI is base64(sha256(SubjectPublicKeyInfo)) of the certificate a TLS server at
+// host presents, the form of Chromium's --ignore-certificate-errors-spki-list.
+func leafSPKI(t *testing.T, host string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only to read the key to pin
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
