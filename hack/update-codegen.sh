@@ -30,13 +30,14 @@ SUPERVISOR_CRD_PKGS=(
   "${APIS}/supervisor/idp/v1alpha1"
 )
 # Groups served by the aggregated API servers (internal version, conversion,
-# defaults, OpenAPI; create-only clients), per component.
+# defaults, OpenAPI; clients with the verbs each kind serves), per component.
 CONCIERGE_AGGREGATED_PKGS=(
   "${APIS}/concierge/login/v1alpha1"
   "${APIS}/concierge/identity/v1alpha1"
 )
 SUPERVISOR_AGGREGATED_PKGS=(
   "${APIS}/supervisor/clientsecret/v1alpha1"
+  "${APIS}/supervisor/session/v1alpha1"
 )
 CRD_PKGS=("${CONCIERGE_CRD_PKGS[@]}" "${SUPERVISOR_CRD_PKGS[@]}")
 AGGREGATED_PKGS=("${CONCIERGE_AGGREGATED_PKGS[@]}" "${SUPERVISOR_AGGREGATED_PKGS[@]}")
@@ -44,6 +45,7 @@ INTERNAL_PKGS=(
   "${APIS}/concierge/login"
   "${APIS}/concierge/identity"
   "${APIS}/supervisor/clientsecret"
+  "${APIS}/supervisor/session"
 )
 # Dependencies whose OpenAPI definitions the aggregated servers also serve
 # (core/v1 for the TypedLocalObjectReference of TokenCredentialRequest).

@@ -11,6 +11,7 @@ import (
 	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
 	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 	v1 "k8s.io/api/core/v1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		clientsecretv1alpha1.OIDCClientSecretRequestList{}.OpenAPIModelName():   schema_apis_supervisor_clientsecret_v1alpha1_OIDCClientSecretRequestList(ref),
 		clientsecretv1alpha1.OIDCClientSecretRequestSpec{}.OpenAPIModelName():   schema_apis_supervisor_clientsecret_v1alpha1_OIDCClientSecretRequestSpec(ref),
 		clientsecretv1alpha1.OIDCClientSecretRequestStatus{}.OpenAPIModelName(): schema_apis_supervisor_clientsecret_v1alpha1_OIDCClientSecretRequestStatus(ref),
+		sessionv1alpha1.SupervisorSession{}.OpenAPIModelName():                  schema_apis_supervisor_session_v1alpha1_SupervisorSession(ref),
+		sessionv1alpha1.SupervisorSessionIdentityProvider{}.OpenAPIModelName():  schema_apis_supervisor_session_v1alpha1_SupervisorSessionIdentityProvider(ref),
+		sessionv1alpha1.SupervisorSessionList{}.OpenAPIModelName():              schema_apis_supervisor_session_v1alpha1_SupervisorSessionList(ref),
+		sessionv1alpha1.SupervisorSessionStatus{}.OpenAPIModelName():            schema_apis_supervisor_session_v1alpha1_SupervisorSessionStatus(ref),
 		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
 		v1.Affinity{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_Affinity(ref),
 		v1.AppArmorProfile{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_AppArmorProfile(ref),
@@ -939,6 +944,248 @@ func schema_apis_supervisor_clientsecret_v1alpha1_OIDCClientSecretRequestStatus(
 				Required: []string{"totalClientSecrets"},
 			},
 		},
+	}
+}
+
+func schema_apis_supervisor_session_v1alpha1_SupervisorSession(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SupervisorSession is one downstream login to the supervisor, named by its session ID. Every field is read-only; deleting the session revokes it: its refresh tokens stop working and the upstream tokens are revoked (best effort). Tokens and certificates already issued from it live until they expire.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status describes the login.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(sessionv1alpha1.SupervisorSessionStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			sessionv1alpha1.SupervisorSessionStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apis_supervisor_session_v1alpha1_SupervisorSessionIdentityProvider(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SupervisorSessionIdentityProvider names the upstream identity provider of a session.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"displayName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DisplayName is the provider's name in the FederationDomain (spec.identityProviders[].displayName, or the resource name in legacy mode).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is the provider type: oidc, ldap, activedirectory or github.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is the kind of the identity provider resource, such as OIDCIdentityProvider.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the name of the identity provider resource.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"displayName", "type", "kind", "name"},
+			},
+		},
+	}
+}
+
+func schema_apis_supervisor_session_v1alpha1_SupervisorSessionList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SupervisorSessionList is a list of SupervisorSessions.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the SupervisorSessions.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(sessionv1alpha1.SupervisorSession{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			sessionv1alpha1.SupervisorSession{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apis_supervisor_session_v1alpha1_SupervisorSessionStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SupervisorSessionStatus describes the login. It never holds tokens, token hashes or data of the upstream identity provider.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"issuer": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Issuer is the issuer of the FederationDomain the user logged in to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"clientID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ClientID is the downstream client (pinniped-cli or an OIDCClient's name).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username is the downstream username.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"groups": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Groups are the downstream groups as of the last login or refresh.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"subject": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Subject is the downstream subject (the sub claim of the session's ID tokens).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"identityProvider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "IdentityProvider is the upstream identity provider the user logged in with.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(sessionv1alpha1.SupervisorSessionIdentityProvider{}.OpenAPIModelName()),
+						},
+					},
+					"grantedScopes": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "GrantedScopes are the scopes granted at login.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"authTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AuthTime is when the user logged in (also the object's creationTimestamp).",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"expires": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Expires is when the session ends: its refresh tokens stop working then.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"issuer", "clientID", "username", "subject", "identityProvider", "authTime", "expires"},
+			},
+		},
+		Dependencies: []string{
+			sessionv1alpha1.SupervisorSessionIdentityProvider{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

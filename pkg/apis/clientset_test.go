@@ -19,6 +19,7 @@ import (
 	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
 	supervisorconfigv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 )
 
 // TestConciergeClients exercises the generated concierge clientset, its fake and
@@ -73,7 +74,19 @@ func TestSupervisorClients(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "fd1", Namespace: "selkie-supervisor"},
 		Spec:       supervisorconfigv1alpha1.FederationDomainSpec{Issuer: "https://id.example.com/fd1"},
 	}
-	client := supervisorfake.NewSimpleClientset(fd)
+	sess := &sessionv1alpha1.SupervisorSession{
+		ObjectMeta: metav1.ObjectMeta{Name: "aaaaaaaaaaaaaaaaaaaaaaaaaa", Namespace: "selkie-supervisor"},
+		Status:     sessionv1alpha1.SupervisorSessionStatus{Username: "alice", ClientID: "pinniped-cli"},
+	}
+	client := supervisorfake.NewSimpleClientset(fd, sess)
+
+	sessions := client.SessionV1alpha1().SupervisorSessions("selkie-supervisor")
+	if listed, err := sessions.List(ctx, metav1.ListOptions{}); err != nil || len(listed.Items) != 1 || listed.Items[0].Status.Username != "alice" {
+		t.Errorf("list SupervisorSessions: %+v, %v", listed, err)
+	}
+	if err := sessions.Delete(ctx, sess.Name, metav1.DeleteOptions{}); err != nil {
+		t.Errorf("delete SupervisorSession: %v", err)
+	}
 
 	if _, err := client.ClientSecretV1alpha1().OIDCClientSecretRequests("selkie-supervisor").Create(ctx,
 		&clientsecretv1alpha1.OIDCClientSecretRequest{

@@ -21,6 +21,9 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret"
 	clientsecretinstall "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/install"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
+	sessioninstall "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/install"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 )
 
 // aggregatedKinds pairs every versioned kind of the aggregated APIs with its
@@ -41,6 +44,8 @@ func aggregatedKinds() []struct {
 		{"WhoAmIRequestList", func() runtime.Object { return &identityv1alpha1.WhoAmIRequestList{} }, func() runtime.Object { return &identity.WhoAmIRequestList{} }, identityinstall.Install},
 		{"OIDCClientSecretRequest", func() runtime.Object { return &clientsecretv1alpha1.OIDCClientSecretRequest{} }, func() runtime.Object { return &clientsecret.OIDCClientSecretRequest{} }, clientsecretinstall.Install},
 		{"OIDCClientSecretRequestList", func() runtime.Object { return &clientsecretv1alpha1.OIDCClientSecretRequestList{} }, func() runtime.Object { return &clientsecret.OIDCClientSecretRequestList{} }, clientsecretinstall.Install},
+		{"SupervisorSession", func() runtime.Object { return &sessionv1alpha1.SupervisorSession{} }, func() runtime.Object { return &session.SupervisorSession{} }, sessioninstall.Install},
+		{"SupervisorSessionList", func() runtime.Object { return &sessionv1alpha1.SupervisorSessionList{} }, func() runtime.Object { return &session.SupervisorSessionList{} }, sessioninstall.Install},
 	}
 }
 

@@ -10,6 +10,7 @@
 //	supervisor/config/v1alpha1         FederationDomain, OIDCClient (CRDs)
 //	supervisor/idp/v1alpha1            OIDC, LDAP, ActiveDirectory and GitHub identity providers (CRDs)
 //	supervisor/clientsecret[/v1alpha1] OIDCClientSecretRequest (aggregated API)
+//	supervisor/session[/v1alpha1]      SupervisorSession (aggregated API, Selkie-only)
 //
 // Generated code lives beside the types (zz_generated.*.go) and under
 // generated/ (clients, OpenAPI definitions, CRD YAML); regenerate it with

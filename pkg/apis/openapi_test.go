@@ -14,6 +14,7 @@ import (
 	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
 	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 )
 
 // TestOpenAPIDefinitionsComplete checks that the generated OpenAPI definitions
@@ -35,6 +36,8 @@ func TestOpenAPIDefinitionsComplete(t *testing.T) {
 		identityv1alpha1.WhoAmIRequestList{}.OpenAPIModelName(),
 		clientsecretv1alpha1.OIDCClientSecretRequest{}.OpenAPIModelName(),
 		clientsecretv1alpha1.OIDCClientSecretRequestList{}.OpenAPIModelName(),
+		sessionv1alpha1.SupervisorSession{}.OpenAPIModelName(),
+		sessionv1alpha1.SupervisorSessionList{}.OpenAPIModelName(),
 		metav1.Status{}.OpenAPIModelName(),
 		metav1.APIGroupList{}.OpenAPIModelName(),
 		corev1.TypedLocalObjectReference{}.OpenAPIModelName(),

@@ -18,6 +18,7 @@ import (
 	clientsecretinstall "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/install"
 	supervisorconfigv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	sessioninstall "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/install"
 )
 
 // TestSchemeRegistration checks that every kind of the wire contract §0.1 is
@@ -67,6 +68,12 @@ func TestSchemeRegistration(t *testing.T) {
 			group:    "clientsecret.supervisor.selkie.dev",
 			install:  withInstall(clientsecretinstall.Install),
 			kinds:    []string{"OIDCClientSecretRequest"},
+			internal: true,
+		},
+		{
+			group:    "session.supervisor.selkie.dev",
+			install:  withInstall(sessioninstall.Install),
+			kinds:    []string{"SupervisorSession"},
 			internal: true,
 		},
 	}

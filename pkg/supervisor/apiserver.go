@@ -17,8 +17,12 @@ import (
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
 func validateAPIFlags(f *apiFlags) error {
@@ -39,14 +43,21 @@ func apiAddress(f *apiFlags) string {
 	return net.JoinHostPort(f.bindAddress, strconv.Itoa(f.port))
 }
 
-// runAPIServer serves clientsecret.supervisor.<suffix> (OIDCClientSecretRequest) until
-// ctx ends, with the certificate and APIService handling the concierge uses.
-func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, log *slog.Logger) error {
+// runAPIServer serves clientsecret.supervisor.<suffix> (OIDCClientSecretRequest) and
+// session.supervisor.<suffix> (SupervisorSession, over sessions) until ctx ends, with the
+// certificate and APIService handling the concierge uses.
+func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions session.Store, registry *upstream.Registry, log *slog.Logger) error {
 	group := suffix.Group(clientsecretv1alpha1.GroupName, f.suffix)
 	scheme, err := clientsecret.NewScheme(group)
 	if err != nil {
 		return err
 	}
+	sessionGroup := suffix.Group(sessionv1alpha1.GroupName, f.suffix)
+	if err := sessionapi.AddToScheme(scheme, sessionGroup); err != nil {
+		return err
+	}
+	sessionStorage := sessionapi.NewREST(sessionapi.Config{Store: sessions, Namespace: f.namespace, Group: sessionGroup,
+		Revoke: revokeUpstream(registry), LogUserInfo: f.logUserInfo, Log: log.With("component", "supervisorsession")})
 	// Requests read from the API server, not the manager's cache: a request right after
 	// an OIDCClient is created must find it, and hash updates rely on the resourceVersion
 	// they read (a concurrent change is a 409).
@@ -62,8 +73,11 @@ func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, log *slo
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace,
 		BindAddress: net.ParseIP(f.api.bindAddress), SecurePort: f.api.port,
 		ServiceName: f.api.serviceName, ServingCertSecret: f.api.servingCertSecret, CertDir: f.api.certDir,
-		Scheme:   scheme,
-		Groups:   []aggregatedapi.Group{{Name: group, Resources: map[string]rest.Storage{clientsecret.Resource: storage}}},
+		Scheme: scheme,
+		Groups: []aggregatedapi.Group{
+			{Name: group, Resources: map[string]rest.Storage{clientsecret.Resource: storage}},
+			{Name: sessionGroup, Resources: map[string]rest.Storage{sessionapi.Resource: sessionStorage}},
+		},
 		JSONOnly: true,
 		Log:      log.With("component", "apiserver"),
 	})

@@ -76,8 +76,9 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 	return mgr, registry, nil
 }
 
-// revokeUpstream revokes an expired session's upstream tokens through the provider that
-// issued them, if it is still configured.
+// revokeUpstream revokes a session's upstream tokens through the provider that issued
+// them, if it is still configured: for the garbage collector (expired sessions) and the
+// SupervisorSession API (deleted sessions).
 func revokeUpstream(registry *upstream.Registry) func(ctx context.Context, s *session.Session) error {
 	return func(ctx context.Context, s *session.Session) error {
 		p, ok := registry.Get(upstream.Key{Kind: s.IdP.Kind, Name: s.IdP.Name})

@@ -40,7 +40,8 @@ type serveFlags struct {
 	api                           apiFlags
 }
 
-// apiFlags configure the aggregated API server (clientsecret.supervisor.<suffix>).
+// apiFlags configure the aggregated API server (clientsecret.supervisor.<suffix> and
+// session.supervisor.<suffix>).
 type apiFlags struct {
 	bindAddress       string
 	port              int
@@ -82,7 +83,7 @@ func newServeCommand() *cobra.Command {
 	fs.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", f.lifetimes.IDToken, "lifetime of ID tokens from authcode and refresh grants (2m to 30m)")
 	fs.DurationVar(&f.lifetimes.ExchangeIDToken, "exchange-id-token-lifetime", f.lifetimes.ExchangeIDToken, "lifetime of cluster-audience ID tokens from token exchange (1m to 10m)")
 	fs.DurationVar(&f.lifetimes.Session, "session-lifetime", f.lifetimes.Session, "how long a login lasts, refreshes included (1h to 168h)")
-	fs.StringVar(&f.api.bindAddress, "api-bind-address", "0.0.0.0", "address the aggregated API (OIDCClientSecretRequest) listens on")
+	fs.StringVar(&f.api.bindAddress, "api-bind-address", "0.0.0.0", "address the aggregated API (OIDCClientSecretRequest, SupervisorSession) listens on")
 	fs.IntVar(&f.api.port, "api-port", 10250, "HTTPS port of the aggregated API (0: do not serve it)")
 	fs.StringVar(&f.api.serviceName, "api-service-name", "selkie-supervisor-api", "Service in --namespace the APIService points at (names the API serving certificate)")
 	fs.StringVar(&f.api.servingCertSecret, "api-serving-cert-secret", "selkie-supervisor-api-tls", "Secret in --namespace holding the aggregated API's serving CA and certificate")
@@ -157,7 +158,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	go func() { errc <- mgr.Start(ctx) }()
 	if f.api.port != 0 {
 		go func() {
-			if err := runAPIServer(ctx, f, mgr, log); err != nil {
+			if err := runAPIServer(ctx, f, mgr, store, registry, log); err != nil {
 				errc <- fmt.Errorf("aggregated API: %w", err)
 			}
 		}()

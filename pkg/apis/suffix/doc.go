@@ -9,5 +9,5 @@
 // It owns suffix validation and the group renaming for the CRD groups
 // (authentication.concierge, config.concierge, config.supervisor,
 // idp.supervisor). It does not register the aggregated API groups (login,
-// identity, clientsecret), which their servers install themselves.
+// identity, clientsecret, session), which their servers install themselves.
 package suffix

@@ -11,6 +11,7 @@ import (
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/clientsecret/v1alpha1"
 	configv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/config/v1alpha1"
 	idpv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/idp/v1alpha1"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/session/v1alpha1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
@@ -21,6 +22,7 @@ type Interface interface {
 	ClientSecretV1alpha1() clientsecretv1alpha1.ClientSecretV1alpha1Interface
 	ConfigV1alpha1() configv1alpha1.ConfigV1alpha1Interface
 	IDPV1alpha1() idpv1alpha1.IDPV1alpha1Interface
+	SessionV1alpha1() sessionv1alpha1.SessionV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
@@ -29,6 +31,7 @@ type Clientset struct {
 	clientSecretV1alpha1 *clientsecretv1alpha1.ClientSecretV1alpha1Client
 	configV1alpha1       *configv1alpha1.ConfigV1alpha1Client
 	iDPV1alpha1          *idpv1alpha1.IDPV1alpha1Client
+	sessionV1alpha1      *sessionv1alpha1.SessionV1alpha1Client
 }
 
 // ClientSecretV1alpha1 retrieves the ClientSecretV1alpha1Client
@@ -44,6 +47,11 @@ func (c *Clientset) ConfigV1alpha1() configv1alpha1.ConfigV1alpha1Interface {
 // IDPV1alpha1 retrieves the IDPV1alpha1Client
 func (c *Clientset) IDPV1alpha1() idpv1alpha1.IDPV1alpha1Interface {
 	return c.iDPV1alpha1
+}
+
+// SessionV1alpha1 retrieves the SessionV1alpha1Client
+func (c *Clientset) SessionV1alpha1() sessionv1alpha1.SessionV1alpha1Interface {
+	return c.sessionV1alpha1
 }
 
 // Discovery retrieves the DiscoveryClient
@@ -102,6 +110,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.sessionV1alpha1, err = sessionv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 
 	cs.DiscoveryClient, err = discovery.NewDiscoveryClientForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
@@ -126,6 +138,7 @@ func New(c rest.Interface) *Clientset {
 	cs.clientSecretV1alpha1 = clientsecretv1alpha1.New(c)
 	cs.configV1alpha1 = configv1alpha1.New(c)
 	cs.iDPV1alpha1 = idpv1alpha1.New(c)
+	cs.sessionV1alpha1 = sessionv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)
 	return &cs

@@ -12,6 +12,8 @@ import (
 	fakeconfigv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/config/v1alpha1/fake"
 	idpv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/idp/v1alpha1"
 	fakeidpv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/idp/v1alpha1/fake"
+	sessionv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/session/v1alpha1"
+	fakesessionv1alpha1 "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned/typed/session/v1alpha1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -98,4 +100,9 @@ func (c *Clientset) ConfigV1alpha1() configv1alpha1.ConfigV1alpha1Interface {
 // IDPV1alpha1 retrieves the IDPV1alpha1Client
 func (c *Clientset) IDPV1alpha1() idpv1alpha1.IDPV1alpha1Interface {
 	return &fakeidpv1alpha1.FakeIDPV1alpha1{Fake: &c.Fake}
+}
+
+// SessionV1alpha1 retrieves the SessionV1alpha1Client
+func (c *Clientset) SessionV1alpha1() sessionv1alpha1.SessionV1alpha1Interface {
+	return &fakesessionv1alpha1.FakeSessionV1alpha1{Fake: &c.Fake}
 }
