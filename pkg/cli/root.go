@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/selkie-dev/selkie/pkg/cli/login"
+	"github.com/selkie-dev/selkie/pkg/cli/logout"
 	"github.com/selkie-dev/selkie/pkg/cli/version"
 	"github.com/selkie-dev/selkie/pkg/cli/whoami"
 	buildinfo "github.com/selkie-dev/selkie/pkg/version"
@@ -21,6 +22,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand())
+	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand(), logout.NewCommand())
 	return cmd
 }

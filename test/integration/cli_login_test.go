@@ -218,6 +218,20 @@ func TestCLIPasswordLoginThroughConcierge(t *testing.T) {
 		t.Errorf("whoami: %v\n%s\n%s", err, out, errOut)
 	}
 
+	// Logout revokes the session at the supervisor and empties both cache entries, so
+	// the next call needs a login again.
+	sessionsBefore := countSessions(t, f.s.namespace)
+	out, errOut, err = runWithEnv(t, nil, cliBinary(t), "logout", "--kubeconfig", kubeconfig)
+	if err != nil || !strings.Contains(errOut, "revoked the session") {
+		t.Errorf("logout: %v\n%s\n%s", err, out, errOut)
+	}
+	if after := countSessions(t, f.s.namespace); after != sessionsBefore-1 {
+		t.Errorf("sessions at the supervisor: %d before logout, %d after, want one fewer", sessionsBefore, after)
+	}
+	if _, errOut, err := runWithEnv(t, nil, testEnv.Kubectl, "--kubeconfig", kubeconfig, "get", "namespaces"); err == nil {
+		t.Errorf("kubectl worked after logout without credentials:\n%s", errOut)
+	}
+
 	wallyDir := t.TempDir()
 	wallyConfig := f.execKubeconfig(t, wallyDir, "--upstream-identity-provider-flow=cli_password")
 	_, errOut, err = runWithEnv(t, []string{"PINNIPED_USERNAME=" + wally.Email, "PINNIPED_PASSWORD=" + wally.Password},
@@ -230,4 +244,15 @@ func TestCLIPasswordLoginThroughConcierge(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "access_denied") {
 		t.Errorf("a wrong password: %v\n%s", err, errOut)
 	}
+}
+
+// countSessions counts the supervisor's session Secrets.
+func countSessions(t *testing.T, namespace string) int {
+	t.Helper()
+	kube := kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Management().Kubeconfig))
+	list, err := kube.CoreV1().Secrets(namespace).List(testContext(t), metav1.ListOptions{LabelSelector: "storage.selkie.dev/type=session"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items)
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,8 +43,9 @@ type oidcFlags struct {
 	concierge                         conciergeFlags
 }
 
-func newOIDCCommand(deps Deps) *cobra.Command {
-	f := &oidcFlags{}
+func newOIDCCommand(deps Deps) *cobra.Command { return newOIDCCommandFor(deps, &oidcFlags{}) }
+
+func newOIDCCommandFor(deps Deps, f *oidcFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "oidc --issuer URL",
 		Short: "Log in with an OIDC issuer (a Selkie or Pinniped supervisor)",
@@ -136,10 +136,7 @@ func (l *oidcLogin) idToken(ctx context.Context) (string, time.Time, error) {
 		sessionLog = nil
 	}
 	sessions := cache.NewSessionCache(f.sessionCache, cache.WithLogger(sessionLog))
-	scopes := slices.Clone(f.scopes)
-	slices.Sort(scopes)
-	key := cache.SessionKey{Issuer: f.issuer, ClientID: f.clientID, Scopes: scopes,
-		RedirectURI: fmt.Sprintf("http://localhost:%d/callback", f.listenPort), UpstreamProviderName: f.idpName}
+	key := (&OIDCArgs{Issuer: f.issuer, ClientID: f.clientID, Scopes: f.scopes, ListenPort: f.listenPort, IDPName: f.idpName}).SessionKey()
 	tokens := sessions.Get(key)
 	if !l.fresh(tokens) {
 		if err := l.discover(ctx); err != nil {
