@@ -160,4 +160,3 @@ func leafSPKI(t *testing.T, host string) string {
 	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
-
