@@ -27,7 +27,9 @@ func TestFreshSessionRules(t *testing.T) {
 	id := func(aud string, left time.Duration) *cache.IDToken {
 		return &cache.IDToken{Token: "id", Expiry: now.Add(left), Claims: map[string]any{"aud": []any{aud}}}
 	}
-	access := func(left time.Duration) *cache.AccessToken { return &cache.AccessToken{Token: "at", Expiry: now.Add(left)} }
+	access := func(left time.Duration) *cache.AccessToken {
+		return &cache.AccessToken{Token: "at", Expiry: now.Add(left)}
+	}
 	for _, tc := range []struct {
 		name     string
 		audience string
