@@ -80,8 +80,14 @@ func newLoginFixture(t *testing.T) *loginFixture {
 // createSupervisorJWTAuthenticator trusts the supervisor's issuer for one audience.
 func createSupervisorJWTAuthenticator(t testing.TB, cluster int, issuer, audience string, caPEM []byte) string {
 	t.Helper()
+	return createSupervisorJWTAuthenticatorIn(t, testEnv.Clusters[cluster].Kubeconfig, issuer, audience, caPEM)
+}
+
+// createSupervisorJWTAuthenticatorIn does it on the cluster of an admin kubeconfig.
+func createSupervisorJWTAuthenticatorIn(t testing.TB, kubeconfig, issuer, audience string, caPEM []byte) string {
+	t.Helper()
 	ctx := testContext(t)
-	client := conciergeclient.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
+	client := conciergeclient.NewForConfigOrDie(adminConfig(t, kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
 	ja, err := client.Create(ctx, &authenticationv1alpha1.JWTAuthenticator{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "supervisor-"},
 		Spec: authenticationv1alpha1.JWTAuthenticatorSpec{Issuer: issuer, Audience: audience,
@@ -114,6 +120,11 @@ func grantGroupNamespaceList(t testing.TB, cluster int, group string) {
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}}
 	_, _ = kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
 	_, _ = kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{})
+	// Other tests expect these users to have no access on this cluster.
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = kube.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 }
 
 // execKubeconfig writes a kubeconfig for workload cluster f.cluster whose user runs

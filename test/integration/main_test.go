@@ -57,7 +57,7 @@ func runMain(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes a cold build of the peers
 	defer cancel()
-	e, err := env.Start(ctx, env.Options{WorkloadClusters: 1, Progress: os.Stderr})
+	e, err := env.Start(ctx, env.Options{WorkloadClusters: 2, Progress: os.Stderr})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
 		return 1

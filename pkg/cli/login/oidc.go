@@ -67,7 +67,7 @@ func newOIDCCommandFor(deps Deps, f *oidcFlags) *cobra.Command {
 	fs.StringSliceVar(&f.caBundleData, "ca-bundle-data", nil, "CA bundle of the issuer, base64 PEM (repeatable)")
 	fs.StringVar(&f.idpName, "upstream-identity-provider-name", "", "identity provider to log in with (IdP discovery name)")
 	fs.StringVar(&f.idpType, "upstream-identity-provider-type", "oidc", "its type: oidc, ldap, activedirectory or github")
-	fs.StringVar(&f.idpFlow, "upstream-identity-provider-flow", "", "login flow: browser_authcode or cli_password (default: the IdP's first)")
+	fs.StringVar(&f.idpFlow, "upstream-identity-provider-flow", "", "login flow: browser_authcode, cli_password or device_code (Selkie supervisors only; default: the IdP's first)")
 	fs.BoolVar(&f.debugSessionCache, "debug-session-cache", false, "log session cache activity")
 	_ = fs.MarkHidden("skip-listen")
 	_ = fs.MarkHidden("debug-session-cache")
@@ -138,6 +138,16 @@ func (l *oidcLogin) idToken(ctx context.Context) (string, time.Time, error) {
 	sessions := cache.NewSessionCache(f.sessionCache, cache.WithLogger(sessionLog))
 	key := (&OIDCArgs{Issuer: f.issuer, ClientID: f.clientID, Scopes: f.scopes, ListenPort: f.listenPort, IDPName: f.idpName}).SessionKey()
 	tokens := sessions.Get(key)
+	if !l.fresh(tokens) {
+		// One login at a time per session cache: a process that waited here finds the
+		// session the other one stored and uses it.
+		release, err := cache.LockLogin(f.sessionCache, loginTimeout)
+		if err != nil {
+			log.Debug("could not serialise the login; going on without", "error", err)
+		}
+		defer release()
+		tokens = sessions.Get(key)
+	}
 	if !l.fresh(tokens) {
 		if err := l.discover(ctx); err != nil {
 			return "", time.Time{}, err
