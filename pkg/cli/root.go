@@ -7,6 +7,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/selkie-dev/selkie/pkg/cli/kubeconfig"
 	"github.com/selkie-dev/selkie/pkg/cli/login"
 	"github.com/selkie-dev/selkie/pkg/cli/logout"
 	"github.com/selkie-dev/selkie/pkg/cli/version"
@@ -22,6 +23,8 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand(), logout.NewCommand())
+	get := &cobra.Command{Use: "get", Short: "Generate configuration for clusters", Args: cobra.NoArgs}
+	get.AddCommand(kubeconfig.NewCommand(kubeconfig.DefaultDeps()))
+	cmd.AddCommand(version.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand(), logout.NewCommand(), get)
 	return cmd
 }
