@@ -102,6 +102,9 @@ func testSupervisorDiscovery(t *testing.T, s *supervisor) {
 			"scopes_supported":                      []any{"openid", "offline_access", "pinniped:request-audience", "username", "groups"},
 			"claims_supported":                      []any{"username", "groups", "additionalClaims"},
 			"code_challenge_methods_supported":      []any{"S256"},
+			"device_authorization_endpoint":         issuer + "/oauth2/device_authorization",
+			"grant_types_supported": []any{"authorization_code", "refresh_token",
+				"urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"},
 			"discovery.supervisor.pinniped.dev/v1alpha1": map[string]any{
 				"pinniped_identity_providers_endpoint": issuer + "/v1alpha1/pinniped_identity_providers"},
 		}

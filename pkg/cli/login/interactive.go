@@ -13,14 +13,17 @@ import (
 	"github.com/selkie-dev/selkie/pkg/cli/internal/oidcclient"
 )
 
-// Login flows.
+// Login flows. flowDevice is Selkie's own: IdP discovery never lists it, any IdP with
+// flowBrowser allows it (wire contract §5).
 const (
 	flowBrowser  = "browser_authcode"
 	flowPassword = "cli_password"
+	flowDevice   = "device_code"
 )
 
 // interactive logs the user in: the IdP named by the flags (checked against IdP
-// discovery) with its flow, by password or in a browser.
+// discovery) with its flow, by password, in a browser, or in a browser elsewhere
+// (device code).
 func (l *oidcLogin) interactive(ctx context.Context) (*oidcclient.Tokens, error) {
 	f := l.f
 	req := oidcclient.AuthRequest{Scopes: f.scopes, IDPName: f.idpName, IDPType: f.idpType}
@@ -40,7 +43,9 @@ func (l *oidcLogin) interactive(ctx context.Context) (*oidcclient.Tokens, error)
 		switch {
 		case flow == "" && len(idps[i].Flows) > 0:
 			flow = idps[i].Flows[0]
-		case flow != "" && len(idps[i].Flows) > 0 && !slices.Contains(idps[i].Flows, flow):
+		case flow == flowDevice && len(idps[i].Flows) > 0 && !slices.Contains(idps[i].Flows, flowBrowser):
+			return nil, fmt.Errorf("identity provider %q does not support the %s flow (it needs %s; it supports %s)", f.idpName, flow, flowBrowser, strings.Join(idps[i].Flows, ", "))
+		case flow != "" && flow != flowDevice && len(idps[i].Flows) > 0 && !slices.Contains(idps[i].Flows, flow):
 			return nil, fmt.Errorf("identity provider %q does not support the %s flow (it supports %s)", f.idpName, flow, strings.Join(idps[i].Flows, ", "))
 		}
 	}
@@ -62,8 +67,10 @@ func (l *oidcLogin) interactive(ctx context.Context) (*oidcclient.Tokens, error)
 			return nil, err
 		}
 		return l.client.PasswordLogin(ctx, req, f.listenPort, username, password)
+	case flowDevice:
+		return l.client.DeviceLogin(ctx, req, oidcclient.DeviceOptions{Prompt: l.deps.Stderr})
 	default:
-		return nil, fmt.Errorf("unknown login flow %q: use %s or %s", flow, flowBrowser, flowPassword)
+		return nil, fmt.Errorf("unknown login flow %q: use %s, %s or %s", flow, flowBrowser, flowPassword, flowDevice)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // encodedParams to redirectURI (the CLI's loopback listener) and reports the outcome;
 // when that cannot work it shows the authorization code for pasting into the CLI.
 func FormPost(w http.ResponseWriter, redirectURI, encodedParams, code string) {
-	render(w, formPostPage, map[string]string{"RedirectURI": redirectURI, "EncodedParams": encodedParams, "Code": code})
+	render(w, http.StatusOK, formPostPage, map[string]string{"RedirectURI": redirectURI, "EncodedParams": encodedParams, "Code": code})
 }
 
 // Choice is one identity provider on the chooser page.
@@ -25,10 +25,10 @@ type Choice struct {
 
 // Chooser renders the identity provider chooser.
 func Chooser(w http.ResponseWriter, choices []Choice) {
-	render(w, chooserPage, map[string]any{"Choices": choices})
+	render(w, http.StatusOK, chooserPage, map[string]any{"Choices": choices})
 }
 
-func render(w http.ResponseWriter, page *template.Template, data any) {
+func render(w http.ResponseWriter, status int, page *template.Template, data any) {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
 	n := base64.RawStdEncoding.EncodeToString(nonce)
@@ -44,12 +44,13 @@ func render(w http.ResponseWriter, page *template.Template, data any) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 const style = `<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222}
-code{display:block;word-break:break-all;background:#f3f3f3;padding:1em}.hidden{display:none}</style>`
+code{display:block;word-break:break-all;background:#f3f3f3;padding:1em}.hidden{display:none}
+.error{color:#a00}input[name=user_code]{font-family:monospace;font-size:1.4em;letter-spacing:.1em;text-transform:uppercase}</style>`
 
 var formPostPage = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login</title>` + style + `</head>

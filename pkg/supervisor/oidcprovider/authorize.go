@@ -31,6 +31,9 @@ type authRequest struct {
 	ResponseMode  string   `json:"responseMode,omitempty"`
 	Granted       []string `json:"granted"`
 	IDPName       string   `json:"idpName"`
+	// DeviceSessionID, for a device login, names the session of the device
+	// authorization; the login ends on a page instead of at a redirect URI.
+	DeviceSessionID string `json:"deviceSessionID,omitempty"`
 	// passwordFlow answers with 302 (the CLI does not follow 303) and never form_post.
 	passwordFlow bool
 }
@@ -178,8 +181,13 @@ func (p *Provider) passwordLogin(w http.ResponseWriter, r *http.Request, client 
 	p.complete(w, r, req, idp, id)
 }
 
-// redirectError sends an OAuth error to the (validated) redirect URI.
+// redirectError sends an OAuth error to the (validated) redirect URI; a device login
+// has none: its grant is denied and the browser shows why.
 func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *authRequest, e *oauthError) {
+	if req.DeviceSessionID != "" {
+		p.denyDevice(w, r, req, e)
+		return
+	}
 	params := url.Values{"error": {e.Code}, "error_description": {e.Description}}
 	if req.State != "" {
 		params.Set("state", req.State)

@@ -21,6 +21,8 @@ const csrfCookie = "__Host-selkie-csrf"
 const (
 	purposeState = "upstream-state"
 	purposeCSRF  = "csrf"
+	// purposeDeviceForm binds the /device form to the browser's CSRF value.
+	purposeDeviceForm = "device-form"
 )
 
 // upstreamState is sealed into the state parameter sent to the upstream.
@@ -40,15 +42,7 @@ func (p *Provider) redirectToUpstream(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	now := p.cfg.Now()
-	csrf := p.csrfFromCookie(r)
-	if csrf == "" {
-		var err error
-		if csrf, err = randomString(p.cfg.Rand, 32); err != nil {
-			p.redirectError(w, r, req, newError(errServerError, "could not start the login"))
-			return
-		}
-	}
-	cookie, err := p.state.encode(purposeCSRF, csrf, now.Add(p.cfg.Lifetimes.CSRF))
+	csrf, err := p.setCSRFCookie(w, r)
 	if err != nil {
 		p.redirectError(w, r, req, newError(errServerError, "could not start the login"))
 		return
@@ -67,12 +61,29 @@ func (p *Provider) redirectToUpstream(w http.ResponseWriter, r *http.Request, re
 		p.redirectError(w, r, req, newError(errServerError, "could not start the login"))
 		return
 	}
-	// The cookie lives as long as the browser session; its sealed value expires after
-	// the CSRF lifetime.
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
 	target := rp.AuthorizeURL(upstream.AuthorizeRequest{RedirectURI: p.endpoint(PathCallback), State: state,
 		Nonce: st.Nonce, CodeChallenge: s256(st.PKCEVerifier)})
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// setCSRFCookie returns the browser's CSRF value, a new one if it has none, and (re)sets
+// the cookie that carries it sealed.
+func (p *Provider) setCSRFCookie(w http.ResponseWriter, r *http.Request) (string, error) {
+	csrf := p.csrfFromCookie(r)
+	if csrf == "" {
+		var err error
+		if csrf, err = randomString(p.cfg.Rand, 32); err != nil {
+			return "", err
+		}
+	}
+	cookie, err := p.state.encode(purposeCSRF, csrf, p.cfg.Now().Add(p.cfg.Lifetimes.CSRF))
+	if err != nil {
+		return "", err
+	}
+	// The cookie lives as long as the browser session; its sealed value expires after
+	// the CSRF lifetime.
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+	return csrf, nil
 }
 
 func (p *Provider) csrfFromCookie(r *http.Request) string {

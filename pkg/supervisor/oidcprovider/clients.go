@@ -29,6 +29,8 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantDeviceCode is RFC 8628's grant, a Selkie extension for the CLI client only.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Client is a downstream OAuth client: the static CLI client or an OIDCClient.
@@ -59,7 +61,7 @@ var cliClient = &Client{
 	ID:           CLIClientID,
 	Public:       true,
 	RedirectURIs: []string{"http://127.0.0.1/callback"},
-	GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange},
+	GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange, GrantDeviceCode},
 	Scopes:       []string{ScopeOpenID, ScopeOfflineAccess, scopeProfile, scopeEmail, ScopeRequestAudience, ScopeUsername, ScopeGroups},
 }
 

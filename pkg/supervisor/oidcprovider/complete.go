@@ -9,26 +9,24 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
 // complete finishes a login: it runs the transforms, stores a session with an
-// authorization code and hands the code to the client.
+// authorization code and hands the code to the client. A device login instead fills in
+// the device authorization's session.
 func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity) {
 	ctx := r.Context()
-	username, groups, err := p.transform(ctx, idp, id.Username, id.Groups)
-	if err != nil {
-		var rejected *RejectedError
-		if errors.As(err, &rejected) {
-			p.audit(ctx, "login rejected by policy", "idp", idp.DisplayName, "reason", rejected.Message)
-			p.redirectError(w, r, req, newError(errAccessDenied,
-				"The resource owner or authorization server denied the request. Reason: configured identity policy rejected this authentication: "+rejected.Message+"."))
-			return
-		}
-		p.log.ErrorContext(ctx, "identity transform failed", "idp", idp.DisplayName, "error", err)
-		p.redirectError(w, r, req, newError(errServerError, "The identity could not be mapped."))
+	username, groups, oerr := p.mapIdentity(ctx, idp, id)
+	if oerr != nil {
+		p.redirectError(w, r, req, oerr)
+		return
+	}
+	if req.DeviceSessionID != "" {
+		p.approveDevice(w, r, req, idp, id, username, groups)
 		return
 	}
 	now := p.cfg.Now()
@@ -45,14 +43,10 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authReq
 	s := &session.Session{
 		ID: sid, Issuer: p.cfg.Issuer, ClientID: req.ClientID, GrantedScopes: req.Granted,
 		RedirectURI: req.RedirectURI, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
-		AuthTime: now, Expires: now.Add(p.cfg.Lifetimes.Code),
-		IdP: session.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
-			Name: idp.Provider.Name(), UID: idp.Provider.UID()},
-		Subject: idp.Provider.DownstreamSubject(idp.DisplayName, id), Username: username, Groups: groups,
-		AdditionalClaims: id.AdditionalClaims, UpstreamUsername: id.Username, UpstreamGroups: id.Groups,
-		UpstreamSubject: id.Subject, UpstreamData: id.UpstreamData,
-		Code: &session.Token{Hash: hash, Expires: now.Add(p.cfg.Lifetimes.Code)},
+		Expires: now.Add(p.cfg.Lifetimes.Code),
+		Code:    &session.Token{Hash: hash, Expires: now.Add(p.cfg.Lifetimes.Code)},
 	}
+	setIdentity(s, idp, id, username, groups, now)
 	if err := p.cfg.Store.Create(ctx, s); err != nil {
 		p.log.ErrorContext(ctx, "could not store a session", "error", err)
 		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
@@ -60,6 +54,33 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authReq
 	}
 	p.audit(ctx, "login succeeded", "idp", idp.DisplayName, "session", sid, "client", req.ClientID, p.userAttr(username, groups))
 	p.respond(w, r, req, url.Values{"code": {code}, "scope": {strings.Join(req.Granted, " ")}, "state": {req.State}}, code)
+}
+
+// mapIdentity runs the IdP's transforms on an upstream identity; a policy rejection is
+// access_denied with the policy's message for the user.
+func (p *Provider) mapIdentity(ctx context.Context, idp *IdP, id *upstream.Identity) (string, []string, *oauthError) {
+	username, groups, err := p.transform(ctx, idp, id.Username, id.Groups)
+	if err == nil {
+		return username, groups, nil
+	}
+	var rejected *RejectedError
+	if errors.As(err, &rejected) {
+		p.audit(ctx, "login rejected by policy", "idp", idp.DisplayName, "reason", rejected.Message)
+		return "", nil, newError(errAccessDenied,
+			"The resource owner or authorization server denied the request. Reason: configured identity policy rejected this authentication: "+rejected.Message+".")
+	}
+	p.log.ErrorContext(ctx, "identity transform failed", "idp", idp.DisplayName, "error", err)
+	return "", nil, newError(errServerError, "The identity could not be mapped.")
+}
+
+// setIdentity records who logged in, and when, in s.
+func setIdentity(s *session.Session, idp *IdP, id *upstream.Identity, username string, groups []string, now time.Time) {
+	s.AuthTime = now
+	s.IdP = session.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
+		Name: idp.Provider.Name(), UID: idp.Provider.UID()}
+	s.Subject = idp.Provider.DownstreamSubject(idp.DisplayName, id)
+	s.Username, s.Groups, s.AdditionalClaims = username, groups, id.AdditionalClaims
+	s.UpstreamUsername, s.UpstreamGroups, s.UpstreamSubject, s.UpstreamData = id.Username, id.Groups, id.Subject, id.UpstreamData
 }
 
 // transform runs the IdP's transforms, then sorts and de-duplicates the groups.

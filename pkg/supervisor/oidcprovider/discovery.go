@@ -18,6 +18,7 @@ type Discovery struct {
 	TokenEndpoint                     string                `json:"token_endpoint"`
 	JWKSURI                           string                `json:"jwks_uri"`
 	RevocationEndpoint                string                `json:"revocation_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint       string                `json:"device_authorization_endpoint,omitempty"`
 	ResponseTypesSupported            []string              `json:"response_types_supported"`
 	ResponseModesSupported            []string              `json:"response_modes_supported"`
 	SubjectTypesSupported             []string              `json:"subject_types_supported"`
@@ -26,6 +27,7 @@ type Discovery struct {
 	ScopesSupported                   []string              `json:"scopes_supported"`
 	ClaimsSupported                   []string              `json:"claims_supported"`
 	CodeChallengeMethodsSupported     []string              `json:"code_challenge_methods_supported"`
+	GrantTypesSupported               []string              `json:"grant_types_supported,omitempty"`
 	SupervisorDiscovery               SupervisorDiscoveryV1 `json:"discovery.supervisor.pinniped.dev/v1alpha1"`
 }
 
@@ -60,6 +62,7 @@ func (p *Provider) DiscoveryDocument() Discovery {
 		TokenEndpoint:                     p.endpoint(PathToken),
 		JWKSURI:                           p.endpoint(PathJWKS),
 		RevocationEndpoint:                p.endpoint(PathRevoke),
+		DeviceAuthorizationEndpoint:       p.endpoint(PathDeviceAuthorization),
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query", "form_post"},
 		SubjectTypesSupported:             []string{"public"},
@@ -68,6 +71,7 @@ func (p *Provider) DiscoveryDocument() Discovery {
 		ScopesSupported:                   []string{ScopeOpenID, ScopeOfflineAccess, ScopeRequestAudience, ScopeUsername, ScopeGroups},
 		ClaimsSupported:                   []string{"username", "groups", "additionalClaims"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
+		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange, GrantDeviceCode},
 		SupervisorDiscovery:               SupervisorDiscoveryV1{IdentityProvidersEndpoint: p.endpoint(PathIDPs)},
 	}
 }

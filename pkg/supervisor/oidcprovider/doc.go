@@ -2,8 +2,8 @@
 
 // Package oidcprovider is one FederationDomain's OpenID Connect provider: the HTTP
 // endpoints of wire contract §2 (discovery, JWKS, IdP discovery, authorize, callback,
-// chooser, token, revocation) over a session store, the domain's keys and its upstream
-// identity providers.
+// chooser, token, revocation, and the Selkie-only RFC 8628 device login) over a session
+// store, the domain's keys and its upstream identity providers.
 //
 // The protocol code is our own rather than a library's: the contract fixes status codes
 // (302 for the CLI password flow, 303 for browser redirects), HTML pages, error bodies

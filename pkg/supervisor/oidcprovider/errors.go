@@ -20,6 +20,10 @@ const (
 	errLoginRequired           = "login_required"
 	errServerError             = "server_error"
 	errRequestUnauthorized     = "request_unauthorized"
+	// RFC 8628 §3.5 answers to a device polling the token endpoint.
+	errAuthorizationPending = "authorization_pending"
+	errSlowDown             = "slow_down"
+	errExpiredToken         = "expired_token"
 	// errUpstreamRefresh is the reference's code for a failed upstream re-validation.
 	errUpstreamRefresh = "error"
 )

@@ -34,6 +34,12 @@ const (
 	maxRequestBytes = 64 << 10
 )
 
+// Paths of RFC 8628 device logins, a Selkie extension (wire contract §5).
+const (
+	PathDeviceAuthorization = "/oauth2/device_authorization"
+	PathDevice              = "/device"
+)
+
 // Lifetimes are how long what the provider issues lives (wire contract §2.10, §5).
 type Lifetimes struct {
 	Code            time.Duration
@@ -165,6 +171,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PathChooseIDP: {[]string{http.MethodGet}, p.chooser},
 		PathToken:     {[]string{http.MethodPost}, p.token},
 		PathRevoke:    {[]string{http.MethodPost}, p.revoke},
+
+		PathDeviceAuthorization: {[]string{http.MethodPost}, p.deviceAuthorization},
+		PathDevice:              {[]string{http.MethodGet, http.MethodPost}, p.device},
 	}
 	rt, ok := routes[rest]
 	if !ok {

@@ -42,6 +42,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	grant := form.Get("grant_type")
 	handlers := map[string]func(http.ResponseWriter, *http.Request, url.Values, *Client){
 		GrantAuthorizationCode: p.codeGrant, GrantRefreshToken: p.refreshGrant, GrantTokenExchange: p.exchangeGrant,
+		GrantDeviceCode: p.deviceCodeGrant,
 	}
 	handle, known := handlers[grant]
 	switch {

@@ -18,6 +18,8 @@ const (
 	prefixCode    = "sel_ac_"
 	prefixAccess  = "sel_at_"
 	prefixRefresh = "sel_rt_"
+	// prefixDeviceCode names a device authorization's session (RFC 8628).
+	prefixDeviceCode = "sel_dc_"
 )
 
 // secretBytes is the entropy of a token's secret part.

@@ -75,6 +75,11 @@ func clone(s *Session) *Session {
 	c.UpstreamData = cloneSlice(s.UpstreamData)
 	c.Code = cloneTokenPtr(s.Code)
 	c.RefreshToken = cloneTokenPtr(s.RefreshToken)
+	if s.DeviceGrant != nil {
+		g := *s.DeviceGrant
+		g.CodeHash = cloneSlice(g.CodeHash)
+		c.DeviceGrant = &g
+	}
 	if len(s.AccessTokens) == 0 {
 		c.AccessTokens = nil
 	} else {

@@ -69,6 +69,7 @@ type storedSession struct {
 	AccessTokens       []storedToken  `json:"accessTokens,omitempty"`
 	RefreshToken       *storedToken   `json:"refreshToken,omitempty"`
 	UsedRefreshTokens  [][]byte       `json:"usedRefreshTokens,omitempty"`
+	DeviceGrant        *storedDevice  `json:"deviceGrant,omitempty"`
 }
 
 type storedIdP struct {
@@ -77,6 +78,16 @@ type storedIdP struct {
 	Kind        string `json:"kind,omitempty"`
 	Name        string `json:"name,omitempty"`
 	UID         string `json:"uid,omitempty"`
+}
+
+// storedDevice is a DeviceGrant; the interval is a Go duration string ("5s"), exact
+// for every duration.
+type storedDevice struct {
+	Status   string    `json:"status"`
+	CodeHash []byte    `json:"codeHash,omitempty"`
+	Expires  time.Time `json:"expires"`
+	Interval string    `json:"interval"`
+	LastPoll time.Time `json:"lastPoll"`
 }
 
 type storedToken struct {
@@ -107,6 +118,10 @@ func encodeSecret(s *Session, sealer Sealer) (*corev1.Secret, error) {
 		UpstreamUsername: n.UpstreamUsername, UpstreamGroups: n.UpstreamGroups, UpstreamSubject: n.UpstreamSubject,
 		Code: (*storedToken)(n.Code), RefreshToken: (*storedToken)(n.RefreshToken),
 		UsedRefreshTokens: n.UsedRefreshTokens,
+	}
+	if g := n.DeviceGrant; g != nil {
+		stored.DeviceGrant = &storedDevice{Status: g.Status, CodeHash: g.CodeHash, Expires: g.Expires,
+			Interval: g.Interval.String(), LastPoll: g.LastPoll}
 	}
 	for _, t := range n.AccessTokens {
 		stored.AccessTokens = append(stored.AccessTokens, storedToken(t))
@@ -178,6 +193,13 @@ func decodeSecretData(secret *corev1.Secret, sealer Sealer) (*Session, error) {
 		UpstreamUsername: stored.UpstreamUsername, UpstreamGroups: stored.UpstreamGroups, UpstreamSubject: stored.UpstreamSubject,
 		Code: (*Token)(stored.Code), RefreshToken: (*Token)(stored.RefreshToken),
 		UsedRefreshTokens: stored.UsedRefreshTokens,
+	}
+	if g := stored.DeviceGrant; g != nil {
+		interval, err := time.ParseDuration(g.Interval)
+		if err != nil {
+			return nil, fmt.Errorf("device grant interval: %w", err)
+		}
+		s.DeviceGrant = &DeviceGrant{Status: g.Status, CodeHash: g.CodeHash, Expires: g.Expires, Interval: interval, LastPoll: g.LastPoll}
 	}
 	for _, t := range stored.AccessTokens {
 		s.AccessTokens = append(s.AccessTokens, Token(t))

@@ -106,6 +106,15 @@ func TestSecretStoreLayout(t *testing.T) {
 	if _, ok := stored["sealedUpstreamData"]; !ok {
 		t.Errorf("data session has no sealedUpstreamData: keys %v", stored)
 	}
+	device, _ := stored["deviceGrant"].(map[string]any)
+	for _, key := range []string{"status", "codeHash", "expires", "interval", "lastPoll"} {
+		if _, ok := device[key]; !ok {
+			t.Errorf("data session deviceGrant has no %s: %v", key, device)
+		}
+	}
+	if device["interval"] != "7.25s" {
+		t.Errorf("deviceGrant interval = %v, want the duration string 7.25s", device["interval"])
+	}
 	if got := secret.ResourceVersion; got != s.ResourceVersion {
 		t.Errorf("ResourceVersion = %q, secret has %q", s.ResourceVersion, got)
 	}

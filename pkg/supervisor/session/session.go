@@ -17,9 +17,9 @@ var (
 )
 
 // Session is one downstream login. The provider creates it when it issues an
-// authorization code (or completes a CLI password login) and every token issued from
-// the login names it; it ends at Expires or when deleted (revocation, refresh-token
-// replay).
+// authorization code (or completes a CLI password login), or earlier, without an
+// identity, for a device authorization (DeviceGrant); every token issued from the login
+// names it. It ends at Expires or when deleted (revocation, refresh-token replay).
 type Session struct {
 	// ID is chosen by the caller: 26 characters of lower-case base32, so that it fits
 	// in Kubernetes object names and labels.
@@ -71,6 +71,32 @@ type Session struct {
 	// ones it replaced, so that a replay can be recognised (and the session ended).
 	RefreshToken      *Token
 	UsedRefreshTokens [][]byte
+
+	// DeviceGrant is the RFC 8628 device authorization this session was created for,
+	// until the device collects its tokens; nil for every other login.
+	DeviceGrant *DeviceGrant
+}
+
+// Device grant states: the user has not finished logging in yet, has logged in (the
+// session then holds the identity), or the login failed.
+const (
+	DeviceGrantPending  = "pending"
+	DeviceGrantApproved = "approved"
+	DeviceGrantDenied   = "denied"
+)
+
+// DeviceGrant is a device authorization (RFC 8628) waiting to be approved in a browser
+// and collected by the device polling the token endpoint.
+type DeviceGrant struct {
+	// Status is DeviceGrantPending, DeviceGrantApproved or DeviceGrantDenied.
+	Status string
+	// CodeHash is the keyed hash of the device code's secret part, never the code.
+	CodeHash []byte
+	// Expires is when the device code and the user code stop working.
+	Expires time.Time
+	// Interval is the minimum time between two polls; LastPoll the time of the last one.
+	Interval time.Duration
+	LastPoll time.Time
 }
 
 // IdP names the upstream identity provider of a session.

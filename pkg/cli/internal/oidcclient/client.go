@@ -29,6 +29,8 @@ type Metadata struct {
 	Supervisor             *struct {
 		IdentityProvidersEndpoint string `json:"pinniped_identity_providers_endpoint"`
 	} `json:"discovery.supervisor.pinniped.dev/v1alpha1"`
+	// DeviceAuthorizationEndpoint is a Selkie extension (RFC 8628); other issuers have none.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 // Client talks to one issuer as one OAuth client.
@@ -139,6 +141,19 @@ type tokenResponse struct {
 // ErrTokenEndpoint is a refusal by the token endpoint.
 var ErrTokenEndpoint = errors.New("the token endpoint refused the request")
 
+// TokenError is a refusal by the token endpoint with its OAuth error code; it matches
+// ErrTokenEndpoint with errors.Is.
+type TokenError struct {
+	Code, Description, AuditID string
+}
+
+func (e *TokenError) Error() string {
+	return fmt.Sprintf("%v: %s: %s (Audit-ID %s)", ErrTokenEndpoint, e.Code, e.Description, e.AuditID)
+}
+
+// Is makes errors.Is(err, ErrTokenEndpoint) true.
+func (e *TokenError) Is(target error) bool { return target == ErrTokenEndpoint }
+
 // postToken sends a form to the token endpoint as the public client.
 func (c *Client) postToken(ctx context.Context, form url.Values) (*tokenResponse, error) {
 	form.Set("client_id", c.ClientID)
@@ -160,7 +175,7 @@ func (c *Client) postToken(ctx context.Context, form url.Values) (*tokenResponse
 		return nil, fmt.Errorf("token response (%s): %w", resp.Status, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: %s: %s (Audit-ID %s)", ErrTokenEndpoint, tr.Error, tr.Description, resp.Header.Get("Audit-ID"))
+		return nil, &TokenError{Code: tr.Error, Description: tr.Description, AuditID: resp.Header.Get("Audit-ID")}
 	}
 	return &tr, nil
 }

@@ -35,6 +35,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"CreateDuplicate", testCreateDuplicate},
 		{"Update", testUpdate},
 		{"UpdateMissing", testUpdateMissing},
+		{"DeviceGrantLifecycle", testDeviceGrant},
 		{"Delete", testDelete},
 		{"DeleteMissing", testDeleteMissing},
 		{"List", testList},
@@ -95,6 +96,8 @@ func FullSession(id string) *session.Session {
 		AccessTokens:      []session.Token{{Hash: []byte{4, 5}, Expires: at.Add(2 * time.Minute)}, {Hash: []byte{6}, Expires: at.Add(3 * time.Minute)}},
 		RefreshToken:      &session.Token{Hash: []byte{7, 8, 9}, Expires: at.Add(7 * 24 * time.Hour)},
 		UsedRefreshTokens: [][]byte{{10, 11}, {12}},
+		DeviceGrant: &session.DeviceGrant{Status: session.DeviceGrantApproved, CodeHash: []byte{13, 14, 15},
+			Expires: at.Add(10 * time.Minute), Interval: 7*time.Second + 250*time.Millisecond, LastPoll: at.Add(time.Second)},
 	}
 }
 
@@ -157,9 +160,10 @@ func testNilAndEmpty(t *testing.T, store session.Store) {
 		GrantedScopes: []string{}, Groups: []string{}, UpstreamGroups: []string{},
 		AdditionalClaims: map[string]any{}, UpstreamData: []byte{},
 		AccessTokens: []session.Token{}, UsedRefreshTokens: [][]byte{},
-		Code: &session.Token{Hash: []byte{}}, RefreshToken: &session.Token{},
+		Code: &session.Token{Hash: []byte{}}, RefreshToken: &session.Token{}, DeviceGrant: &session.DeviceGrant{CodeHash: []byte{}},
 	}
-	nilWithTokens := &session.Session{ID: ID("nil-tokens"), Issuer: "i", Code: &session.Token{}, RefreshToken: &session.Token{}}
+	nilWithTokens := &session.Session{ID: ID("nil-tokens"), Issuer: "i", Code: &session.Token{}, RefreshToken: &session.Token{},
+		DeviceGrant: &session.DeviceGrant{}}
 	for _, s := range []*session.Session{nilSession, empty, nilWithTokens} {
 		mustCreate(t, store, s)
 	}
@@ -271,4 +275,41 @@ func testDelete(t *testing.T, store session.Store) {
 func testDeleteMissing(t *testing.T, store session.Store) {
 	wantErr(t, "Delete(missing)", store.Delete(t.Context(), ID("missing"), ""), session.ErrNotFound)
 	wantErr(t, "Delete(missing, version)", store.Delete(t.Context(), ID("missing"), "7"), session.ErrNotFound)
+}
+
+// testDeviceGrant follows a device login: a pending grant without an identity, then
+// approved with one, then collected (the grant removed); every step reads back as
+// written.
+func testDeviceGrant(t *testing.T, store session.Store) {
+	at := baseTime()
+	pending := &session.Session{
+		ID: ID("device"), Issuer: "https://issuer.example.com/a", ClientID: "pinniped-cli",
+		GrantedScopes: []string{"openid"}, Expires: at.Add(20 * time.Minute),
+		IdP: session.IdP{DisplayName: "Corporate OIDC", Type: "oidc"},
+		DeviceGrant: &session.DeviceGrant{Status: session.DeviceGrantPending, CodeHash: []byte("hash"),
+			Expires: at.Add(10 * time.Minute), Interval: 5 * time.Second},
+	}
+	mustCreate(t, store, pending)
+	got := mustGet(t, store, pending.ID)
+	if diff := Diff(pending, got); diff != "" {
+		t.Fatalf("pending grant (-want +got):\n%s", diff)
+	}
+	got.DeviceGrant.LastPoll = at.Add(6 * time.Second)
+	got.DeviceGrant.Interval += 5 * time.Second
+	got.DeviceGrant.Status = session.DeviceGrantApproved
+	got.Username, got.Groups, got.AuthTime = "alice", []string{"devs"}, at.Add(time.Minute)
+	if err := store.Update(t.Context(), got); err != nil {
+		t.Fatalf("Update(approved): %v", err)
+	}
+	approved := mustGet(t, store, pending.ID)
+	if diff := Diff(got, approved); diff != "" {
+		t.Fatalf("approved grant (-want +got):\n%s", diff)
+	}
+	approved.DeviceGrant = nil
+	if err := store.Update(t.Context(), approved); err != nil {
+		t.Fatalf("Update(collected): %v", err)
+	}
+	if g := mustGet(t, store, pending.ID).DeviceGrant; g != nil {
+		t.Errorf("collected grant still stored: %+v", g)
+	}
 }

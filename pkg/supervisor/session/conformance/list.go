@@ -127,6 +127,8 @@ func scribble(s *session.Session) {
 	s.AccessTokens[0].Hash[0] = 0xff
 	s.RefreshToken.Hash[0] = 0xff
 	s.UsedRefreshTokens[0][0] = 0xff
+	s.DeviceGrant.CodeHash[0] = 0xff
+	s.DeviceGrant.Status = "scribbled"
 }
 
 func testNoAliasing(t *testing.T, store session.Store) {

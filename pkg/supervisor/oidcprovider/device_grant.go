@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcprovider
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+)
+
+// devicePollLeeway forgives polls this much early: replicas' clocks differ a little, and
+// a client that waits the interval after an answer must never be told to slow down.
+const devicePollLeeway = time.Second
+
+// deviceCodeGrant answers a device polling with its device code (RFC 8628 §3.4, §3.5):
+// authorization_pending or slow_down until the user approved, then the tokens of an
+// authorization code grant, once; the session then lives on as a normal one.
+func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
+	ctx := r.Context()
+	now := p.cfg.Now()
+	s, secret, oerr := p.sessionForToken(ctx, prefixDeviceCode, form.Get("device_code"), errInvalidGrant)
+	if oerr != nil {
+		oerr.write(w)
+		return
+	}
+	g := s.DeviceGrant
+	refuse := func(e *oauthError, reason string) {
+		p.audit(ctx, "device code refused", "session", s.ID, "client", client.ID, "reason", reason)
+		e.write(w)
+	}
+	switch {
+	case g == nil || !p.tokens.matches(secret, g.CodeHash):
+		refuse(newError(errInvalidGrant, "the device code is invalid or was already used"), "the device code does not match a device grant")
+	case client.ID != CLIClientID || s.ClientID != client.ID:
+		refuse(newError(errInvalidGrant, "the device code is invalid or was already used"), "the device code was issued to another client")
+	case !now.Before(g.Expires):
+		refuse(newError(errExpiredToken, "the device code expired before the login was completed"), "the device code expired")
+	case g.Status == session.DeviceGrantDenied:
+		// Final: the session held no identity and goes now.
+		if err := p.cfg.Store.Delete(ctx, s.ID, s.ResourceVersion); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrConflict) {
+			p.log.ErrorContext(ctx, "could not delete a denied device session", "session", s.ID, "error", err)
+		}
+		refuse(newError(errAccessDenied, "the login was denied or failed"), "the device grant was denied")
+	case g.Status == session.DeviceGrantApproved:
+		p.collectDevice(w, r, s, client)
+	default:
+		p.pollPending(w, r, s)
+	}
+}
+
+// pollPending records a poll of a pending grant: authorization_pending, or slow_down
+// (and a longer interval from now on) when it came too early.
+func (p *Provider) pollPending(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	now := p.cfg.Now()
+	g := s.DeviceGrant
+	answer := newError(errAuthorizationPending, "the user has not completed the login yet")
+	if !g.LastPoll.IsZero() && now.Sub(g.LastPoll) < g.Interval-devicePollLeeway {
+		g.Interval += devicePollSlowDown
+		answer = newError(errSlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests")
+	}
+	g.LastPoll = now
+	err := p.cfg.Store.Update(r.Context(), s)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		newError(errInvalidGrant, "the device code is invalid or was already used").write(w)
+	case err != nil && !errors.Is(err, session.ErrConflict):
+		// A conflict is a concurrent approval or poll: the next poll sees it.
+		p.storeError(r.Context(), w, err)
+	default:
+		answer.write(w)
+	}
+}
+
+// collectDevice issues the tokens of an approved grant and removes the grant, so that the
+// device code works once.
+func (p *Provider) collectDevice(w http.ResponseWriter, r *http.Request, s *session.Session, client *Client) {
+	ctx := r.Context()
+	s.DeviceGrant = nil
+	s.Expires = s.AuthTime.Add(p.sessionLifetime(s))
+	resp, oerr := p.issueTokens(s, client, "")
+	if oerr != nil {
+		oerr.write(w)
+		return
+	}
+	if err := p.cfg.Store.Update(ctx, s); err != nil {
+		if errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound) {
+			newError(errInvalidGrant, "the device code is invalid or was already used").write(w) // collected concurrently
+			return
+		}
+		p.storeError(ctx, w, err)
+		return
+	}
+	p.audit(ctx, "device code redeemed", "session", s.ID, "client", client.ID)
+	writeJSON(w, http.StatusOK, resp)
+}
