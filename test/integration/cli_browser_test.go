@@ -35,9 +35,16 @@ func TestCLIBrowserLoginThroughConcierge(t *testing.T) {
 		t.Fatalf("chromium is required (hack/install-deps.sh installs it): %v", err)
 	}
 	f := newLoginFixture(t)
-	pinny := testEnv.Users[0]
 	kubeconfig := f.execKubeconfig(t, t.TempDir(), "--upstream-identity-provider-flow=browser_authcode", "--skip-browser")
+	browserKubectl(t, f.s, kubeconfig)
+}
 
+// browserKubectl runs `kubectl get namespaces` with a kubeconfig whose exec user logs in
+// in a browser (with --skip-browser), and logs testEnv.Users[0] in with headless
+// Chromium at the URL the CLI prints.
+func browserKubectl(t *testing.T, s *supervisor, kubeconfig string) {
+	t.Helper()
+	pinny := testEnv.Users[0]
 	ctx, cancel := context.WithTimeout(testContext(t), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
@@ -54,11 +61,11 @@ func TestCLIBrowserLoginThroughConcierge(t *testing.T) {
 		t.Fatal(err)
 	}
 	loginURL, rest := readLoginURL(t, stderr)
-	if !strings.HasPrefix(loginURL, f.s.issuer("/fd1")+"/oauth2/authorize?") || !strings.Contains(loginURL, "response_mode=form_post") {
+	if !strings.HasPrefix(loginURL, s.issuer("/fd1")+"/oauth2/authorize?") || !strings.Contains(loginURL, "response_mode=form_post") {
 		t.Fatalf("login URL %q", loginURL)
 	}
 	start := time.Now()
-	browse(t, ctx, loginURL, pinny.Email, pinny.Password, f.s.addr, dexAddr(t))
+	browse(t, ctx, loginURL, pinny.Email, pinny.Password, s.addr, dexAddr(t))
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("kubectl after the browser login: %v\n%s", err, rest.String())
 	}

@@ -50,6 +50,10 @@ func TestCLIGetKubeconfigThroughConcierge(t *testing.T) {
 		t.Errorf("exec args\n got %q\nwant %q", execArgs, want)
 	}
 	loginAndWhoami(t, kubeconfig)
+	t.Run("browser login", func(t *testing.T) {
+		browserConfig, _ := getKubeconfig(t, t.TempDir(), append(args, "--upstream-identity-provider-flow", "browser_authcode", "--oidc-skip-browser")...)
+		browserKubectl(t, f.s, browserConfig)
+	})
 }
 
 // TestCLIGetKubeconfigThroughImpersonationProxy does the same against a control plane
@@ -81,6 +85,11 @@ func TestCLIGetKubeconfigThroughImpersonationProxy(t *testing.T) {
 		}
 	}
 	loginAndWhoami(t, generated)
+	t.Run("browser login", func(t *testing.T) {
+		browserConfig, _ := getKubeconfig(t, t.TempDir(), "--kubeconfig", kubeconfig, "--concierge-api-group-suffix", "selkie.dev",
+			"--concierge-mode", "ImpersonationProxy", "--upstream-identity-provider-flow", "browser_authcode", "--oidc-skip-browser")
+		browserKubectl(t, f.s, browserConfig)
+	})
 }
 
 // getKubeconfig runs `selkie get kubeconfig` with caches in dir and the password flow,
