@@ -20,6 +20,7 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 
+	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
@@ -127,7 +128,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if f.proxyPort <= 0 || f.proxyPort > 65535 {
 			return fmt.Errorf("--impersonation-proxy-port %d is not a port", f.proxyPort)
 		}
-		ciClient, err := conciergeclient.NewForConfig(kubeCfg)
+		ciClient, err := conciergeclient.NewForConfig(suffix.WrapConfig(kubeCfg, f.suffix))
 		if err != nil {
 			return err
 		}
@@ -227,7 +228,7 @@ func newLogger(level string) (*slog.Logger, error) {
 // startStatusWriter keeps the CredentialIssuer's strategies current: on the elected
 // leader with --leader-elect, else on this replica.
 func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kubernetes.Interface, f *serveFlags, reporters []credentialissuer.Reporter, log *slog.Logger) error {
-	client, err := conciergeclient.NewForConfig(cfg)
+	client, err := conciergeclient.NewForConfig(suffix.WrapConfig(cfg, f.suffix))
 	if err != nil {
 		return err
 	}
