@@ -110,8 +110,15 @@ func createSupervisorJWTAuthenticatorIn(t testing.TB, kubeconfig, issuer, audien
 
 func grantGroupNamespaceList(t testing.TB, cluster int, group string) {
 	t.Helper()
+	grantGroupNamespaceListIn(t, testEnv.Clusters[cluster].Kubeconfig, group)
+}
+
+// grantGroupNamespaceListIn lets group list namespaces in the cluster of kubeconfig
+// until the test ends.
+func grantGroupNamespaceListIn(t testing.TB, kubeconfig, group string) {
+	t.Helper()
 	ctx := testContext(t)
-	kube := kubernetes.NewForConfigOrDie(adminConfig(t, testEnv.Clusters[cluster].Kubeconfig))
+	kube := kubernetes.NewForConfigOrDie(adminConfig(t, kubeconfig))
 	name := "list-namespaces-" + strings.ReplaceAll(group, "/", "-")
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}}}}
