@@ -120,6 +120,7 @@ func getKubeconfig(t *testing.T, dir string, args ...string) (string, []string) 
 		t.Errorf("exec %+v: want the CLI's own path, v1beta1, env [], an install hint, provideClusterInfo", ex)
 	}
 	t.Logf("exec args (CA data elided): %s", strings.Join(elideCAData(ex.Args), " "))
+	assertNoSecrets(t, path)
 	return path, ex.Args
 }
 
@@ -270,6 +271,45 @@ func waitAPIServices(t *testing.T, kubeconfig string, dumpLog func() string) {
 	for _, name := range []string{"v1alpha1.login.concierge.selkie.dev", "v1alpha1.identity.concierge.selkie.dev"} {
 		if _, errOut, err := kubectlWith(t, kubeconfig, "wait", "--for=condition=Available", "--timeout=60s", "apiservice/"+name); err != nil {
 			t.Fatalf("APIService %s not Available: %v\n%s\n%s", name, err, errOut, dumpLog())
+		}
+	}
+}
+
+// assertNoSecrets scans a generated kubeconfig for every secret the environment has:
+// admin client keys and certificates, tokens, user passwords and the Dex client secret.
+func assertNoSecrets(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	secrets := map[string]string{"the Dex client secret": testEnv.Dex.ClientSecret}
+	for _, u := range testEnv.Users {
+		secrets["the password of "+u.Username] = u.Password
+	}
+	for _, cl := range testEnv.Clusters {
+		admin, err := clientcmd.LoadFromFile(cl.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, a := range admin.AuthInfos {
+			for what, v := range map[string][]byte{"client key": a.ClientKeyData, "client certificate": a.ClientCertificateData, "token": []byte(a.Token)} {
+				if len(v) > 0 {
+					secrets[what+" of "+name] = string(v)
+					secrets[what+" of "+name+" (base64)"] = base64.StdEncoding.EncodeToString(v)
+				}
+			}
+		}
+	}
+	for what, secret := range secrets {
+		if secret != "" && strings.Contains(text, secret) {
+			t.Errorf("the generated kubeconfig contains %s", what)
+		}
+	}
+	for _, marker := range []string{"PRIVATE KEY", "client-key-data", "token:", "client-secret"} {
+		if strings.Contains(text, marker) {
+			t.Errorf("the generated kubeconfig contains %q", marker)
 		}
 	}
 }
