@@ -29,6 +29,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/csr"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
+	"github.com/selkie-dev/selkie/pkg/serverlog"
 )
 
 type serveFlags struct {
@@ -94,7 +95,7 @@ func newServeCommand() *cobra.Command {
 }
 
 func runServe(ctx context.Context, f *serveFlags) error {
-	log, err := newLogger(f.logLevel)
+	log, err := serverlog.New(f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -215,14 +216,6 @@ func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interfa
 		reporters = append(reporters, iss)
 	}
 	return chain, reporters, nil
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 // startStatusWriter keeps the CredentialIssuer's strategies current: on the elected

@@ -5,7 +5,6 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/serverlog"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
@@ -111,7 +111,7 @@ func validateLifetimes(l oidcprovider.Lifetimes) error {
 }
 
 func runServe(ctx context.Context, f *serveFlags) error {
-	log, err := newLogger(f.logLevel)
+	log, err := serverlog.New(f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -174,12 +174,4 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	case err := <-errc:
 		return err
 	}
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
