@@ -98,6 +98,12 @@ spec:
 		t.Fatalf("JWTAuthenticator: %v\n%s", err, errOut)
 	}
 	grantGroupNamespaceListIn(t, kubeconfig, "seals")
+	// The CredentialIssuer is written by the elected leader once it holds the Lease.
+	eventually(t, 60*time.Second, "the concierge reports its strategies under the reference group", func() (bool, error) {
+		out, errOut, err := kubectlWith(t, kubeconfig, "get", "credentialissuer.config.concierge.pinniped.dev", "selkie-concierge-config",
+			"-o", "jsonpath={.status.strategies[*].status}")
+		return err == nil && strings.Contains(out, "Success"), fmt.Errorf("%v: %s %s", err, out, errOut)
+	})
 
 	generated, execArgs := getKubeconfig(t, t.TempDir(), "--kubeconfig", kubeconfig, "--concierge-api-group-suffix", "pinniped.dev")
 	if !strings.Contains(strings.Join(execArgs, " "), "--concierge-api-group-suffix=pinniped.dev") {
