@@ -61,7 +61,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	verdicts := validateAll(fds.Items, existing, r.IdPGroup)
+	verdicts := validateAll(ctx, fds.Items, existing, r.IdPGroup)
 	var providers []*oidcprovider.Provider
 	certs := map[string]*tls.Certificate{}
 	again := r.now().Add(resync)
@@ -101,8 +101,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	return ctrl.Result{RequeueAfter: max(time.Until(again), time.Second)}, nil
 }
 
-// serve keeps the domain's key Secrets and, when it is ready, builds its provider. It
-// returns when the keys next need attention.
+// serve keeps the domain's key Secrets and, when it may be served, builds its provider.
+// It returns when the keys next need attention.
 func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDomain, v *verdict, status *configv1alpha1.FederationDomainStatus) (*oidcprovider.Provider, time.Time, error) {
 	truth := true
 	owner := metav1.OwnerReference{APIVersion: r.FDGroupVersion, Kind: "FederationDomain", Name: fd.Name, UID: fd.UID, Controller: &truth}
@@ -123,7 +123,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		}
 	}
 	status.Secrets = names
-	if !v.ready {
+	if !v.serve {
 		return nil, next, nil
 	}
 	p, err := oidcprovider.New(oidcprovider.Config{
@@ -135,15 +135,19 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 	return p, next, err
 }
 
-// usableIdPs are the domain's identity providers that are ready now.
+// usableIdPs are the domain's identity providers that are ready now and not disabled
+// by their transforms, each with its compiled transforms.
 func (r *Reconciler) usableIdPs(v *verdict) []oidcprovider.IdP {
 	var out []oidcprovider.IdP
 	for _, ref := range v.idps {
 		p, ok := r.Registry.Get(ref.key)
-		if !ok {
+		if !ok || ref.disabled {
 			continue
 		}
 		idp := oidcprovider.IdP{DisplayName: ref.displayName, Provider: p}
+		if !ref.pipeline.Empty() {
+			idp.Transform = transformFunc(ref.pipeline)
+		}
 		if ref.spec != nil && ref.spec.SessionLifetimeSeconds != nil {
 			idp.SessionLifetime = time.Duration(*ref.spec.SessionLifetimeSeconds) * time.Second
 		}

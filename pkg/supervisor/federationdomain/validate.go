@@ -3,6 +3,7 @@
 package federationdomain
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -23,12 +25,21 @@ type idpRef struct {
 	displayName string
 	key         upstream.Key
 	spec        *configv1alpha1.FederationDomainIdentityProvider // nil in legacy mode
+	// pipeline is its compiled transforms (nil in legacy mode or when they do not compile).
+	pipeline *transform.Pipeline
+	// disabled: its transforms do not compile or an example failed, so it is not
+	// offered in this domain.
+	disabled bool
 }
 
 // verdict is the outcome of validating one FederationDomain.
 type verdict struct {
 	conditions []metav1.Condition
-	ready      bool
+	// ready is the Ready condition: every other condition is True.
+	ready bool
+	// serve says the domain is served: it is ready, or only examples failed (which
+	// disables their identity providers, not the domain).
+	serve bool
 	// issuerOK says keys may be made and the issuer served (it is valid and unique).
 	issuerOK bool
 	legacy   bool
@@ -36,8 +47,9 @@ type verdict struct {
 }
 
 // validateAll checks every FederationDomain of the namespace against the others and
-// against the identity provider resources that exist (existing, any kind).
-func validateAll(fds []configv1alpha1.FederationDomain, existing []upstream.Key, idpGroup string) map[string]*verdict {
+// against the identity provider resources that exist (existing, any kind), and compiles
+// their transforms.
+func validateAll(ctx context.Context, fds []configv1alpha1.FederationDomain, existing []upstream.Key, idpGroup string) map[string]*verdict {
 	issuers := map[string]int{}
 	hostSecrets := map[string]map[string]bool{}
 	for _, fd := range fds {
@@ -74,9 +86,12 @@ func validateAll(fds []configv1alpha1.FederationDomain, existing []upstream.Key,
 		v.issuerOK = err == nil && unique
 		idpConds, idps, legacy := validateIdPs(fd, existing, idpGroup)
 		conds = append(conds, idpConds...)
-		conds = append(conds, transformConditions(fd)...)
+		conds = append(conds, validateTransforms(ctx, idps)...)
 		v.idps, v.legacy = idps, legacy
 		v.ready = v.issuerOK && oneSecret && allTrue(conds)
+		v.serve = v.issuerOK && oneSecret && allTrue(slices.DeleteFunc(slices.Clone(conds), func(c metav1.Condition) bool {
+			return c.Type == configv1alpha1.ConditionTransformsExamplesPassed
+		}))
 		conds = append(conds, cond(configv1alpha1.ConditionReady, v.ready, configv1alpha1.ReasonNotReady,
 			"the FederationDomain is not ready: see other conditions for details", "the FederationDomain is ready"))
 		v.conditions = conds
@@ -173,29 +188,16 @@ func validateIdPs(fd *configv1alpha1.FederationDomain, existing []upstream.Key, 
 	return conds, refs, false
 }
 
-// transformConditions: identity transforms arrive with CEL support; until then a domain
-// whose identity providers configure any expression is refused rather than served
-// without the policy its owner wrote.
-func transformConditions(fd *configv1alpha1.FederationDomain) []metav1.Condition {
-	var withExpressions []string
-	for _, idp := range fd.Spec.IdentityProviders {
-		if len(idp.Transforms.Expressions) > 0 || len(idp.Transforms.Examples) > 0 {
-			withExpressions = append(withExpressions, fmt.Sprintf("%q", idp.DisplayName))
-		}
-	}
-	ok := len(withExpressions) == 0
-	return []metav1.Condition{
-		cond(configv1alpha1.ConditionTransformsExpressionsValid, ok, configv1alpha1.ReasonInvalidTransformsExpressions,
-			"identity transform expressions are not supported by this version of the supervisor: "+strings.Join(withExpressions, ", "),
-			"the expressions specified by .spec.identityProviders[].transforms.expressions[] are valid"),
-		cond(configv1alpha1.ConditionTransformsExamplesPassed, ok, configv1alpha1.ReasonTransformsExamplesFailed,
-			"identity transform examples cannot run in this version of the supervisor", "the examples specified by .spec.identityProviders[].transforms.examples[] had no errors"),
-	}
-}
+// maxMessage is below the API's limit on a condition message (32768), so that a long
+// list of errors cannot make the status update fail.
+const maxMessage = 32000
 
 func cond(typ string, ok bool, reason, badMessage, okMessage string) metav1.Condition {
 	if ok {
 		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: configv1alpha1.ReasonSuccess, Message: okMessage}
+	}
+	if len(badMessage) > maxMessage {
+		badMessage = strings.ToValidUTF8(badMessage[:maxMessage], "") + "\n… (truncated)"
 	}
 	return metav1.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: badMessage}
 }

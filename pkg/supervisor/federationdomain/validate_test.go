@@ -3,6 +3,7 @@
 package federationdomain
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -76,7 +77,7 @@ func TestValidateAll(t *testing.T) {
 			[]upstream.Key{oidc, ldap}, "a", true, configv1alpha1.ConditionReady, configv1alpha1.ReasonSuccess},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := validateAll(tc.fds, tc.existing, idpGroup)[tc.uid]
+			v := validateAll(context.Background(), tc.fds, tc.existing, idpGroup)[tc.uid]
 			if v.ready != tc.wantReady {
 				t.Errorf("ready %v, want %v: %+v", v.ready, tc.wantReady, v.conditions)
 			}
@@ -87,15 +88,5 @@ func TestValidateAll(t *testing.T) {
 				t.Errorf("Ready condition %v, want %v", ready.Status, tc.wantReady)
 			}
 		})
-	}
-}
-
-func TestTransformsAreRefusedUntilSupported(t *testing.T) {
-	idp := ref("x", idpGroup, upstream.KindOIDC, "okta")
-	idp.Transforms.Expressions = []configv1alpha1.FederationDomainTransformsExpression{{Type: "policy/v1", Expression: "false"}}
-	v := validateAll([]configv1alpha1.FederationDomain{fd("a", "https://id.example.com/a", "", idp)},
-		[]upstream.Key{{Kind: upstream.KindOIDC, Name: "okta"}}, idpGroup)["a"]
-	if v.ready || condition(v, configv1alpha1.ConditionTransformsExpressionsValid).Status != metav1.ConditionFalse {
-		t.Errorf("a domain with a policy it cannot enforce is ready: %+v", v.conditions)
 	}
 }
