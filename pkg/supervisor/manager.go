@@ -22,6 +22,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
 	upstreamoidc "github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
 )
 
@@ -54,6 +55,10 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 	registry := upstream.NewRegistry()
 	if err := (&upstreamoidc.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
 		Logger: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	if err := (&upstreamldap.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
+		Logger: log.With("controller", "ldapidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	// OIDCClients and their secret hashes are read through the cache: the controller and

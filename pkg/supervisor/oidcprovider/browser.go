@@ -33,9 +33,14 @@ type upstreamState struct {
 	CSRF         string      `json:"csrf"`
 }
 
-// redirectToUpstream starts a browser login at a redirect-based upstream.
+// redirectToUpstream starts a browser login at a redirect-based upstream, or at the
+// login form for an upstream that checks passwords itself.
 func (p *Provider) redirectToUpstream(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP) {
 	ctx := r.Context()
+	if usesLoginForm(idp) {
+		p.redirectToLoginForm(w, r, req)
+		return
+	}
 	rp, ok := idp.Provider.(upstream.RedirectIdentityProvider)
 	if !ok || !slices.Contains(idp.Provider.Flows(), upstream.FlowBrowserAuthcode) {
 		p.redirectError(w, r, req, newError(errAccessDenied, "This identity provider does not support browser logins."))

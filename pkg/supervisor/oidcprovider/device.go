@@ -11,12 +11,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
 // Device logins (RFC 8628, a Selkie extension: wire contract §5). The CLI asks for a
@@ -90,7 +88,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 }
 
 // deviceIdP is the IdP a device login uses: the named one, or the single one in legacy
-// mode. It must offer browser logins at a redirect-based upstream.
+// mode. It must offer browser logins, at a redirect-based upstream or at the login form.
 func (p *Provider) deviceIdP(name string) (*IdP, *oauthError) {
 	var idp *IdP
 	switch {
@@ -105,7 +103,7 @@ func (p *Provider) deviceIdP(name string) (*IdP, *oauthError) {
 	default:
 		return nil, newError(errInvalidRequest, fmt.Sprintf("%q param error: an identity provider must be named", paramIDPName))
 	}
-	if _, ok := idp.Provider.(upstream.RedirectIdentityProvider); !ok || !slices.Contains(idp.Provider.Flows(), upstream.FlowBrowserAuthcode) {
+	if !supportsBrowser(idp) {
 		return nil, newError(errInvalidRequest, fmt.Sprintf("the identity provider %q does not support browser logins, which device logins need", idp.DisplayName))
 	}
 	return idp, nil

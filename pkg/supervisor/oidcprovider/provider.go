@@ -168,6 +168,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PathIDPs:      {[]string{http.MethodGet}, p.idpDiscovery},
 		PathAuthorize: {[]string{http.MethodGet, http.MethodPost}, p.authorize},
 		PathCallback:  {[]string{http.MethodGet, http.MethodPost}, p.callback},
+		PathLogin:     {[]string{http.MethodGet, http.MethodPost}, p.loginForm},
 		PathChooseIDP: {[]string{http.MethodGet}, p.chooser},
 		PathToken:     {[]string{http.MethodPost}, p.token},
 		PathRevoke:    {[]string{http.MethodPost}, p.revoke},

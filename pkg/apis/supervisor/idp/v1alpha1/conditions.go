@@ -53,6 +53,10 @@ const (
 	ConditionSearchBaseFound = "SearchBaseFound"
 	// ReasonLDAPConnectionError marks a failed connection or bind.
 	ReasonLDAPConnectionError = "LDAPConnectionError"
+	// ReasonInvalidSearchConfiguration marks (on LDAPConnectionValid, a Selkie
+	// addition) user or group searches that cannot work: a missing required field or a
+	// filter that does not parse. No connection is attempted.
+	ReasonInvalidSearchConfiguration = "InvalidSearchConfiguration"
 	// ReasonUsingConfigurationFromSpec marks search bases taken from the spec.
 	ReasonUsingConfigurationFromSpec = "UsingConfigurationFromSpec"
 	// ReasonErrorFetchingSearchBase marks a root DSE that could not be read.
