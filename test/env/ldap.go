@@ -45,14 +45,37 @@ type LDAPGroup struct {
 	Posix   bool
 }
 
+// LDAPOptions changes the directory StartLDAPWith starts. The zero value is the
+// environment's directory (StartLDAP without users or groups).
+type LDAPOptions struct {
+	// BaseDN is the database suffix; default "dc=example,dc=com". UsersDN and GroupsDN
+	// are ou=users and ou=groups under it, AdminDN cn=admin.
+	BaseDN string
+	// Schema is extra schema in slapd.conf syntax (attributetype, objectclass), loaded
+	// after core, cosine, inetorgperson and nis.
+	Schema string
+	// RootDSE is LDIF ("dn:" then attributes) of extra root DSE attributes; their types
+	// must be defined (see Schema).
+	RootDSE string
+	// Seed adds the entries over a StartTLS connection bound as the admin; nil adds
+	// only the base entry and ou=users and ou=groups.
+	Seed func(l *LDAP, conn *ldap.Conn) error
+}
+
 // StartLDAP writes a slapd config under dir, starts slapd on two free loopback ports
 // with a server certificate from ca, and seeds it over StartTLS.
 func StartLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []LDAPGroup) (*LDAP, error) {
-	l, err := startLDAP(ctx, dir, ca, users, groups)
+	return StartLDAPWith(ctx, dir, ca, LDAPOptions{Seed: func(l *LDAP, conn *ldap.Conn) error { return l.seed(conn, users, groups) }})
+}
+
+// StartLDAPWith is StartLDAP for another directory: its own suffix, schema, root DSE
+// attributes and entries (see LDAPOptions). Each call is a separate slapd.
+func StartLDAPWith(ctx context.Context, dir string, ca *CA, opts LDAPOptions) (*LDAP, error) {
+	l, err := startLDAP(ctx, dir, ca, opts)
 	return l, errPeer("slapd", err)
 }
 
-func startLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []LDAPGroup) (*LDAP, error) {
+func startLDAP(ctx context.Context, dir string, ca *CA, opts LDAPOptions) (*LDAP, error) {
 	slapd, err := exec.LookPath("slapd")
 	if err != nil {
 		slapd = "/usr/sbin/slapd" // Debian installs it outside a normal user's PATH
@@ -72,17 +95,25 @@ func startLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []L
 	if err != nil {
 		return nil, err
 	}
+	base := opts.BaseDN
+	if base == "" {
+		base = "dc=example,dc=com"
+	}
 	l := &LDAP{
 		StartTLSAddr: hostPort(ports[0]), LDAPSAddr: hostPort(ports[1]),
-		BaseDN: "dc=example,dc=com", UsersDN: "ou=users,dc=example,dc=com", GroupsDN: "ou=groups,dc=example,dc=com",
-		AdminDN: "cn=admin,dc=example,dc=com", AdminPassword: randomString(16),
+		BaseDN: base, UsersDN: "ou=users," + base, GroupsDN: "ou=groups," + base,
+		AdminDN: "cn=admin," + base, AdminPassword: randomString(16),
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
 	l.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 
+	extra, err := writeExtraConf(dir, opts)
+	if err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(dir, "slapd.conf")
-	if err := os.WriteFile(conf, []byte(l.slapdConf(dataDir, ca, serving)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(l.slapdConf(dataDir, ca, serving, extra)), 0o600); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -97,41 +128,65 @@ func startLDAP(ctx context.Context, dir string, ca *CA, users []User, groups []L
 		return nil, err
 	}
 	l.ReadyAfter = time.Since(start)
-	if err := l.seed(users, groups); err != nil {
+	if err := l.seedWith(opts.Seed); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("seed directory: %w", err)
 	}
 	return l, nil
 }
 
-func (l *LDAP) slapdConf(dataDir string, ca *CA, serving KeyPair) string {
+// writeExtraConf writes the extra schema and root DSE files of opts under dir and
+// returns the slapd.conf lines that load them.
+func writeExtraConf(dir string, opts LDAPOptions) ([]string, error) {
+	var lines []string
+	if opts.Schema != "" {
+		f := filepath.Join(dir, "extra.schema")
+		if err := os.WriteFile(f, []byte(opts.Schema), 0o600); err != nil {
+			return nil, err
+		}
+		lines = append(lines, "include "+f)
+	}
+	if opts.RootDSE != "" {
+		f := filepath.Join(dir, "rootdse.ldif")
+		if err := os.WriteFile(f, []byte(opts.RootDSE), 0o600); err != nil {
+			return nil, err
+		}
+		lines = append(lines, "rootDSE "+f)
+	}
+	return lines, nil
+}
+
+func (l *LDAP) slapdConf(dataDir string, ca *CA, serving KeyPair, extra []string) string {
 	lines := []string{
 		"include /etc/ldap/schema/core.schema",
 		"include /etc/ldap/schema/cosine.schema",
 		"include /etc/ldap/schema/inetorgperson.schema",
 		"include /etc/ldap/schema/nis.schema",
+	}
+	lines = append(lines, extra...)
+	lines = append(lines,
 		"modulepath /usr/lib/ldap",
 		"moduleload back_mdb",
 		"moduleload memberof",
-		"pidfile " + filepath.Join(filepath.Dir(dataDir), "slapd.pid"),
-		"TLSCACertificateFile " + ca.CertFile,
-		"TLSCertificateFile " + serving.CertFile,
-		"TLSCertificateKeyFile " + serving.KeyFile,
+		"pidfile "+filepath.Join(filepath.Dir(dataDir), "slapd.pid"),
+		"TLSCACertificateFile "+ca.CertFile,
+		"TLSCertificateFile "+serving.CertFile,
+		"TLSCertificateKeyFile "+serving.KeyFile,
 		"# Simple binds only over TLS (StartTLS or LDAPS); anonymous root DSE reads stay allowed.",
 		"security simple_bind=128",
 		"database mdb",
 		"maxsize 104857600",
-		`suffix "` + l.BaseDN + `"`,
-		`rootdn "` + l.AdminDN + `"`,
-		"rootpw " + ssha(l.AdminPassword),
-		"directory " + dataDir,
+		`suffix "`+l.BaseDN+`"`,
+		`rootdn "`+l.AdminDN+`"`,
+		"rootpw "+ssha(l.AdminPassword),
+		"directory "+dataDir,
 		"index objectClass eq",
 		"index uid,cn,mail,memberUid eq",
 		"index member eq",
 		"overlay memberof",
 		"access to attrs=userPassword by self write by anonymous auth by * none",
 		"access to * by users read by * none",
-	}
+	)
 	return strings.Join(lines, "\n") + "\n"
 }
 
@@ -162,7 +217,8 @@ func (l *LDAP) Dial() (*ldap.Conn, error) {
 // UserDN is the DN of the seeded user with this uid.
 func (l *LDAP) UserDN(uid string) string { return "uid=" + ldap.EscapeDN(uid) + "," + l.UsersDN }
 
-func (l *LDAP) seed(users []User, groups []LDAPGroup) error {
+// seedWith binds as the admin and runs seed (nil: the base entries only).
+func (l *LDAP) seedWith(seed func(*LDAP, *ldap.Conn) error) error {
 	conn, err := l.Dial()
 	if err != nil {
 		return err
@@ -171,6 +227,34 @@ func (l *LDAP) seed(users []User, groups []LDAPGroup) error {
 	if err := conn.Bind(l.AdminDN, l.AdminPassword); err != nil {
 		return fmt.Errorf("bind as admin: %w", err)
 	}
+	if seed == nil {
+		return l.AddAll(conn, l.BaseEntries())
+	}
+	return seed(l, conn)
+}
+
+// BaseEntries are the base entry (dcObject, its dc the first RDN value of BaseDN),
+// ou=users and ou=groups.
+func (l *LDAP) BaseEntries() []*ldap.AddRequest {
+	dc, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(l.BaseDN), "dc="), ",")
+	return []*ldap.AddRequest{
+		addRequest(l.BaseDN, map[string][]string{"objectClass": {"dcObject", "organization"}, "o": {dc}, "dc": {dc}}),
+		addRequest(l.UsersDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"users"}}),
+		addRequest(l.GroupsDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"groups"}}),
+	}
+}
+
+// AddAll adds the entries in order.
+func (l *LDAP) AddAll(conn *ldap.Conn, adds []*ldap.AddRequest) error {
+	for _, a := range adds {
+		if err := conn.Add(a); err != nil {
+			return fmt.Errorf("add %s: %w", a.DN, err)
+		}
+	}
+	return nil
+}
+
+func (l *LDAP) seed(conn *ldap.Conn, users []User, groups []LDAPGroup) error {
 	adds := []*ldap.AddRequest{
 		addRequest(l.BaseDN, map[string][]string{"objectClass": {"dcObject", "organization"}, "o": {"Example"}, "dc": {"example"}}),
 		addRequest(l.UsersDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"users"}}),
@@ -198,12 +282,7 @@ func (l *LDAP) seed(users []User, groups []LDAPGroup) error {
 		}
 		adds = append(adds, addRequest(dn, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {g.Name}, "member": members}))
 	}
-	for _, a := range adds {
-		if err := conn.Add(a); err != nil {
-			return fmt.Errorf("add %s: %w", a.DN, err)
-		}
-	}
-	return nil
+	return l.AddAll(conn, adds)
 }
 
 func addRequest(dn string, attrs map[string][]string) *ldap.AddRequest {

@@ -18,8 +18,9 @@ import (
 
 // fakeDir is an in-memory directory behind the provider's Conn interface. It
 // evaluates filters itself (AND, OR, NOT, equality, presence and substrings, with
-// RFC 4515 escapes), so that an unescaped value would change what matches, and it
-// records what the provider asked for.
+// RFC 4515 escapes, and Active Directory's LDAP_MATCHING_RULE_IN_CHAIN extensible
+// match), so that an unescaped value would change what matches, and it records what
+// the provider asked for. An entry with the empty DN is the root DSE.
 type fakeDir struct {
 	mu        sync.Mutex
 	entries   []*ldapv3.Entry
@@ -138,7 +139,7 @@ func (c *fakeConn) Search(req *ldapv3.SearchRequest) (*ldapv3.SearchResult, erro
 			continue
 		}
 		found = true
-		if !f.match(e) {
+		if !f.match(e, d.entries) {
 			continue
 		}
 		if req.SizeLimit > 0 && len(res.Entries) == req.SizeLimit {
@@ -252,23 +253,46 @@ func unescape(s string) (string, error) {
 	return b.String(), nil
 }
 
-func (f *filter) match(e *ldapv3.Entry) bool {
+func (f *filter) match(e *ldapv3.Entry, all []*ldapv3.Entry) bool {
 	switch f.op {
 	case '&':
 		for _, c := range f.children {
-			if !c.match(e) {
+			if !c.match(e, all) {
 				return false
 			}
 		}
 		return true
 	case '|':
-		return slices.ContainsFunc(f.children, func(c *filter) bool { return c.match(e) })
+		return slices.ContainsFunc(f.children, func(c *filter) bool { return c.match(e, all) })
 	case '!':
-		return !f.children[0].match(e)
+		return !f.children[0].match(e, all)
 	case '*':
 		return len(values(e, f.attr)) > 0
 	}
+	if attr, ok := strings.CutSuffix(f.attr, ":"+inChainOID+":"); ok && len(f.parts) == 1 {
+		return inChain(e, attr, f.parts[0], all, map[string]bool{})
+	}
 	return slices.ContainsFunc(values(e, f.attr), f.matchValue)
+}
+
+// inChainOID is Active Directory's LDAP_MATCHING_RULE_IN_CHAIN.
+const inChainOID = "1.2.840.113556.1.4.1941"
+
+// inChain reports whether dn is a value of attr of e, directly or through entries
+// that are themselves values of attr (transitive group membership).
+func inChain(e *ldapv3.Entry, attr, dn string, all []*ldapv3.Entry, seen map[string]bool) bool {
+	seen[strings.ToLower(e.DN)] = true
+	for _, v := range values(e, attr) {
+		if strings.EqualFold(v, dn) {
+			return true
+		}
+		for _, next := range all {
+			if strings.EqualFold(next.DN, v) && !seen[strings.ToLower(next.DN)] && inChain(next, attr, dn, all, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matchValue matches one value, case-insensitively (like caseIgnoreMatch).

@@ -11,6 +11,7 @@ import (
 
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
+	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -22,6 +23,8 @@ type user struct {
 	subject string
 	// filterValue is substituted into the group search filter.
 	filterValue string
+	// account is the Active Directory account state (Active Directory only).
+	account accountState
 }
 
 // Login finds the user by username as the service account, checks the password by
@@ -101,6 +104,12 @@ func (p *Provider) userFromEntry(entry *ldapv3.Entry) (*user, error) {
 		return nil, err
 	}
 	u := &user{dn: entry.DN, username: string(username), subject: base64.RawURLEncoding.EncodeToString(uid)}
+	if p.activeDirectory {
+		if u.subject, err = activeDirectoryUID(p.user.UIDAttribute, uid); err != nil {
+			return nil, fmt.Errorf("the entry %q: %w", entry.DN, err)
+		}
+		u.account = readAccountState(entry)
+	}
 	if p.group.Base != "" {
 		value, err := attribute(entry, p.group.UserAttributeForFilter)
 		if err != nil {
@@ -128,6 +137,8 @@ func attribute(entry *ldapv3.Entry, name string) ([]byte, error) {
 // user's filter value, at most maxGroups of them.
 func (p *Provider) searchGroups(conn Conn, filterValue string) ([]string, error) {
 	attrs := []string{noAttributes}
+	// Extensible matches such as Active Directory's LDAP_MATCHING_RULE_IN_CHAIN
+	// (member:1.2.840.113556.1.4.1941:=) need nothing here: the server evaluates them.
 	if p.group.GroupNameAttribute != attributeDN {
 		attrs = []string{p.group.GroupNameAttribute}
 	}
@@ -150,7 +161,13 @@ func (p *Provider) searchGroups(conn Conn, filterValue string) ([]string, error)
 		if err != nil {
 			return nil, fmt.Errorf("group search: %w", err)
 		}
-		groups = append(groups, string(name))
+		group := string(name)
+		if p.activeDirectory && p.group.GroupNameAttribute == idpv1alpha1.ActiveDirectoryDefaultGroupNameAttribute {
+			if group, err = groupNameWithDomain(group, e.DN); err != nil {
+				return nil, fmt.Errorf("group search: %w", err)
+			}
+		}
+		groups = append(groups, group)
 	}
 	slices.Sort(groups)
 	return slices.Compact(groups), nil
@@ -158,7 +175,7 @@ func (p *Provider) searchGroups(conn Conn, filterValue string) ([]string, error)
 
 // identity builds the identity of u with its UpstreamData.
 func (p *Provider) identity(u *user, groups []string) (*upstream.Identity, error) {
-	data, err := (&upstreamData{Version: upstreamDataVersion, DN: u.dn, UID: u.subject}).marshal()
+	data, err := (&upstreamData{Version: upstreamDataVersion, DN: u.dn, UID: u.subject, PwdLastSet: u.account.pwdLastSet}).marshal()
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,10 @@ type Config struct {
 	GroupSearch  GroupSearch
 	// MaxGroups caps the groups of a user; zero means DefaultMaxGroups.
 	MaxGroups int
+	// ActiveDirectory selects the Active Directory behaviour (see activedirectory.go):
+	// its search defaults, objectGUID and group name rendering, type and refresh checks.
+	// The search bases must be set: the controller fills them from the root DSE.
+	ActiveDirectory bool
 
 	// fingerprint identifies the configuration the controller built this from.
 	fingerprint string
@@ -94,6 +98,7 @@ type Provider struct {
 	group                GroupSearch
 	maxGroups            int
 	fingerprint          string
+	activeDirectory      bool
 }
 
 var _ interface {
@@ -112,7 +117,11 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.BindUsername == "" || cfg.BindPassword == "" {
 		return nil, errors.New("new LDAP provider: the bind username and password are required")
 	}
-	user, group, err := withDefaults(cfg.UserSearch, cfg.GroupSearch)
+	user, group := cfg.UserSearch, cfg.GroupSearch
+	if cfg.ActiveDirectory {
+		user, group = withActiveDirectoryDefaults(user, group)
+	}
+	user, group, err := withDefaults(user, group)
 	if err != nil {
 		return nil, fmt.Errorf("new LDAP provider: %w", err)
 	}
@@ -121,6 +130,7 @@ func New(cfg Config) (*Provider, error) {
 		endpoint: cfg.Endpoint, dial: cfg.Dial,
 		bindUsername: cfg.BindUsername, bindPassword: cfg.BindPassword,
 		user: user, group: group, maxGroups: cfg.MaxGroups, fingerprint: cfg.fingerprint,
+		activeDirectory: cfg.ActiveDirectory,
 	}
 	if p.dial == nil {
 		p.dial = Dial
@@ -181,13 +191,18 @@ func fillFilter(filter, value string) string {
 	return strings.ReplaceAll(filter, placeholder, ldapv3.EscapeFilter(value))
 }
 
-// Type returns upstream.TypeLDAP.
-func (p *Provider) Type() string { return upstream.TypeLDAP }
+// Type returns upstream.TypeLDAP, or upstream.TypeActiveDirectory for Active Directory.
+func (p *Provider) Type() string {
+	if p.activeDirectory {
+		return upstream.TypeActiveDirectory
+	}
+	return upstream.TypeLDAP
+}
 
 // Namespace returns the LDAPIdentityProvider's namespace.
 func (p *Provider) Namespace() string { return p.namespace }
 
-// Name returns the LDAPIdentityProvider's name.
+// Name returns the LDAPIdentityProvider's (or ActiveDirectoryIdentityProvider's) name.
 func (p *Provider) Name() string { return p.name }
 
 // UID returns the LDAPIdentityProvider's UID.
@@ -232,7 +247,11 @@ func (p *Provider) connect(ctx context.Context) (Conn, error) {
 // of them is the DN).
 func (p *Provider) userAttributes() []string {
 	var attrs []string
-	for _, a := range []string{p.user.UsernameAttribute, p.user.UIDAttribute, p.group.UserAttributeForFilter} {
+	wanted := []string{p.user.UsernameAttribute, p.user.UIDAttribute, p.group.UserAttributeForFilter}
+	if p.activeDirectory {
+		wanted = append(wanted, activeDirectoryRefreshAttributes()...)
+	}
+	for _, a := range wanted {
 		if a != attributeDN && !slices.Contains(attrs, a) {
 			attrs = append(attrs, a)
 		}

@@ -47,8 +47,19 @@ type Reconciler struct {
 	// Dial opens connections, for the probe and the providers; nil means Dial.
 	Dial DialFunc
 
+	// activeDirectory is set by ActiveDirectoryReconciler for its core.
+	activeDirectory bool
+
 	once    sync.Once
 	backoff workqueue.TypedRateLimiter[string]
+}
+
+// key is the registry key of the resource called name.
+func (r *Reconciler) key(name string) upstream.Key {
+	if r.activeDirectory {
+		return upstream.Key{Kind: upstream.KindActiveDirectory, Name: name}
+	}
+	return upstream.Key{Kind: upstream.KindLDAP, Name: name}
 }
 
 func (r *Reconciler) init() {
@@ -89,16 +100,29 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // configuration errors wait for a change to the resource or to an object it names.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.init()
+	var idp *idpv1alpha1.LDAPIdentityProvider
+	get := func(ctx context.Context) (*idpv1alpha1.LDAPIdentityProvider, error) {
+		idp = &idpv1alpha1.LDAPIdentityProvider{}
+		return idp, r.Client.Get(ctx, req.NamespacedName, idp)
+	}
+	write := func(ctx context.Context, v *validation) error { return r.updateStatus(ctx, idp, v) }
+	return r.reconcile(ctx, req, get, write)
+}
+
+// reconcile is Reconcile for either kind: get reads the resource (as an
+// LDAPIdentityProvider) and write writes its status.
+func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request,
+	get func(context.Context) (*idpv1alpha1.LDAPIdentityProvider, error), write func(context.Context, *validation) error) (ctrl.Result, error) {
 	if req.Namespace != r.Namespace {
 		return ctrl.Result{}, nil
 	}
-	key := upstream.Key{Kind: upstream.KindLDAP, Name: req.Name}
-	log := r.Logger.With("idp", req.Name, "namespace", req.Namespace)
+	key := r.key(req.Name)
+	log := r.Logger.With("idp", req.Name, "namespace", req.Namespace, "kind", key.Kind)
 
-	idp := &idpv1alpha1.LDAPIdentityProvider{}
-	if err := r.Client.Get(ctx, req.NamespacedName, idp); err != nil {
+	idp, err := get(ctx)
+	if err != nil {
 		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("get LDAPIdentityProvider %s: %w", req.Name, err)
+			return ctrl.Result{}, fmt.Errorf("get %s %s: %w", key.Kind, req.Name, err)
 		}
 		r.backoff.Forget(req.Name)
 		r.remove(ctx, log, key, "deleted")
@@ -120,7 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Registry.Set(key, v.provider)
 		log.InfoContext(ctx, "stored LDAP identity provider", "host", idp.Spec.Host, "protocol", v.provider.Protocol())
 	}
-	if err := r.updateStatus(ctx, idp, v); err != nil {
+	if err := write(ctx, v); err != nil {
 		return ctrl.Result{}, err
 	}
 	if !v.retry {
@@ -142,7 +166,7 @@ func (r *Reconciler) remove(ctx context.Context, log *slog.Logger, key upstream.
 
 // current returns the registry's provider for name, or nil when there is none.
 func (r *Reconciler) current(name string) *Provider {
-	p, _ := r.Registry.Get(upstream.Key{Kind: upstream.KindLDAP, Name: name})
+	p, _ := r.Registry.Get(r.key(name))
 	lp, _ := p.(*Provider)
 	return lp
 }

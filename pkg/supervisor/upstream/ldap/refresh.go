@@ -23,11 +23,15 @@ const upstreamDataVersion = 1
 //	{"v":1,"dn":"uid=pinny,ou=users,dc=example,dc=com","uid":"MTAwMA"}
 //
 // DN is the user's entry at login; UID is the base64url of its raw UID attribute (the
-// identity's Subject). It holds no secret.
+// identity's Subject; for Active Directory objectGUID, the GUID string). It holds no
+// secret.
 type upstreamData struct {
 	Version int    `json:"v"`
 	DN      string `json:"dn"`
 	UID     string `json:"uid"`
+	// PwdLastSet is the Active Directory pwdLastSet value at login (Active Directory
+	// only; a change ends the session).
+	PwdLastSet string `json:"pwdLastSet,omitempty"`
 }
 
 func (d *upstreamData) marshal() ([]byte, error) {
@@ -55,7 +59,9 @@ func parseUpstreamData(b []byte) (*upstreamData, error) {
 
 // Refresh re-validates previous (wire contract §2.9): the user's entry is read again by
 // its DN and must still exist with the same username and UID; the groups are searched
-// again unless SkipGroupRefresh is set, in which case the previous ones are kept.
+// again unless SkipGroupRefresh is set, in which case the previous ones are kept. For
+// Active Directory the account must also be unchanged: same pwdLastSet as at login,
+// neither disabled nor locked (wire contract §1.8).
 func (p *Provider) Refresh(ctx context.Context, previous *upstream.Identity) (*upstream.Identity, error) {
 	if previous == nil {
 		return nil, errors.New("refresh LDAP identity: no previous identity")
@@ -81,6 +87,11 @@ func (p *Provider) Refresh(ctx context.Context, previous *upstream.Identity) (*u
 		return nil, errors.New("refresh LDAP identity: the user's UID changed since login")
 	case u.username != previous.Username:
 		return nil, errors.New("refresh LDAP identity: the username changed since login")
+	}
+	if p.activeDirectory {
+		if err := u.account.check(d.PwdLastSet); err != nil {
+			return nil, fmt.Errorf("refresh LDAP identity: %w", err)
+		}
 	}
 	groups := slices.Clone(previous.Groups)
 	if p.group.Base != "" && !p.group.SkipGroupRefresh {

@@ -52,6 +52,8 @@ func (v *validation) unableToValidate(typ string) {
 func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider) (*validation, error) {
 	const typ = idpv1alpha1.ConditionLDAPConnectionValid
 	v := &validation{ok: true}
+	// Active Directory adds SearchBaseFound after LDAPConnectionValid (see
+	// findSearchBases).
 	bindUsername, bindPassword, err := r.checkSecret(ctx, v, idp)
 	if err != nil {
 		return nil, err
@@ -61,21 +63,26 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentity
 		return nil, err
 	}
 	if !v.ok {
-		v.unableToValidate(typ)
+		r.unableToConnect(v)
 		return v, nil
 	}
 	cfg := r.config(idp, bindUsername, bindPassword, bundle)
-	if _, _, err := withDefaults(cfg.UserSearch, cfg.GroupSearch); err != nil {
+	if err := checkSearches(cfg); err != nil {
 		v.add(typ, false, idpv1alpha1.ReasonInvalidSearchConfiguration, err.Error())
+		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	if _, _, err := SplitHost(idp.Spec.Host); err != nil {
 		v.add(typ, false, idpv1alpha1.ReasonLDAPConnectionError, "spec.host: "+err.Error())
+		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	cfg.fingerprint = fingerprint(idp, bindUsername, bindPassword, bundle.PEM())
 	if cur := r.current(idp.Name); cur != nil && cfg.fingerprint != "" && cur.fingerprint == cfg.fingerprint {
 		v.add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, cur.Protocol(), bindUsername))
+		if r.activeDirectory {
+			searchBaseFound(v, cfg, cur.user.Base, cur.group.Base)
+		}
 		return v, nil
 	}
 	proto, err := Probe(ctx, r.Dial, cfg.Endpoint, bindUsername, bindPassword)
@@ -84,14 +91,48 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentity
 		v.retry = true
 		v.add(typ, false, idpv1alpha1.ReasonLDAPConnectionError,
 			fmt.Sprintf("could not successfully connect to %q and bind as user %q: %v", idp.Spec.Host, bindUsername, err))
+		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	cfg.Endpoint.Protocol = proto
-	if v.provider, err = New(cfg); err != nil {
-		return nil, fmt.Errorf("build provider for LDAPIdentityProvider %s: %w", idp.Name, err)
-	}
 	v.add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, proto, bindUsername))
+	if r.activeDirectory && !r.findSearchBases(ctx, v, &cfg) {
+		return v, nil
+	}
+	if v.provider, err = New(cfg); err != nil {
+		return nil, fmt.Errorf("build provider for %s %s: %w", r.key(idp.Name).Kind, idp.Name, err)
+	}
 	return v, nil
+}
+
+// checkSearches checks the searches of cfg as New will see them. Active Directory
+// search bases left empty are checked as if the root DSE had filled them.
+func checkSearches(cfg Config) error {
+	user, group := cfg.UserSearch, cfg.GroupSearch
+	if cfg.ActiveDirectory {
+		user, group = withActiveDirectoryDefaults(user, group)
+		if user.Base == "" {
+			user.Base = "dc=example"
+		}
+		if group.Base == "" {
+			group.Base = "dc=example"
+		}
+	}
+	_, _, err := withDefaults(user, group)
+	return err
+}
+
+// unableToConnect marks the connection (and, for Active Directory, the search bases)
+// as not checked because an earlier check failed.
+func (r *Reconciler) unableToConnect(v *validation) {
+	v.unableToValidate(idpv1alpha1.ConditionLDAPConnectionValid)
+	r.unableToFindSearchBase(v)
+}
+
+func (r *Reconciler) unableToFindSearchBase(v *validation) {
+	if r.activeDirectory {
+		v.unableToValidate(idpv1alpha1.ConditionSearchBaseFound)
+	}
 }
 
 func connectedMessage(host string, proto Protocol, bindUsername string) string {
@@ -111,6 +152,7 @@ func (r *Reconciler) config(idp *idpv1alpha1.LDAPIdentityProvider, bindUsername,
 		GroupSearch: GroupSearch{Base: s.GroupSearch.Base, Filter: s.GroupSearch.Filter,
 			UserAttributeForFilter: s.GroupSearch.UserAttributeForFilter,
 			GroupNameAttribute:     s.GroupSearch.Attributes.GroupName, SkipGroupRefresh: s.GroupSearch.SkipGroupRefresh},
+		ActiveDirectory: r.activeDirectory,
 	}
 }
 
