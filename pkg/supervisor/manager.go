@@ -22,6 +22,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	upstreamgithub "github.com/selkie-dev/selkie/pkg/supervisor/upstream/github"
 	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
 	upstreamoidc "github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
 )
@@ -59,6 +60,14 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 	}
 	if err := (&upstreamldap.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
 		Logger: log.With("controller", "ldapidentityprovider")}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	if err := (&upstreamldap.ActiveDirectoryReconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
+		Logger: log.With("controller", "activedirectoryidentityprovider")}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	if err := (&upstreamgithub.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
+		Logger: log.With("controller", "githubidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	// OIDCClients and their secret hashes are read through the cache: the controller and

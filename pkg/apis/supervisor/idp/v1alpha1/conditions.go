@@ -73,6 +73,12 @@ const (
 	ConditionGitHubConnectionValid = "GitHubConnectionValid"
 	// ConditionClaimsValid reports whether spec.claims is usable.
 	ConditionClaimsValid = "ClaimsValid"
+	// ReasonInvalidHost marks a False HostValid condition.
+	ReasonInvalidHost = "InvalidHost"
+	// ReasonInvalid marks a False OrganizationsPolicyValid or ClaimsValid condition.
+	ReasonInvalid = "Invalid"
+	// ReasonUnableToDialServer marks a False GitHubConnectionValid condition.
+	ReasonUnableToDialServer = "UnableToDialServer"
 )
 
 // Client Secret types and keys. The Selkie types are preferred; the reference
