@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package manifests
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	"sigs.k8s.io/yaml"
+
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+)
+
+// component is one directory of manifests and where its objects must live.
+type component struct {
+	dir       string
+	namespace string
+	crdGroup  string // CRDs of groups ending in this belong to the component
+	// elsewhere are the namespaced objects deliberately outside the namespace, by
+	// "Kind/name".
+	elsewhere map[string]string
+}
+
+func components() []component {
+	return []component{
+		{dir: "concierge", namespace: "selkie-concierge", crdGroup: ".concierge.selkie.dev", elsewhere: map[string]string{
+			"RoleBinding/selkie-concierge-extension-apiserver-authentication-reader": "kube-system",
+			"Role/selkie-concierge-cluster-info-reader":                              "kube-public",
+			"RoleBinding/selkie-concierge-cluster-info-reader":                       "kube-public",
+		}},
+		{dir: "supervisor", namespace: "selkie-supervisor", crdGroup: ".supervisor.selkie.dev", elsewhere: map[string]string{
+			"RoleBinding/selkie-supervisor-extension-apiserver-authentication-reader": "kube-system",
+		}},
+	}
+}
+
+// typed returns an empty object of the Go type for kind, or nil for an unexpected kind.
+func typed(kind string) any {
+	switch kind {
+	case "Namespace":
+		return &corev1.Namespace{}
+	case "ServiceAccount":
+		return &corev1.ServiceAccount{}
+	case "Service":
+		return &corev1.Service{}
+	case "Secret":
+		return &corev1.Secret{}
+	case "ClusterRole":
+		return &rbacv1.ClusterRole{}
+	case "ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}
+	case "Role":
+		return &rbacv1.Role{}
+	case "RoleBinding":
+		return &rbacv1.RoleBinding{}
+	case "CustomResourceDefinition":
+		return &apiextensionsv1.CustomResourceDefinition{}
+	case "APIService":
+		return &apiregistrationv1.APIService{}
+	case "CredentialIssuer":
+		return &configv1alpha1.CredentialIssuer{}
+	case "Deployment":
+		return &appsv1.Deployment{}
+	}
+	return nil
+}
+
+// clusterScoped are the kinds above that have no namespace.
+func clusterScoped(kind string) bool {
+	return slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService", "CredentialIssuer"}, kind)
+}
+
+// object is one parsed document with its typed form.
+type object struct {
+	file  string
+	u     *unstructured.Unstructured
+	typed any
+}
+
+// load parses every .yaml file of dir, in file-name order, strictly into its type.
+func load(t *testing.T, dir string) []object {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in %s: %v", dir, err)
+	}
+	var objs []object
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for {
+			doc, err := reader.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if len(u.Object) == 0 {
+				continue // a comment-only document
+			}
+			obj := typed(u.GetKind())
+			if obj == nil {
+				t.Fatalf("%s: unexpected kind %s", file, u.GroupVersionKind())
+			}
+			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+				t.Fatalf("%s: %s %s does not parse strictly: %v", file, u.GetKind(), u.GetName(), err)
+			}
+			objs = append(objs, object{file: filepath.Base(file), u: u, typed: obj})
+		}
+	}
+	return objs
+}
+
+func TestObjectsAreInTheirNamespaces(t *testing.T) {
+	for _, c := range components() {
+		t.Run(c.dir, func(t *testing.T) {
+			seen := map[string]bool{}
+			for _, o := range load(t, c.dir) {
+				key := o.u.GetKind() + "/" + o.u.GetName()
+				if seen[key+"/"+o.u.GetNamespace()] {
+					t.Errorf("%s: %s appears twice", o.file, key)
+				}
+				seen[key+"/"+o.u.GetNamespace()] = true
+				want := c.namespace
+				if ns, ok := c.elsewhere[key]; ok {
+					want = ns
+				}
+				if clusterScoped(o.u.GetKind()) {
+					want = ""
+				}
+				if got := o.u.GetNamespace(); got != want {
+					t.Errorf("%s: %s has namespace %q, want %q", o.file, key, got, want)
+				}
+				if o.u.GetKind() == "Namespace" && o.u.GetName() != c.namespace {
+					t.Errorf("%s: unexpected Namespace %s", o.file, o.u.GetName())
+				}
+			}
+			if !seen["Namespace/"+c.namespace+"/"] {
+				t.Errorf("no Namespace %s", c.namespace)
+			}
+		})
+	}
+}
+
+func TestNoSecretDataIsShipped(t *testing.T) {
+	for _, c := range components() {
+		for _, o := range load(t, c.dir) {
+			if s, ok := o.typed.(*corev1.Secret); ok && (len(s.Data) > 0 || len(s.StringData) > 0) {
+				t.Errorf("%s: Secret %s/%s carries data; the servers create their Secrets themselves", o.file, s.Namespace, s.Name)
+			}
+		}
+	}
+}
+
+// TestCRDsAreGenerated checks 10-crds.yaml is the component's files of generated/crds,
+// concatenated in name order.
+func TestCRDsAreGenerated(t *testing.T) {
+	generated, err := filepath.Glob(filepath.Join("..", "..", "generated", "crds", "*.yaml"))
+	if err != nil || len(generated) == 0 {
+		t.Fatalf("no generated CRDs: %v", err)
+	}
+	for _, c := range components() {
+		var want bytes.Buffer
+		for _, file := range generated {
+			group := strings.SplitN(filepath.Base(file), "_", 2)[0]
+			if strings.HasSuffix(group, c.crdGroup) {
+				data, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want.Write(data)
+			}
+		}
+		got, err := os.ReadFile(filepath.Join(c.dir, "10-crds.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s/10-crds.yaml differs from generated/crds/*%s_*.yaml; copy them again", c.dir, c.crdGroup)
+		}
+	}
+}
+
+// TestRBACRulesAreCommented checks that a comment line precedes every rule.
+func TestRBACRulesAreCommented(t *testing.T) {
+	for _, c := range components() {
+		data, err := os.ReadFile(filepath.Join(c.dir, "30-rbac.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		for i, line := range lines {
+			if strings.HasPrefix(line, "- apiGroups:") && (i == 0 || !strings.HasPrefix(lines[i-1], "#")) {
+				t.Errorf("%s/30-rbac.yaml:%d: rule without a comment saying why", c.dir, i+1)
+			}
+		}
+	}
+}
+
+func TestAPIServicesPointAtTheirService(t *testing.T) {
+	for _, c := range components() {
+		n := 0
+		for _, o := range load(t, c.dir) {
+			svc, ok := o.typed.(*apiregistrationv1.APIService)
+			if !ok {
+				continue
+			}
+			n++
+			s := svc.Spec
+			if s.Service == nil || s.Service.Namespace != c.namespace || s.Service.Name != "selkie-"+c.dir+"-api" ||
+				s.Service.Port == nil || *s.Service.Port != 443 || s.GroupPriorityMinimum != 9900 || s.VersionPriority != 15 ||
+				svc.Name != s.Version+"."+s.Group || len(s.CABundle) != 0 {
+				t.Errorf("%s: APIService %s: unexpected spec %+v", o.file, svc.Name, s)
+			}
+		}
+		if n != 2 {
+			t.Errorf("%s: %d APIServices, want 2", c.dir, n)
+		}
+	}
+}
+
+func TestPodsAreLockedDown(t *testing.T) {
+	for _, c := range components() {
+		for _, o := range load(t, c.dir) {
+			d, ok := o.typed.(*appsv1.Deployment)
+			if !ok {
+				continue
+			}
+			pod := d.Spec.Template.Spec
+			if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 || pod.ServiceAccountName != "selkie-"+c.dir {
+				t.Errorf("%s: Deployment %s: want 2 replicas as ServiceAccount selkie-%s", o.file, d.Name, c.dir)
+			}
+			if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot ||
+				psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("%s: Deployment %s: pod must run non-root with seccomp RuntimeDefault", o.file, d.Name)
+			}
+			for _, ctr := range pod.Containers {
+				sc := ctr.SecurityContext
+				if ctr.Image != "selkie:dev" || sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+					sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+					sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0 {
+					t.Errorf("%s: container %s: want image selkie:dev, a read-only root filesystem, no privilege escalation and all capabilities dropped", o.file, ctr.Name)
+				}
+			}
+		}
+	}
+}
