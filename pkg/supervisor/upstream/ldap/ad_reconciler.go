@@ -9,19 +9,15 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
 )
 
 // ActiveDirectoryReconciler reconciles the ActiveDirectoryIdentityProviders of the
@@ -45,15 +41,49 @@ type ActiveDirectoryReconciler struct {
 	// Dial opens connections, for the probe, the root DSE and the providers; nil means Dial.
 	Dial DialFunc
 
-	once sync.Once
-	core *Reconciler
+	once   sync.Once
+	core   *Reconciler
+	engine *controller.Engine[*idpv1alpha1.ActiveDirectoryIdentityProvider]
 }
 
 func (r *ActiveDirectoryReconciler) init() {
 	r.once.Do(func() {
 		r.core = &Reconciler{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock,
 			Logger: r.Logger, Timeout: r.Timeout, Dial: r.Dial, activeDirectory: true}
-		r.core.init()
+		r.core.setDefaults()
+		r.engine = controller.New(controller.Kind[*idpv1alpha1.ActiveDirectoryIdentityProvider]{
+			Name:         "ActiveDirectoryIdentityProvider",
+			Controller:   "activedirectoryidentityprovider",
+			RegistryKind: upstream.KindActiveDirectory,
+			Noun:         "LDAP identity provider",
+			LogAttrs:     []any{"kind", upstream.KindActiveDirectory},
+			New: func() *idpv1alpha1.ActiveDirectoryIdentityProvider {
+				return &idpv1alpha1.ActiveDirectoryIdentityProvider{}
+			},
+			List: func(ctx context.Context, c client.Client, ns string) ([]*idpv1alpha1.ActiveDirectoryIdentityProvider, error) {
+				var list idpv1alpha1.ActiveDirectoryIdentityProviderList
+				err := c.List(ctx, &list, client.InNamespace(ns))
+				return controller.Ptrs(list.Items), err
+			},
+			// Validate like Reconciler, finding empty search bases in the root DSE.
+			Validate: func(ctx context.Context, ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (*controller.Validation, error) {
+				return r.core.validate(ctx, asLDAP(ad))
+			},
+			Describe: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider, p upstream.Provider) []any {
+				return describe(ad.Spec.Host, p)
+			},
+			SetStatus: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider, ok bool) *[]metav1.Condition {
+				ad.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseError
+				if ok {
+					ad.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseReady
+				}
+				return &ad.Status.Conditions
+			},
+			Status: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) any { return ad.Status },
+			References: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (string, tlsconfig.Spec) {
+				return ad.Spec.Bind.SecretName, controller.TLSSpec(ad.Spec.TLS)
+			},
+		}, r.core.engineConfig())
 	})
 }
 
@@ -61,29 +91,21 @@ func (r *ActiveDirectoryReconciler) init() {
 // ActiveDirectoryIdentityProviders of Namespace and the Secrets and ConfigMaps they name.
 func (r *ActiveDirectoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.init()
-	inNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == r.Namespace })
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("activedirectoryidentityprovider").
-		For(&idpv1alpha1.ActiveDirectoryIdentityProvider{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}, inNamespace)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.RequestsFor), builder.WithPredicates(inNamespace)).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.RequestsFor), builder.WithPredicates(inNamespace)).
-		Complete(r)
+	return r.engine.Setup(mgr, r)
 }
 
 // Reconcile validates one ActiveDirectoryIdentityProvider like Reconciler.Reconcile,
 // finding empty search bases in the root DSE.
 func (r *ActiveDirectoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.init()
-	var ad *idpv1alpha1.ActiveDirectoryIdentityProvider
-	get := func(ctx context.Context) (*idpv1alpha1.LDAPIdentityProvider, error) {
-		ad = &idpv1alpha1.ActiveDirectoryIdentityProvider{}
-		if err := r.Client.Get(ctx, req.NamespacedName, ad); err != nil {
-			return nil, err
-		}
-		return asLDAP(ad), nil
-	}
-	write := func(ctx context.Context, v *validation) error { return r.updateStatus(ctx, ad, v) }
-	return r.core.reconcile(ctx, req, get, write)
+	return r.engine.Reconcile(ctx, req)
+}
+
+// RequestsFor maps a Secret or ConfigMap to the ActiveDirectoryIdentityProviders that
+// name it, as bind Secret or as CA bundle source.
+func (r *ActiveDirectoryReconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
+	r.init()
+	return r.engine.RequestsFor(ctx, obj)
 }
 
 // asLDAP views ad as an LDAPIdentityProvider: the two specs have the same fields, and
@@ -107,12 +129,12 @@ func asLDAP(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) *idpv1alpha1.LDAPId
 // findSearchBases fills the empty search bases of cfg from the root DSE's
 // defaultNamingContext and adds SearchBaseFound. It returns false when they could not
 // be found (retried with backoff: the server may answer later).
-func (r *Reconciler) findSearchBases(ctx context.Context, v *validation, cfg *Config) bool {
+func (r *Reconciler) findSearchBases(ctx context.Context, v *controller.Validation, cfg *Config) bool {
 	if cfg.UserSearch.Base == "" || cfg.GroupSearch.Base == "" {
 		base, err := DefaultNamingContext(ctx, r.Dial, cfg.Endpoint, cfg.BindUsername, cfg.BindPassword)
 		if err != nil {
-			v.retry = true
-			v.add(idpv1alpha1.ConditionSearchBaseFound, false, idpv1alpha1.ReasonErrorFetchingSearchBase,
+			v.Retry = true
+			v.Add(idpv1alpha1.ConditionSearchBaseFound, false, idpv1alpha1.ReasonErrorFetchingSearchBase,
 				fmt.Sprintf("could not fetch the search base from the root DSE: %v", err))
 			return false
 		}
@@ -132,55 +154,12 @@ func (r *Reconciler) findSearchBases(ctx context.Context, v *validation, cfg *Co
 
 // searchBaseFound adds a True SearchBaseFound for the bases in use, given the
 // configuration from the spec.
-func searchBaseFound(v *validation, spec Config, userBase, groupBase string) {
+func searchBaseFound(v *controller.Validation, spec Config, userBase, groupBase string) {
 	const typ = idpv1alpha1.ConditionSearchBaseFound
 	if spec.UserSearch.Base != "" && spec.GroupSearch.Base != "" {
-		v.add(typ, true, idpv1alpha1.ReasonUsingConfigurationFromSpec, "Using search base from ActiveDirectoryIdentityProvider config.")
+		v.Add(typ, true, idpv1alpha1.ReasonUsingConfigurationFromSpec, "Using search base from ActiveDirectoryIdentityProvider config.")
 		return
 	}
-	v.add(typ, true, idpv1alpha1.ReasonSuccess, fmt.Sprintf("Successfully fetched defaultNamingContext from the root DSE: "+
+	v.Add(typ, true, idpv1alpha1.ReasonSuccess, fmt.Sprintf("Successfully fetched defaultNamingContext from the root DSE: "+
 		"user search base %q, group search base %q", userBase, groupBase))
-}
-
-// updateStatus writes the phase and conditions of v when they differ from ad's.
-func (r *ActiveDirectoryReconciler) updateStatus(ctx context.Context, ad *idpv1alpha1.ActiveDirectoryIdentityProvider, v *validation) error {
-	updated := ad.DeepCopy()
-	updated.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseError
-	if v.ok {
-		updated.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseReady
-	}
-	now := metav1.NewTime(r.core.Clock())
-	for _, c := range v.conditions {
-		c.ObservedGeneration = ad.Generation
-		c.LastTransitionTime = now
-		meta.SetStatusCondition(&updated.Status.Conditions, c)
-	}
-	if equality.Semantic.DeepEqual(ad.Status, updated.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Update(ctx, updated); err != nil {
-		return fmt.Errorf("update status of ActiveDirectoryIdentityProvider %s: %w", ad.Name, err)
-	}
-	return nil
-}
-
-// RequestsFor maps a Secret or ConfigMap to the ActiveDirectoryIdentityProviders that
-// name it, as bind Secret or as CA bundle source.
-func (r *ActiveDirectoryReconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
-	r.init()
-	var list idpv1alpha1.ActiveDirectoryIdentityProviderList
-	if err := r.Client.List(ctx, &list, client.InNamespace(r.Namespace)); err != nil {
-		r.core.Logger.ErrorContext(ctx, "list ActiveDirectoryIdentityProviders", "error", err)
-		return nil
-	}
-	_, isSecret := obj.(*corev1.Secret)
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		idp := &list.Items[i]
-		if (isSecret && obj.GetNamespace() == idp.Namespace && obj.GetName() == idp.Spec.Bind.SecretName) ||
-			tlsSpec(idp.Spec.TLS).Refers(obj, r.Namespace) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(idp)})
-		}
-	}
-	return reqs
 }

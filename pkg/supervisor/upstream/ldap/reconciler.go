@@ -4,26 +4,19 @@ package ldap
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
 )
 
 // Reconciler reconciles the LDAPIdentityProviders of the supervisor's namespace into a
@@ -50,8 +43,8 @@ type Reconciler struct {
 	// activeDirectory is set by ActiveDirectoryReconciler for its core.
 	activeDirectory bool
 
-	once    sync.Once
-	backoff workqueue.TypedRateLimiter[string]
+	once   sync.Once
+	engine *controller.Engine[*idpv1alpha1.LDAPIdentityProvider]
 }
 
 // key is the registry key of the resource called name.
@@ -64,20 +57,62 @@ func (r *Reconciler) key(name string) upstream.Key {
 
 func (r *Reconciler) init() {
 	r.once.Do(func() {
-		if r.Clock == nil {
-			r.Clock = time.Now
-		}
-		if r.Logger == nil {
-			r.Logger = slog.Default()
-		}
-		if r.Timeout == 0 {
-			r.Timeout = DefaultTimeout
-		}
-		if r.Dial == nil {
-			r.Dial = Dial
-		}
-		r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute)
+		r.setDefaults()
+		r.engine = controller.New(controller.Kind[*idpv1alpha1.LDAPIdentityProvider]{
+			Name:         "LDAPIdentityProvider",
+			Controller:   "ldapidentityprovider",
+			RegistryKind: upstream.KindLDAP,
+			Noun:         "LDAP identity provider",
+			LogAttrs:     []any{"kind", upstream.KindLDAP},
+			New:          func() *idpv1alpha1.LDAPIdentityProvider { return &idpv1alpha1.LDAPIdentityProvider{} },
+			List: func(ctx context.Context, c client.Client, ns string) ([]*idpv1alpha1.LDAPIdentityProvider, error) {
+				var list idpv1alpha1.LDAPIdentityProviderList
+				err := c.List(ctx, &list, client.InNamespace(ns))
+				return controller.Ptrs(list.Items), err
+			},
+			Validate: r.validate,
+			Describe: func(idp *idpv1alpha1.LDAPIdentityProvider, p upstream.Provider) []any {
+				return describe(idp.Spec.Host, p)
+			},
+			SetStatus: func(idp *idpv1alpha1.LDAPIdentityProvider, ok bool) *[]metav1.Condition {
+				idp.Status.Phase = idpv1alpha1.LDAPPhaseError
+				if ok {
+					idp.Status.Phase = idpv1alpha1.LDAPPhaseReady
+				}
+				return &idp.Status.Conditions
+			},
+			Status: func(idp *idpv1alpha1.LDAPIdentityProvider) any { return idp.Status },
+			References: func(idp *idpv1alpha1.LDAPIdentityProvider) (string, tlsconfig.Spec) {
+				return idp.Spec.Bind.SecretName, controller.TLSSpec(idp.Spec.TLS)
+			},
+		}, r.engineConfig())
 	})
+}
+
+// setDefaults fills the unset optional fields.
+func (r *Reconciler) setDefaults() {
+	if r.Clock == nil {
+		r.Clock = time.Now
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Timeout == 0 {
+		r.Timeout = DefaultTimeout
+	}
+	if r.Dial == nil {
+		r.Dial = Dial
+	}
+}
+
+// engineConfig is the engine configuration of r, after setDefaults.
+func (r *Reconciler) engineConfig() controller.Config {
+	return controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Logger: r.Logger}
+}
+
+// describe gives the log attributes of a newly stored provider of either kind.
+func describe(host string, p upstream.Provider) []any {
+	return []any{"host", host, "protocol", p.(*Provider).Protocol()}
 }
 
 // SetupWithManager registers the reconciler with mgr, watching the
@@ -85,13 +120,7 @@ func (r *Reconciler) init() {
 // credentials and CA bundles). The manager's cache should be limited to Namespace.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.init()
-	inNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == r.Namespace })
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("ldapidentityprovider").
-		For(&idpv1alpha1.LDAPIdentityProvider{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}, inNamespace)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.RequestsFor), builder.WithPredicates(inNamespace)).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.RequestsFor), builder.WithPredicates(inNamespace)).
-		Complete(r)
+	return r.engine.Setup(mgr, r)
 }
 
 // Reconcile validates one LDAPIdentityProvider, stores its provider in the registry
@@ -100,68 +129,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // configuration errors wait for a change to the resource or to an object it names.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.init()
-	var idp *idpv1alpha1.LDAPIdentityProvider
-	get := func(ctx context.Context) (*idpv1alpha1.LDAPIdentityProvider, error) {
-		idp = &idpv1alpha1.LDAPIdentityProvider{}
-		return idp, r.Client.Get(ctx, req.NamespacedName, idp)
-	}
-	write := func(ctx context.Context, v *validation) error { return r.updateStatus(ctx, idp, v) }
-	return r.reconcile(ctx, req, get, write)
+	return r.engine.Reconcile(ctx, req)
 }
 
-// reconcile is Reconcile for either kind: get reads the resource (as an
-// LDAPIdentityProvider) and write writes its status.
-func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request,
-	get func(context.Context) (*idpv1alpha1.LDAPIdentityProvider, error), write func(context.Context, *validation) error) (ctrl.Result, error) {
-	if req.Namespace != r.Namespace {
-		return ctrl.Result{}, nil
-	}
-	key := r.key(req.Name)
-	log := r.Logger.With("idp", req.Name, "namespace", req.Namespace, "kind", key.Kind)
-
-	idp, err := get(ctx)
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("get %s %s: %w", key.Kind, req.Name, err)
-		}
-		r.backoff.Forget(req.Name)
-		r.remove(ctx, log, key, "deleted")
-		return ctrl.Result{}, nil
-	}
-	if idp.DeletionTimestamp != nil {
-		r.remove(ctx, log, key, "deleted")
-		return ctrl.Result{}, nil
-	}
-
-	v, err := r.validate(ctx, idp)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	switch {
-	case !v.ok:
-		r.remove(ctx, log, key, "not ready")
-	case v.provider != nil:
-		r.Registry.Set(key, v.provider)
-		log.InfoContext(ctx, "stored LDAP identity provider", "host", idp.Spec.Host, "protocol", v.provider.Protocol())
-	}
-	if err := write(ctx, v); err != nil {
-		return ctrl.Result{}, err
-	}
-	if !v.retry {
-		r.backoff.Forget(req.Name)
-		return ctrl.Result{}, nil
-	}
-	after := r.backoff.When(req.Name)
-	log.InfoContext(ctx, "LDAP identity provider is not ready; will validate again", "after", after)
-	return ctrl.Result{RequeueAfter: after}, nil
-}
-
-// remove deletes key from the registry, logging why when there was an entry.
-func (r *Reconciler) remove(ctx context.Context, log *slog.Logger, key upstream.Key, why string) {
-	if _, ok := r.Registry.Get(key); ok {
-		r.Registry.Delete(key)
-		log.InfoContext(ctx, "removed LDAP identity provider from the registry", "why", why)
-	}
+// RequestsFor maps a Secret or ConfigMap to the LDAPIdentityProviders that name it, as
+// bind Secret or as CA bundle source.
+func (r *Reconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
+	r.init()
+	return r.engine.RequestsFor(ctx, obj)
 }
 
 // current returns the registry's provider for name, or nil when there is none.
@@ -169,47 +144,4 @@ func (r *Reconciler) current(name string) *Provider {
 	p, _ := r.Registry.Get(r.key(name))
 	lp, _ := p.(*Provider)
 	return lp
-}
-
-// updateStatus writes the phase and conditions of v when they differ from idp's.
-func (r *Reconciler) updateStatus(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider, v *validation) error {
-	updated := idp.DeepCopy()
-	updated.Status.Phase = idpv1alpha1.LDAPPhaseError
-	if v.ok {
-		updated.Status.Phase = idpv1alpha1.LDAPPhaseReady
-	}
-	now := metav1.NewTime(r.Clock())
-	for _, c := range v.conditions {
-		c.ObservedGeneration = idp.Generation
-		c.LastTransitionTime = now
-		meta.SetStatusCondition(&updated.Status.Conditions, c)
-	}
-	if equality.Semantic.DeepEqual(idp.Status, updated.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Update(ctx, updated); err != nil {
-		return fmt.Errorf("update status of LDAPIdentityProvider %s: %w", idp.Name, err)
-	}
-	return nil
-}
-
-// RequestsFor maps a Secret or ConfigMap to the LDAPIdentityProviders that name it, as
-// bind Secret or as CA bundle source.
-func (r *Reconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
-	r.init()
-	var list idpv1alpha1.LDAPIdentityProviderList
-	if err := r.Client.List(ctx, &list, client.InNamespace(r.Namespace)); err != nil {
-		r.Logger.ErrorContext(ctx, "list LDAPIdentityProviders", "error", err)
-		return nil
-	}
-	_, isSecret := obj.(*corev1.Secret)
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		idp := &list.Items[i]
-		if (isSecret && obj.GetNamespace() == idp.Namespace && obj.GetName() == idp.Spec.Bind.SecretName) ||
-			tlsSpec(idp.Spec.TLS).Refers(obj, r.Namespace) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(idp)})
-		}
-	}
-	return reqs
 }

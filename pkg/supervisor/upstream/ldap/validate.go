@@ -4,82 +4,50 @@ package ldap
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
 )
-
-// validation is the outcome of checking one LDAPIdentityProvider.
-type validation struct {
-	conditions []metav1.Condition
-	// ok is true when every condition is True.
-	ok bool
-	// retry is true when a failed check may pass later without any change.
-	retry bool
-	// provider is a newly built provider to store; nil when !ok or when the registry's
-	// provider was built from the same configuration.
-	provider *Provider
-}
-
-func (v *validation) add(typ string, ok bool, reason, message string) {
-	status := metav1.ConditionTrue
-	if !ok {
-		status = metav1.ConditionFalse
-		v.ok = false
-	}
-	v.conditions = append(v.conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message})
-}
-
-func (v *validation) unableToValidate(typ string) {
-	v.conditions = append(v.conditions, metav1.Condition{Type: typ, Status: metav1.ConditionUnknown,
-		Reason: idpv1alpha1.ReasonUnableToValidate, Message: idpv1alpha1.MessageUnableToValidate})
-	v.ok = false
-}
 
 // validate checks idp: its bind Secret, its TLS trust, its searches and, unless the
 // registry already has a provider built from the same configuration, a real connection
 // and bind. It returns an error only when reading a referenced object failed
 // transiently, so that the reconcile is retried with the current state kept.
-func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider) (*validation, error) {
+func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider) (*controller.Validation, error) {
 	const typ = idpv1alpha1.ConditionLDAPConnectionValid
-	v := &validation{ok: true}
+	v := controller.NewValidation()
 	// Active Directory adds SearchBaseFound after LDAPConnectionValid (see
 	// findSearchBases).
 	bindUsername, bindPassword, err := r.checkSecret(ctx, v, idp)
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := r.checkTLS(ctx, v, idp)
+	bundle, err := controller.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.tls", idp.Spec.TLS)
 	if err != nil {
 		return nil, err
 	}
-	if !v.ok {
+	if !v.OK {
 		r.unableToConnect(v)
 		return v, nil
 	}
 	cfg := r.config(idp, bindUsername, bindPassword, bundle)
 	if err := checkSearches(cfg); err != nil {
-		v.add(typ, false, idpv1alpha1.ReasonInvalidSearchConfiguration, err.Error())
+		v.Add(typ, false, idpv1alpha1.ReasonInvalidSearchConfiguration, err.Error())
 		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	if _, _, err := SplitHost(idp.Spec.Host); err != nil {
-		v.add(typ, false, idpv1alpha1.ReasonLDAPConnectionError, "spec.host: "+err.Error())
+		v.Add(typ, false, idpv1alpha1.ReasonLDAPConnectionError, "spec.host: "+err.Error())
 		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	cfg.fingerprint = fingerprint(idp, bindUsername, bindPassword, bundle.PEM())
 	if cur := r.current(idp.Name); cur != nil && cfg.fingerprint != "" && cur.fingerprint == cfg.fingerprint {
-		v.add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, cur.Protocol(), bindUsername))
+		v.Add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, cur.Protocol(), bindUsername))
 		if r.activeDirectory {
 			searchBaseFound(v, cfg, cur.user.Base, cur.group.Base)
 		}
@@ -88,20 +56,22 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentity
 	proto, err := Probe(ctx, r.Dial, cfg.Endpoint, bindUsername, bindPassword)
 	if err != nil {
 		// The server may come back, or its certificate be fixed, without any change here.
-		v.retry = true
-		v.add(typ, false, idpv1alpha1.ReasonLDAPConnectionError,
+		v.Retry = true
+		v.Add(typ, false, idpv1alpha1.ReasonLDAPConnectionError,
 			fmt.Sprintf("could not successfully connect to %q and bind as user %q: %v", idp.Spec.Host, bindUsername, err))
 		r.unableToFindSearchBase(v)
 		return v, nil
 	}
 	cfg.Endpoint.Protocol = proto
-	v.add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, proto, bindUsername))
+	v.Add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, proto, bindUsername))
 	if r.activeDirectory && !r.findSearchBases(ctx, v, &cfg) {
 		return v, nil
 	}
-	if v.provider, err = New(cfg); err != nil {
+	p, err := New(cfg)
+	if err != nil {
 		return nil, fmt.Errorf("build provider for %s %s: %w", r.key(idp.Name).Kind, idp.Name, err)
 	}
+	v.Provider = p
 	return v, nil
 }
 
@@ -124,14 +94,14 @@ func checkSearches(cfg Config) error {
 
 // unableToConnect marks the connection (and, for Active Directory, the search bases)
 // as not checked because an earlier check failed.
-func (r *Reconciler) unableToConnect(v *validation) {
-	v.unableToValidate(idpv1alpha1.ConditionLDAPConnectionValid)
+func (r *Reconciler) unableToConnect(v *controller.Validation) {
+	v.Unknown(idpv1alpha1.ConditionLDAPConnectionValid)
 	r.unableToFindSearchBase(v)
 }
 
-func (r *Reconciler) unableToFindSearchBase(v *validation) {
+func (r *Reconciler) unableToFindSearchBase(v *controller.Validation) {
 	if r.activeDirectory {
-		v.unableToValidate(idpv1alpha1.ConditionSearchBaseFound)
+		v.Unknown(idpv1alpha1.ConditionSearchBaseFound)
 	}
 }
 
@@ -157,76 +127,25 @@ func (r *Reconciler) config(idp *idpv1alpha1.LDAPIdentityProvider, bindUsername,
 }
 
 // checkSecret checks spec.bind.secretName and returns the bind username and password.
-func (r *Reconciler) checkSecret(ctx context.Context, v *validation, idp *idpv1alpha1.LDAPIdentityProvider) (string, string, error) {
-	const typ = idpv1alpha1.ConditionBindSecretValid
-	name := idp.Spec.Bind.SecretName
-	secret := &corev1.Secret{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: idp.Namespace, Name: name}, secret); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return "", "", fmt.Errorf("get bind Secret %q: %w", name, err)
-		}
-		v.add(typ, false, idpv1alpha1.ReasonSecretNotFound, fmt.Sprintf("secret %q not found", name))
-		return "", "", nil
-	}
-	if secret.Type != corev1.SecretTypeBasicAuth {
-		v.add(typ, false, idpv1alpha1.ReasonSecretWrongType, fmt.Sprintf("referenced Secret %q has wrong type %q (should be %q)",
-			name, secret.Type, corev1.SecretTypeBasicAuth))
-		return "", "", nil
-	}
-	username, password := secret.Data[corev1.BasicAuthUsernameKey], secret.Data[corev1.BasicAuthPasswordKey]
-	if len(username) == 0 || len(password) == 0 {
-		v.add(typ, false, idpv1alpha1.ReasonSecretMissingKeys, fmt.Sprintf("referenced Secret %q is missing required keys %q",
-			name, []string{corev1.BasicAuthUsernameKey, corev1.BasicAuthPasswordKey}))
-		return "", "", nil
-	}
-	v.add(typ, true, idpv1alpha1.ReasonSuccess, "loaded bind secret")
-	return string(username), string(password), nil
-}
-
-// checkTLS loads spec.tls; it returns a nil bundle when the spec is invalid.
-func (r *Reconciler) checkTLS(ctx context.Context, v *validation, idp *idpv1alpha1.LDAPIdentityProvider) (*tlsconfig.Bundle, error) {
-	const typ = idpv1alpha1.ConditionTLSConfigurationValid
-	bundle, err := tlsconfig.Load(ctx, r.Client, idp.Namespace, "spec.tls", tlsSpec(idp.Spec.TLS))
-	switch {
-	case tlsconfig.IsTransient(err):
-		return nil, err
-	case err != nil:
-		v.add(typ, false, idpv1alpha1.ReasonInvalidTLSConfig, err.Error())
-		return nil, nil
-	case bundle.PEM() == nil:
-		v.add(typ, true, idpv1alpha1.ReasonSuccess, "spec.tls is valid: using the system trust roots")
-	default:
-		v.add(typ, true, idpv1alpha1.ReasonSuccess, "spec.tls is valid: using the configured CA bundle")
-	}
-	return bundle, nil
-}
-
-// tlsSpec converts spec.tls to the kind-neutral form; nil means the system roots.
-func tlsSpec(s *idpv1alpha1.TLSSpec) tlsconfig.Spec {
-	if s == nil {
-		return tlsconfig.Spec{}
-	}
-	out := tlsconfig.Spec{CertificateAuthorityData: s.CertificateAuthorityData}
-	if src := s.CertificateAuthorityDataSource; src != nil {
-		out.Source = &tlsconfig.Source{Kind: string(src.Kind), Name: src.Name, Key: src.Key}
-	}
-	return out
+func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, idp *idpv1alpha1.LDAPIdentityProvider) (string, string, error) {
+	return controller.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Bind.SecretName, controller.SecretCheck{
+		Condition: idpv1alpha1.ConditionBindSecretValid,
+		Purpose:   "bind",
+		Types:     []string{string(corev1.SecretTypeBasicAuth)},
+		Keys:      [2]string{corev1.BasicAuthUsernameKey, corev1.BasicAuthPasswordKey},
+		Loaded:    "loaded bind secret",
+	})
 }
 
 // fingerprint identifies the configuration a provider is built from, so that an
 // unchanged resource keeps its provider without another probe: a flaky network must not
 // evict a working provider. It is a hash and reveals no secret.
 func fingerprint(idp *idpv1alpha1.LDAPIdentityProvider, bindUsername, bindPassword string, caPEM []byte) string {
-	b, err := json.Marshal(struct {
+	return controller.Fingerprint(struct {
 		UID          string
 		Spec         idpv1alpha1.LDAPIdentityProviderSpec
 		BindUsername string
 		BindPassword string
 		CA           []byte
 	}{string(idp.UID), idp.Spec, bindUsername, bindPassword, caPEM})
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
