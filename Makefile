@@ -9,7 +9,7 @@ TRIMPATH ?= -trimpath
 CGO ?= 0
 ENV_ARGS ?= -workload-clusters=1
 
-.PHONY: all build test test-unit test-integration generate verify env peers vet bench
+.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench
 
 all: build
 
@@ -17,6 +17,11 @@ build:
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie ./cmd/cli
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-supervisor ./cmd/supervisor
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-concierge ./cmd/concierge
+
+# demo starts the local environment, installs deploy/manifests, runs the supervisor and
+# concierge as their ServiceAccounts and logs kubectl in through Selkie (DEMO_KEEP=1 holds it).
+demo:
+	hack/demo.sh
 
 # test runs the unit tier, then the integration tier against the real local environment.
 test: test-unit test-integration
