@@ -36,9 +36,11 @@ test-integration:
 bench:
 	hack/bench.sh
 
-# generate runs every code generator (deepcopy, conversion, defaults, openapi, clients, CRDs).
+# generate runs every code generator (deepcopy, conversion, defaults, openapi, clients, CRDs),
+# then renders deploy/manifests and the kapp-controller packages from deploy/carvel.
 generate:
 	hack/update-codegen.sh
+	hack/update-deploy.sh
 
 # verify regenerates and fails on drift, and runs the static checks.
 verify:
@@ -47,7 +49,8 @@ verify:
 vet:
 	go vet ./...
 
-# peers builds (or finds in the cache) kube-apiserver, etcd, kube-controller-manager, kubectl and Dex.
+# peers builds (or finds in the cache) kube-apiserver, etcd, kube-controller-manager, kubectl,
+# Dex, ytt and Helm.
 peers:
 	hack/peer-bins.sh all
 

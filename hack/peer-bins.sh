@@ -4,10 +4,13 @@
 #
 #   SELKIE_CONTROLPLANE_BIN  etcd, kube-apiserver, kube-controller-manager, kubectl (v1.37.2)
 #   SELKIE_DEX_BIN           dex (v2.45.1)
+#   SELKIE_YTT_BIN           ytt (v0.52.0), which renders deploy/carvel into deploy/manifests
+#   SELKIE_HELM_BIN          helm (v3.22.0), which renders deploy/helm/selkie in the tests
 #
 # Each directory is keyed by a hash of its wrapper module (go.mod, go.sum, sources) and the
 # Go version, so a cached build is reused until the pins change. Cold build on an idle
-# 2-core machine: ~8 min for the control plane, ~2 min for Dex; a cache hit costs nothing.
+# 2-core machine: ~8 min for the control plane, ~2 min for Dex, ~2 min for Helm, 5 s for
+# ytt; a cache hit costs nothing.
 # Build logs go to stderr; stdout carries only the KEY=dir lines.
 set -o errexit -o nounset -o pipefail
 
@@ -15,6 +18,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${SELKIE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/selkie}/bin
 k8s_version=v1.37.2
 dex_version=v2.45.1
+ytt_version=v0.52.0
+helm_version=v3.22.0
 gover=$(go env GOVERSION)
 
 log() { echo "peer-bins: $*" >&2; }
@@ -69,9 +74,37 @@ dex() {
   echo "SELKIE_DEX_BIN=$dir"
 }
 
-case "${1:-all}" in
-  controlplane) controlplane ;;
-  dex) dex ;;
-  all) controlplane; dex ;;
-  *) echo "usage: $0 [all|controlplane|dex]" >&2; exit 2 ;;
-esac
+# ytt's and Helm's version commands print what these stamps say.
+ytt() {
+  local mod=$root/hack/ytt dir
+  dir=$cache/ytt-$ytt_version-$(key "$mod")
+  if [ ! -x "$dir/ytt" ]; then
+    log "building ytt $ytt_version (cold: ~10 s)"
+    build_into "$dir" "$mod" "-s -w -X carvel.dev/ytt/pkg/version.Version=${ytt_version#v}" carvel.dev/ytt/cmd/ytt >&2
+  fi
+  echo "SELKIE_YTT_BIN=$dir"
+}
+
+helm() {
+  local mod=$root/hack/helm dir
+  dir=$cache/helm-$helm_version-$(key "$mod")
+  if [ ! -x "$dir/helm" ]; then
+    log "building helm $helm_version (cold: ~2 min)"
+    build_into "$dir" "$mod" "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" helm.sh/helm/v3/cmd/helm >&2
+  fi
+  echo "SELKIE_HELM_BIN=$dir"
+}
+
+# Each argument names one group; several may be given (e.g. "ytt helm").
+[ $# -gt 0 ] || set -- all
+for what in "$@"; do
+  case "$what" in
+    controlplane) controlplane ;;
+    dex) dex ;;
+    ytt) ytt ;;
+    helm) helm ;;
+    deploy) ytt; helm ;;
+    all) controlplane; dex; ytt; helm ;;
+    *) echo "usage: $0 [all|controlplane|dex|ytt|helm|deploy]..." >&2; exit 2 ;;
+  esac
+done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 
-# verify.sh fails when generated code is stale or hand-edited, when Go files are
-# not gofmt-ed, when `go vet` complains, or when `go mod tidy` would change the
-# root or hack/tools module. It never modifies the working tree: code generation
+# verify.sh fails when generated code or deploy/manifests are stale or hand-edited,
+# when Go files are not gofmt-ed, when `go vet` complains, or when `go mod tidy` would
+# change the root or hack/tools module. It never modifies the working tree: code generation
 # runs in a scratch copy and is compared with the tree.
 set -o errexit -o nounset -o pipefail
 
@@ -50,6 +50,11 @@ else
       echo "${dirty}" | sed 's/^/  /' >&2
     fi
   fi
+fi
+
+step "deploy/manifests and the kapp-controller packages rendered from deploy/carvel"
+if ! "${ROOT}/hack/update-deploy.sh" --check; then
+  fail "deploy/ differs from what deploy/carvel renders (run 'make generate')"
 fi
 
 step "gofmt"

@@ -15,8 +15,8 @@ import (
 //
 // Two things must exist first, as in a real install (docs/install.md): the CRDs, since
 // kubectl maps the CredentialIssuer to its resource before sending anything (they are
-// installed from generated/crds, which deploy/manifests' unit test keeps identical to
-// 10-crds.yaml), and the two namespaces, since namespaced objects cannot be created,
+// installed from generated/crds, which deploy/manifests' unit test keeps equal to
+// <component>-crds.yaml), and the two namespaces, since namespaced objects cannot be created,
 // even in a dry run, in a namespace that does not exist. Namespaces this test creates
 // are left in place: other tests install into the same ones.
 func TestManifestsServerDryRun(t *testing.T) {
@@ -32,13 +32,14 @@ func TestManifestsServerDryRun(t *testing.T) {
 			}
 		}
 	}
-	concierge, supervisor := testEnvRepoFile(t, "deploy/manifests/concierge"), testEnvRepoFile(t, "deploy/manifests/supervisor")
-	names, errOut, err := kubectlWith(t, kubeconfig, "create", "--dry-run=client", "-o", "name", "-f", concierge, "-f", supervisor)
+	// Exactly the command of the issue and docs/install.md: the whole directory.
+	manifests := testEnvRepoFile(t, "deploy/manifests")
+	names, errOut, err := kubectlWith(t, kubeconfig, "create", "--dry-run=client", "-o", "name", "-f", manifests)
 	if err != nil {
 		t.Fatalf("kubectl create --dry-run=client: %v\n%s", err, errOut)
 	}
 	want := strings.Fields(names)
-	out, errOut, err := kubectlWith(t, kubeconfig, "apply", "--dry-run=server", "-f", concierge, "-f", supervisor)
+	out, errOut, err := kubectlWith(t, kubeconfig, "apply", "--dry-run=server", "-f", manifests)
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server: %v\n%s\n%s", err, out, errOut)
 	}

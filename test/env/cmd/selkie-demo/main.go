@@ -27,7 +27,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,7 +137,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.e = e
 	mgmt, workload := e.Clusters[0], e.Clusters[1]
 
-	d.say("Install deploy/manifests/supervisor on %s and deploy/manifests/concierge on %s (no Deployments; Services → ExternalName localhost)", mgmt.Name, workload.Name)
+	d.say("Install deploy/manifests/supervisor*.yaml on %s and deploy/manifests/concierge*.yaml on %s (no Deployments; Services → ExternalName localhost)", mgmt.Name, workload.Name)
 	supAPIPort, err := freePort()
 	if err != nil {
 		return err
@@ -320,11 +319,10 @@ func (d *demo) run(ctx context.Context) error {
 // Deployment and the APIServices first (waiting for the CRDs), or with apiServices set
 // only the APIServices, pointing at port, then waits until they are Available.
 func (d *demo) install(ctx context.Context, kubeconfig, component string, port int, apiServices bool) error {
-	files, err := filepath.Glob(filepath.Join(d.repo, "deploy", "manifests", component, "*.yaml"))
-	if err != nil {
-		return err
+	files := []string{
+		filepath.Join(d.repo, "deploy", "manifests", component+"-crds.yaml"),
+		filepath.Join(d.repo, "deploy", "manifests", component+".yaml"),
 	}
-	sort.Strings(files)
 	var apiServiceNames []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -360,8 +358,8 @@ func (d *demo) install(ctx context.Context, kubeconfig, component string, port i
 		if len(docs) == 0 {
 			continue
 		}
-		name := component + "-" + filepath.Base(f)
-		fmt.Printf("    kubectl apply -f deploy/manifests/%s/%s (%d objects)\n", component, filepath.Base(f), len(docs))
+		name := filepath.Base(f)
+		fmt.Printf("    kubectl apply -f deploy/manifests/%s (%d objects)\n", filepath.Base(f), len(docs))
 		if err := d.apply(ctx, kubeconfig, name, strings.Join(docs, "---\n")); err != nil {
 			return err
 		}
