@@ -9,7 +9,7 @@ TRIMPATH ?= -trimpath
 CGO ?= 0
 ENV_ARGS ?= -workload-clusters=1
 
-.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench
+.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench image
 
 all: build
 
@@ -37,10 +37,17 @@ bench:
 	hack/bench.sh
 
 # generate runs every code generator (deepcopy, conversion, defaults, openapi, clients, CRDs),
-# then renders deploy/manifests and the kapp-controller packages from deploy/carvel.
+# renders deploy/manifests, the kapp-controller packages and the Helm chart's generated files
+# from deploy/carvel, and writes the CLI and API references in docs/reference.
 generate:
 	hack/update-codegen.sh
 	hack/update-deploy.sh
+	hack/update-docs.sh
+
+# image builds the multi-binary container image selkie:dev (IMAGE=...) when a docker or
+# podman daemon runs; otherwise it says so and succeeds.
+image:
+	hack/build-image.sh
 
 # verify regenerates and fails on drift, and runs the static checks.
 verify:

@@ -8,6 +8,8 @@
 #                                         -> deploy/manifests/<component>-crds.yaml, <component>.yaml
 #   the values schema of each component   -> deploy/carvel/package/<component>-package.yaml
 #                                            and <component>-metadata.yaml (kapp-controller)
+#   the CRDs, defaults and schemas        -> deploy/helm/selkie/files/crds/<component>/,
+#                                            values.yaml and values.schema.json
 #
 # With --check it renders into a scratch directory and fails, listing the files, when the
 # tree differs (make verify); it never modifies the tree then. ytt comes from
@@ -68,7 +70,25 @@ for c in "${components[@]}"; do
     -v component="$c" -v version="$package_version" >"$out/deploy/carvel/package/$c-package.yaml"
   "$ytt" -f deploy/carvel/package/templates/metadata.yaml -f deploy/carvel/package/templates/values.yaml \
     -v component="$c" -v version="$package_version" >"$out/deploy/carvel/package/$c-metadata.yaml"
+
+  # The Helm chart's copy of the CRDs and the inputs of its values and schema.
+  mkdir -p "$out/deploy/helm/selkie/files/crds"
+  cp -R "$out/deploy/carvel/$c/config/10-crds" "$out/deploy/helm/selkie/files/crds/$c"
+  "$ytt" -f "$work/config" --data-values-inspect >"$out/work/$c-values.yaml"
+  cp "$work/schema.yaml" "$out/work/$c-schema.yaml"
 done
+
+# The chart's values.yaml and values.schema.json, from both components' Carvel schemas.
+{
+  echo "# Selkie Helm chart values: rendered by hack/update-deploy.sh from the Carvel values"
+  echo "# schemas (deploy/carvel/<component>/config/values.yaml, where each key is described;"
+  echo "# the same keys work with ytt). Do not edit: change those and run make generate."
+  "$ytt" -f hack/deploy/helm-values.yaml -f "$out/work/supervisor-values.yaml" -f "$out/work/concierge-values.yaml" \
+    --file-mark supervisor-values.yaml:type=data --file-mark concierge-values.yaml:type=data
+} >"$out/deploy/helm/selkie/values.yaml"
+"$ytt" -f hack/deploy/helm-schema.yaml -f "$out/work/supervisor-schema.yaml" -f "$out/work/concierge-schema.yaml" \
+  --file-mark supervisor-schema.yaml:type=data --file-mark concierge-schema.yaml:type=data \
+  -o json >"$out/deploy/helm/selkie/values.schema.json"
 
 # Every generated path, relative to the root; compared (or copied) as a whole so a file
 # that should no longer exist is reported (or removed) too.
@@ -76,7 +96,8 @@ generated=(deploy/manifests/concierge-crds.yaml deploy/manifests/concierge.yaml
   deploy/manifests/supervisor-crds.yaml deploy/manifests/supervisor.yaml
   deploy/carvel/concierge/config/10-crds deploy/carvel/supervisor/config/10-crds
   deploy/carvel/package/concierge-package.yaml deploy/carvel/package/concierge-metadata.yaml
-  deploy/carvel/package/supervisor-package.yaml deploy/carvel/package/supervisor-metadata.yaml)
+  deploy/carvel/package/supervisor-package.yaml deploy/carvel/package/supervisor-metadata.yaml
+  deploy/helm/selkie/files/crds deploy/helm/selkie/values.yaml deploy/helm/selkie/values.schema.json)
 
 if $check; then
   drift=""
@@ -98,4 +119,4 @@ for p in "${generated[@]}"; do
   mkdir -p "$(dirname "$p")"
   cp -R "$out/$p" "$p"
 done
-echo "update-deploy: rendered deploy/manifests and the kapp-controller packages" >&2
+echo "update-deploy: rendered deploy/manifests, the kapp-controller packages and the Helm chart's values, schema and CRDs" >&2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 
-# verify.sh fails when generated code or deploy/manifests are stale or hand-edited,
-# when Go files are not gofmt-ed, when `go vet` complains, or when `go mod tidy` would
+# verify.sh fails when generated code, deploy/manifests or docs/reference are stale or
+# hand-edited, when a binary is not static, when Go files are not gofmt-ed, when `go vet` complains, or when `go mod tidy` would
 # change the root or hack/tools module. It never modifies the working tree: code generation
 # runs in a scratch copy and is compared with the tree.
 set -o errexit -o nounset -o pipefail
@@ -55,6 +55,16 @@ fi
 step "deploy/manifests and the kapp-controller packages rendered from deploy/carvel"
 if ! "${ROOT}/hack/update-deploy.sh" --check; then
   fail "deploy/ differs from what deploy/carvel renders (run 'make generate')"
+fi
+
+step "reference docs (docs/reference)"
+if ! "${ROOT}/hack/verify-docs.sh"; then
+  fail "docs/reference differs from what hack/update-docs.sh writes (run 'make generate')"
+fi
+
+step "static binaries"
+if ! "${ROOT}/hack/check-static.sh"; then
+  fail "a binary is dynamically linked and would not start in the scratch image"
 fi
 
 step "gofmt"

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package helm
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+var components = []string{"supervisor", "concierge"}
+
+// tools finds ytt and helm the way make verify does: $SELKIE_YTT_BIN and
+// $SELKIE_HELM_BIN, or hack/peer-bins.sh (a cache hit costs nothing; a cold machine
+// builds them from the Go module proxy, which .ci/run does before the tests).
+var tools = sync.OnceValues(func() (map[string]string, error) {
+	bins := map[string]string{"SELKIE_YTT_BIN": os.Getenv("SELKIE_YTT_BIN"), "SELKIE_HELM_BIN": os.Getenv("SELKIE_HELM_BIN")}
+	if bins["SELKIE_YTT_BIN"] == "" || bins["SELKIE_HELM_BIN"] == "" {
+		cmd := exec.Command(filepath.Join("..", "..", "hack", "peer-bins.sh"), "ytt", "helm")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("hack/peer-bins.sh ytt helm: %v\n%s", err, stderr.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && bins[k] == "" {
+				bins[k] = v
+			}
+		}
+	}
+	return map[string]string{"ytt": filepath.Join(bins["SELKIE_YTT_BIN"], "ytt"), "helm": filepath.Join(bins["SELKIE_HELM_BIN"], "helm")}, nil
+})
+
+func run(t *testing.T, tool string, args ...string) (string, error) {
+	t.Helper()
+	bins, err := tools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bins[tool], args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// objects parses a multi-document stream into objects keyed by kind, namespace and name.
+func objects(t *testing.T, stream string) map[string]map[string]any {
+	t.Helper()
+	objs := map[string]map[string]any{}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(stream)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("%v\n%s", err, doc)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		key := fmt.Sprintf("%v %v/%v", obj["kind"], meta["namespace"], meta["name"])
+		if _, dup := objs[key]; dup {
+			t.Fatalf("%s rendered twice", key)
+		}
+		objs[key] = obj
+	}
+}
+
+// values reads a chart values file (empty path: none) and returns each component's
+// section without "enabled", as ytt data values, and whether it is enabled.
+func values(t *testing.T, path string) map[string]map[string]any {
+	t.Helper()
+	all := map[string]map[string]any{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, &all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return all
+}
+
+// carvel renders the enabled components' Carvel templates with the chart values file's
+// sections as data values.
+func carvel(t *testing.T, valuesFile string) (string, error) {
+	t.Helper()
+	all := values(t, valuesFile)
+	var out strings.Builder
+	for _, c := range components {
+		section := map[string]any{}
+		for k, v := range all[c] {
+			section[k] = v
+		}
+		if enabled, ok := section["enabled"].(bool); ok && !enabled {
+			continue
+		}
+		delete(section, "enabled")
+		data, err := yaml.Marshal(section)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), c+"-values.yaml")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rendered, err := run(t, "ytt", "-f", filepath.Join("..", "carvel", c, "config"), "--data-values-file", file)
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(rendered)
+		out.WriteString("\n---\n")
+	}
+	return out.String(), nil
+}
+
+func chart(t *testing.T, valuesFile string, set ...string) (string, error) {
+	t.Helper()
+	args := []string{"template", "selkie", "selkie"}
+	if valuesFile != "" {
+		args = append(args, "-f", valuesFile)
+	}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	return run(t, "helm", args...)
+}
+
+func compare(t *testing.T, helmObjs, carvelObjs map[string]map[string]any) {
+	t.Helper()
+	var keys []string
+	for k := range helmObjs {
+		keys = append(keys, k)
+	}
+	for k := range carvelObjs {
+		if _, ok := helmObjs[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h, inHelm := helmObjs[k]
+		c, inCarvel := carvelObjs[k]
+		switch {
+		case !inHelm:
+			t.Errorf("%s: rendered by Carvel only", k)
+		case !inCarvel:
+			t.Errorf("%s: rendered by Helm only", k)
+		case !equality.Semantic.DeepEqual(h, c):
+			hy, _ := yaml.Marshal(h)
+			cy, _ := yaml.Marshal(c)
+			t.Errorf("%s differs.\nHelm:\n%s\nCarvel:\n%s", k, hy, cy)
+		}
+	}
+	if len(helmObjs) == 0 {
+		t.Error("nothing rendered")
+	}
+}
+
+// TestChartEqualsCarvelForDefaults is the check: helm template with the chart's
+// default values renders exactly the objects of the Carvel templates with theirs, which
+// are deploy/manifests (make verify keeps those rendered).
+func TestChartEqualsCarvelForDefaults(t *testing.T) {
+	h, err := chart(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := carvel(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmObjs := objects(t, h)
+	compare(t, helmObjs, objects(t, c))
+
+	var manifests strings.Builder
+	for _, f := range []string{"concierge-crds.yaml", "concierge.yaml", "supervisor-crds.yaml", "supervisor.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "manifests", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		manifests.Write(data)
+		manifests.WriteString("\n---\n")
+	}
+	compare(t, helmObjs, objects(t, manifests.String()))
+	t.Logf("%d objects, identical in Helm, Carvel and deploy/manifests", len(helmObjs))
+}
+
+// TestChartEqualsCarvelForCustomValues renders one values file in which every value
+// differs from its default through both, so every key is wired the same way.
+func TestChartEqualsCarvelForCustomValues(t *testing.T) {
+	file := filepath.Join("testdata", "custom-values.yaml")
+	h, err := chart(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := carvel(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmObjs := objects(t, h)
+	compare(t, helmObjs, objects(t, c))
+	// Guard against a values file that silently changes nothing.
+	if _, ok := helmObjs["ClusterRole <nil>/selkie-concierge-csr-signing"]; !ok {
+		t.Error("csr_signing did not add its ClusterRole")
+	}
+	if _, ok := helmObjs["CustomResourceDefinition <nil>/federationdomains.config.supervisor.pinniped.dev"]; !ok {
+		t.Error("api_group_suffix did not move the CRDs")
+	}
+}
+
+func TestChartRendersOneComponent(t *testing.T) {
+	for _, c := range components {
+		t.Run(c, func(t *testing.T) {
+			other := "supervisor"
+			if c == other {
+				other = "concierge"
+			}
+			file := filepath.Join(t.TempDir(), "values.yaml")
+			if err := os.WriteFile(file, []byte(other+":\n  enabled: false\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h, err := chart(t, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			carvelOut, err := carvel(t, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			helmObjs := objects(t, h)
+			compare(t, helmObjs, objects(t, carvelOut))
+			for k := range helmObjs {
+				if strings.Contains(k, "selkie-"+other) || strings.Contains(k, "."+other+".") {
+					t.Errorf("%s rendered with %s.enabled=false", k, other)
+				}
+			}
+		})
+	}
+}
+
+// TestBadValuesAreRefusedByBoth checks Helm and ytt refuse the same bad values, each
+// naming the key.
+func TestBadValuesAreRefusedByBoth(t *testing.T) {
+	for _, tc := range []struct{ name, values, key string }{
+		{"unknown mode", "concierge:\n  impersonation_proxy:\n    mode: sometimes\n", "mode"},
+		{"bad duration", "supervisor:\n  lifetimes:\n    session: forever\n", "session"},
+		{"bad ttl", "concierge:\n  certificate_ttl: 5 minutes\n", "certificate_ttl"},
+		{"bad namespace", "supervisor:\n  namespace: Not_A_Label\n", "namespace"},
+		{"bad suffix", "concierge:\n  api_group_suffix: nodots\n", "api_group_suffix"},
+		{"no replicas", "supervisor:\n  replicas: 0\n", "replicas"},
+		{"unknown key", "concierge:\n  replica: 3\n", "replica"},
+		{"proxy without endpoint", "concierge:\n  impersonation_proxy:\n    service_type: None\n", "external_endpoint"},
+		{"pull policy", "supervisor:\n  image_pull_policy: Sometimes\n", "image_pull_policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "values.yaml")
+			if err := os.WriteFile(file, []byte(tc.values), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chart(t, file); err == nil {
+				t.Errorf("helm accepted %q", tc.values)
+			} else if !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("helm's error does not name %s: %v", tc.key, err)
+			}
+			if _, err := carvel(t, file); err == nil {
+				t.Errorf("ytt accepted %q", tc.values)
+			} else if !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("ytt's error does not name %s: %v", tc.key, err)
+			}
+		})
+	}
+}
