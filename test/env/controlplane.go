@@ -55,9 +55,32 @@ type ControlPlane struct {
 	Kubectl string
 	// ReadyAfter records how long each component took from start to ready.
 	ReadyAfter map[string]time.Duration
+	// AuditLog is the kube-apiserver's audit log (JSON lines of audit.k8s.io/v1 Events)
+	// when ControlPlaneOptions.AuditLog is set, else empty.
+	AuditLog string
 
 	procs []*Process
 }
+
+// ControlPlaneOptions configures StartControlPlaneWith.
+type ControlPlaneOptions struct {
+	// AuditLog starts kube-apiserver with an audit policy that logs, at level Metadata,
+	// every request of a user in the group system:serviceaccounts (and nothing else) to
+	// <dir>/audit.log. The log is written synchronously (mode blocking), so it is
+	// complete as soon as a request has been answered.
+	AuditLog bool
+}
+
+// auditPolicy logs ServiceAccounts' requests at level Metadata: who, verb, resource,
+// namespace, name and response code; no bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
+- level: None
+`
 
 type cpPKI struct {
 	cluster, frontProxy                     *CA
@@ -68,15 +91,20 @@ type cpPKI struct {
 // StartControlPlane starts a control plane named name under dir (created if missing) with
 // a fresh PKI and free loopback ports, and waits until each component is ready.
 func StartControlPlane(ctx context.Context, bins Binaries, dir, name string) (*ControlPlane, error) {
+	return StartControlPlaneWith(ctx, bins, dir, name, ControlPlaneOptions{})
+}
+
+// StartControlPlaneWith is StartControlPlane with options.
+func StartControlPlaneWith(ctx context.Context, bins Binaries, dir, name string, opts ControlPlaneOptions) (*ControlPlane, error) {
 	cp := &ControlPlane{Name: name, Dir: dir, Kubectl: filepath.Join(bins.ControlPlane, "kubectl"), ReadyAfter: map[string]time.Duration{}}
-	if err := cp.start(ctx, bins.ControlPlane); err != nil {
+	if err := cp.start(ctx, bins.ControlPlane, opts); err != nil {
 		cp.Close()
 		return nil, errPeer("control plane "+name, err)
 	}
 	return cp, nil
 }
 
-func (cp *ControlPlane) start(ctx context.Context, binDir string) error {
+func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPlaneOptions) error {
 	pkiDir := filepath.Join(cp.Dir, "pki")
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return err
@@ -116,8 +144,18 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string) error {
 	if err != nil {
 		return err
 	}
+	args := apiserverArgs(etcdURL, apiPort, pki)
+	if opts.AuditLog {
+		policy := filepath.Join(cp.Dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return err
+		}
+		cp.AuditLog = filepath.Join(cp.Dir, "audit.log")
+		args = append(args, "--audit-policy-file="+policy, "--audit-log-path="+cp.AuditLog,
+			"--audit-log-format=json", "--audit-log-mode=blocking")
+	}
 	if err := cp.run(ctx, "kube-apiserver", filepath.Join(binDir, "kube-apiserver"), 3*time.Minute,
-		httpProbe(cp.APIURL+"/readyz", adminTLS), apiserverArgs(etcdURL, apiPort, pki)...); err != nil {
+		httpProbe(cp.APIURL+"/readyz", adminTLS), args...); err != nil {
 		return err
 	}
 

@@ -27,6 +27,9 @@ type Options struct {
 	DexRedirectURIs []string
 	// Progress receives one line per started peer; nil discards.
 	Progress io.Writer
+	// AuditLog turns on every control plane's audit log of ServiceAccount requests
+	// (ControlPlaneOptions.AuditLog; the path is ControlPlane.AuditLog).
+	AuditLog bool
 }
 
 // Environment is a running local environment. Close stops it.
@@ -121,7 +124,7 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 		if n > 0 {
 			name = "workload-" + strconv.Itoa(n)
 		}
-		cp, err := StartControlPlane(ctx, bins, filepath.Join(e.Info.Dir, name), name)
+		cp, err := StartControlPlaneWith(ctx, bins, filepath.Join(e.Info.Dir, name), name, ControlPlaneOptions{AuditLog: opts.AuditLog})
 		if err != nil {
 			return err
 		}
