@@ -88,6 +88,16 @@ func (c *CredentialCache) Delete(key string) bool {
 	return removed
 }
 
+// DeleteAll removes every entry (logout --all) and returns how many it removed.
+func (c *CredentialCache) DeleteAll() int {
+	removed := 0
+	update(&c.s, false, func(f *credentialFile, _ time.Time) {
+		removed = len(f.Credentials)
+		f.Credentials = nil
+	})
+	return removed
+}
+
 // CredentialKey returns the credential cache key of `login oidc`: the lowercase hex
 // SHA-256 of the encoding/json encoding, with json.Encoder's trailing newline, of
 // {"args":args,"cluster":cluster}. args are the command-line arguments after the program

@@ -3,7 +3,8 @@
 // Package logout implements `selkie logout` (a Selkie extension): for the kubeconfig
 // context's `login oidc` user it removes the session and credential cache entries and
 // revokes the session at the supervisor, so the refresh token is dead everywhere; with
-// --all it does that for every such user of the kubeconfig and empties both caches.
+// --all it does that for every such user of the kubeconfig and empties both default
+// caches (the session cache and the credential cache), whatever they hold.
 package logout
 
 import (
@@ -48,7 +49,7 @@ func NewCommand() *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&f.context, "kubeconfig-context", "", "kubeconfig context (default the current one)")
-	fs.BoolVar(&f.all, "all", false, "log out of every `login oidc` user of the kubeconfig and empty the caches")
+	fs.BoolVar(&f.all, "all", false, "log out of every user of the kubeconfig that logs in with \"login oidc\", and empty the default session and credential caches")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the supervisor after this long")
 	return cmd
 }
@@ -88,7 +89,14 @@ func run(ctx context.Context, out io.Writer, f *flagpole) error {
 		logoutOne(ctx, out, name, args, user.Exec.Args, raw.Clusters[kctx.Cluster])
 	}
 	if f.all {
-		cache.NewSessionCache(cache.DefaultSessionPath()).Delete(func(cache.SessionKey) bool { return true })
+		if path := cache.DefaultSessionPath(); path != "" {
+			n := cache.NewSessionCache(path).Delete(func(cache.SessionKey) bool { return true })
+			fmt.Fprintf(out, "removed %d session(s) from %s\n", n, path)
+		}
+		if path := cache.DefaultCredentialPath(); path != "" {
+			n := cache.NewCredentialCache(path).DeleteAll()
+			fmt.Fprintf(out, "removed %d credential(s) from %s\n", n, path)
+		}
 	}
 	if found == 0 && !f.all {
 		return fmt.Errorf("the user of context %q does not log in with `login oidc`", contexts[0])
