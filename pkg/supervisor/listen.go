@@ -26,15 +26,21 @@ func newKubeClient(cfg *restclient.Config) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
-// startListeners serves the router over HTTPS (and optionally plain HTTP on loopback
-// or a unix socket) until ctx ends; server errors go to errc.
-func startListeners(ctx context.Context, f *serveFlags, router *federationdomain.Router, log *slog.Logger, errc chan<- error) error {
+// healthMux answers what no FederationDomain serves: GET /healthz (readiness: 503 until
+// every FederationDomain was reconciled with the identity providers that were already
+// Ready, so a starting replica gets no logins it would fail), GET /livez (liveness: 200
+// whenever the process serves, so a replica waiting on an unreachable identity provider
+// is not restarted for it), and 503 or 404 for anything else.
+func healthMux(router *federationdomain.Router) *http.ServeMux {
 	health := http.NewServeMux()
 	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !router.Ready() { // not ready to serve logins: keep traffic on the other replicas
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	health.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
 	})
 	health.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +51,13 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 		}
 		http.NotFound(w, r)
 	})
-	router.Default = health
+	return health
+}
+
+// startListeners serves the router over HTTPS (and optionally plain HTTP on loopback
+// or a unix socket) until ctx ends; server errors go to errc.
+func startListeners(ctx context.Context, f *serveFlags, router *federationdomain.Router, log *slog.Logger, errc chan<- error) error {
+	router.Default = healthMux(router)
 	defaultCert, err := loadDefaultCert(f)
 	if err != nil {
 		return err

@@ -3,11 +3,14 @@
 package supervisor
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 )
 
@@ -47,6 +50,30 @@ func TestLifetimeBounds(t *testing.T) {
 		change(&l)
 		if err := validateLifetimes(l); err == nil {
 			t.Errorf("%s was accepted", name)
+		}
+	}
+}
+
+// TestHealthMuxReadinessAndLiveness checks /healthz follows the router's readiness
+// while /livez always answers 200, so a replica waiting for an identity provider is kept
+// out of the Service but not restarted.
+func TestHealthMuxReadinessAndLiveness(t *testing.T) {
+	router := &federationdomain.Router{}
+	mux := healthMux(router)
+	status := func(path string) int {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	for path, want := range map[string]int{"/healthz": 503, "/livez": 200, "/elsewhere": 503} {
+		if got := status(path); got != want {
+			t.Errorf("starting: GET %s = %d, want %d", path, got, want)
+		}
+	}
+	router.MarkReady()
+	for path, want := range map[string]int{"/healthz": 200, "/livez": 200, "/elsewhere": 404} {
+		if got := status(path); got != want {
+			t.Errorf("ready: GET %s = %d, want %d", path, got, want)
 		}
 	}
 }
