@@ -134,8 +134,51 @@ func (k *Keyring) create(ctx context.Context) (*keyringState, error) {
 	return st, nil
 }
 
+// rotateIfAsked rotates the keyring in the Secret once per new RotateAnnotation value.
+// Replicas that see the same value race through the resourceVersion: the first write
+// wins, and the others find rotatedFor already equal to the value on their re-read.
+func (k *Keyring) rotateIfAsked(ctx context.Context) error {
+	for range maxRotateAttempts {
+		secret, err := k.secrets.Get(ctx, k.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil // getOrCreate makes a fresh one
+		}
+		if err != nil {
+			return fmt.Errorf("read secret %s: %w", k.name, err)
+		}
+		want := secret.Annotations[RotateAnnotation]
+		if want == "" {
+			return nil
+		}
+		st, err := parseKeyringSecret(secret)
+		if err != nil {
+			return err
+		}
+		if st.rotatedFor == want {
+			return nil
+		}
+		next, err := st.rotated(k.rand, k.now())
+		if err != nil {
+			return err
+		}
+		next.rotatedFor = want
+		if secret.Data, err = keyringData(next); err != nil {
+			return err
+		}
+		_, err = k.secrets.Update(ctx, secret, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("rotate keyring as %s asks: write secret %s: %w", RotateAnnotation, k.name, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("rotate keyring: secret %s changed concurrently %d times", k.name, maxRotateAttempts)
+}
+
 // Reload re-reads the Secret so that a rotation done by another replica takes effect
-// here: the Secret's active key seals from now on. Keys this ring holds that the
+// here, after rotating it first if its RotateAnnotation asks for a rotation not done yet: the Secret's active key seals from now on. Keys this ring holds that the
 // Secret lacks are kept for opening while they are within KeyRetention, so a reload
 // never makes live sessions unreadable. If the Secret is gone it is created afresh
 // (its new key seals; the old keys still open here). On error (unreadable or malformed
@@ -146,6 +189,9 @@ func (k *Keyring) Reload(ctx context.Context) error {
 	}
 	k.reloadMu.Lock()
 	defer k.reloadMu.Unlock()
+	if err := k.rotateIfAsked(ctx); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	fresh, err := k.getOrCreate(ctx)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)

@@ -103,3 +103,65 @@ func TestKeyringReloadKeepsKeysInUse(t *testing.T) {
 		t.Error("a key missing from the secret was kept beyond KeyRetention")
 	}
 }
+
+// TestKeyringRotateAnnotation checks that a new annotation value rotates exactly once,
+// however many replicas reload, and that sealed data keeps opening.
+func TestKeyringRotateAnnotation(t *testing.T) {
+	t.Parallel()
+	secrets := newStrictClientset().CoreV1().Secrets(testNamespace)
+	a, err := session.LoadKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := session.LoadKeyring(t.Context(), secrets, keyringName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := a.ActiveKeyID()
+	sealed := mustSeal(t, a, "before")
+	annotate := func(value string) {
+		t.Helper()
+		s, err := secrets.Get(t.Context(), keyringName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[session.RotateAnnotation] = value
+		if _, err := secrets.Update(t.Context(), s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloadBoth := func() {
+		t.Helper()
+		for _, k := range []*session.Keyring{a, b, a, b} {
+			if err := k.Reload(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	reloadBoth() // no annotation: nothing changes
+	if a.ActiveKeyID() != first || b.ActiveKeyID() != first {
+		t.Fatalf("rotated without being asked: %s, %s, want %s", a.ActiveKeyID(), b.ActiveKeyID(), first)
+	}
+	annotate("2026-11-30T10:00:00Z")
+	reloadBoth()
+	second := a.ActiveKeyID()
+	if second == first || b.ActiveKeyID() != second {
+		t.Fatalf("after the annotation: a seals with %s, b with %s; first key %s", second, b.ActiveKeyID(), first)
+	}
+	reloadBoth() // the same value again: no second rotation
+	if a.ActiveKeyID() != second || b.ActiveKeyID() != second {
+		t.Fatalf("rotated twice for one annotation value: %s, %s", a.ActiveKeyID(), b.ActiveKeyID())
+	}
+	annotate("2026-11-30T11:00:00Z")
+	reloadBoth()
+	if third := b.ActiveKeyID(); third == second || third == first || a.ActiveKeyID() != third {
+		t.Fatalf("a new value did not rotate once more: %s, %s", a.ActiveKeyID(), third)
+	}
+	if !canOpen(a, sealed) || !canOpen(b, sealed) {
+		t.Error("data sealed before the rotations does not open")
+	}
+}

@@ -28,6 +28,11 @@ import (
 //	  {"id":"9f86d081","created":"2026-08-20T10:00:00Z"}]}
 const KeyringSecretType corev1.SecretType = "secrets.selkie.dev/session-encryption"
 
+// RotateAnnotation on the keyring Secret asks for a rotation: set it to a new value (a
+// timestamp, say) and the next Reload on any replica rotates once for that value,
+// which keyring.json records as "rotatedFor". It is the signing keys' annotation.
+const RotateAnnotation = "keys.selkie.dev/rotate"
+
 // KeyRetention is how long a key is kept after it stopped being active. Sessions live
 // at most 7 days and a key seals only while active (or, on a replica that has not
 // reloaded yet, for one reload interval longer), so after 8 days no live session
@@ -50,6 +55,8 @@ type keyringJSON struct {
 	Version int           `json:"version"`
 	Active  string        `json:"active"`
 	Keys    []keyMetaJSON `json:"keys"`
+	// RotatedFor is the RotateAnnotation value the last requested rotation was for.
+	RotatedFor string `json:"rotatedFor,omitempty"`
 }
 
 type keyMetaJSON struct {
@@ -83,7 +90,7 @@ func parseKeyringData(secret *corev1.Secret) (*keyringState, error) {
 		return nil, fmt.Errorf("unsupported %s version %d", keyringDataKey, meta.Version)
 	}
 	idPattern := regexp.MustCompile(keyIDPatternString)
-	st := &keyringState{active: meta.Active, keys: make(map[string]*keyEntry, len(meta.Keys))}
+	st := &keyringState{active: meta.Active, keys: make(map[string]*keyEntry, len(meta.Keys)), rotatedFor: meta.RotatedFor}
 	for _, km := range meta.Keys {
 		if !idPattern.MatchString(km.ID) {
 			return nil, fmt.Errorf("invalid key ID %q", km.ID)
@@ -132,7 +139,7 @@ func keyringData(st *keyringState) (map[string][]byte, error) {
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	meta := keyringJSON{Version: keyringFormatV1, Active: st.active}
+	meta := keyringJSON{Version: keyringFormatV1, Active: st.active, RotatedFor: st.rotatedFor}
 	data := make(map[string][]byte, len(entries)+1)
 	for _, e := range entries {
 		meta.Keys = append(meta.Keys, keyMetaJSON{ID: e.id, Created: e.created.UTC(), Retired: e.retired.UTC()})
@@ -161,7 +168,7 @@ func newKeyringSecret(name string, st *keyringState) (*corev1.Secret, error) {
 // rotated returns a copy of st with a new active key: the old active key is retired
 // at now, and keys retired KeyRetention or longer ago are dropped.
 func (st *keyringState) rotated(rand io.Reader, now time.Time) (*keyringState, error) {
-	next := &keyringState{keys: make(map[string]*keyEntry, len(st.keys)+1)}
+	next := &keyringState{keys: make(map[string]*keyEntry, len(st.keys)+1), rotatedFor: st.rotatedFor}
 	for id, e := range st.keys {
 		if id == st.active {
 			retired := *e
@@ -188,7 +195,7 @@ func (st *keyringState) rotated(rand io.Reader, now time.Time) (*keyringState, e
 // only open, never seal. This keeps sessions readable if the Secret is replaced under
 // a running replica.
 func (st *keyringState) merged(fresh *keyringState, now time.Time) *keyringState {
-	out := &keyringState{active: fresh.active, keys: maps.Clone(fresh.keys)}
+	out := &keyringState{active: fresh.active, keys: maps.Clone(fresh.keys), rotatedFor: fresh.rotatedFor}
 	for id, e := range st.keys {
 		if _, ok := out.keys[id]; ok {
 			continue

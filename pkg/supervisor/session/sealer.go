@@ -73,6 +73,8 @@ type keyEntry struct {
 type keyringState struct {
 	active string
 	keys   map[string]*keyEntry
+	// rotatedFor is the RotateAnnotation value the last requested rotation was for.
+	rotatedFor string
 }
 
 // Keyring is a Sealer over several AES-256-GCM keys kept in a Kubernetes Secret: the
