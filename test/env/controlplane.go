@@ -263,7 +263,7 @@ func newControlPlanePKI(dir string) (*cpPKI, error) {
 // run starts one component and waits for its probe; the component joins cp's processes.
 func (cp *ControlPlane) run(ctx context.Context, name, bin string, timeout time.Duration, probe func(context.Context) error, args ...string) error {
 	start := time.Now()
-	p, err := startProcess(cp.Dir, name, bin, args...)
+	p, err := StartProcess(cp.Dir, name, bin, args...)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (d *Dex) run(ctx context.Context, opts DexOptions) error {
 	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
 		return err
 	}
-	if d.proc, err = startProcess(d.dir, "dex", filepath.Join(d.bins.Dex, "dex"), "serve", cfgFile); err != nil {
+	if d.proc, err = StartProcess(d.dir, "dex", filepath.Join(d.bins.Dex, "dex"), "serve", cfgFile); err != nil {
 		return err
 	}
 	pool := x509.NewCertPool()
@@ -118,7 +118,7 @@ func (d *Dex) startEtcd(ctx context.Context) error {
 	}
 	d.etcdURL = "http://" + hostPort(ports[0])
 	peer := "http://" + hostPort(ports[1])
-	d.etcd, err = startProcess(d.dir, "dex-etcd", filepath.Join(d.bins.ControlPlane, "etcd"), "--name=dex",
+	d.etcd, err = StartProcess(d.dir, "dex-etcd", filepath.Join(d.bins.ControlPlane, "etcd"), "--name=dex",
 		"--data-dir="+filepath.Join(d.dir, "etcd"), "--listen-client-urls="+d.etcdURL, "--advertise-client-urls="+d.etcdURL,
 		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer, "--initial-cluster=dex="+peer)
 	if err != nil {

@@ -118,7 +118,7 @@ func startLDAP(ctx context.Context, dir string, ca *CA, opts LDAPOptions) (*LDAP
 	}
 	start := time.Now()
 	// -d 0 keeps slapd in the foreground, so the PID we hold is slapd's own.
-	l.proc, err = startProcess(dir, "slapd", slapd, "-f", conf,
+	l.proc, err = StartProcess(dir, "slapd", slapd, "-f", conf,
 		"-h", "ldap://"+l.StartTLSAddr+"/ ldaps://"+l.LDAPSAddr+"/", "-d", "0")
 	if err != nil {
 		return nil, err

@@ -33,9 +33,9 @@ type Process struct {
 	err  error // set before done is closed
 }
 
-// startProcess starts bin with args, its output going to dir/name.log. The child gets
+// StartProcess starts bin with args, its output going to dir/name.log. The child gets
 // SIGKILL if this process dies, so no peer outlives a crashed or timed-out test.
-func startProcess(dir, name, bin string, args ...string) (*Process, error) {
+func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -87,7 +87,7 @@ func (p *Process) Stop() {
 
 // failure describes why the process did not come up, with the end of its log.
 func (p *Process) failure(reason string) error {
-	return fmt.Errorf("%s (pid %d) %s; last lines of %s:\n%s", p.Name, p.PID(), reason, p.LogFile, tail(p.LogFile, 25))
+	return fmt.Errorf("%s (pid %d) %s; last lines of %s:\n%s", p.Name, p.PID(), reason, p.LogFile, Tail(p.LogFile, 25))
 }
 
 // waitReady polls probe until it succeeds, the process exits, or timeout passes.
@@ -132,8 +132,8 @@ func httpProbe(url string, tlsConfig *tls.Config) func(context.Context) error {
 	}
 }
 
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, for error messages.
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"

@@ -21,7 +21,7 @@ import (
 // -timeout` or a crash would) and checks the sleep is gone too.
 func TestChildrenDieWithTheirParent(t *testing.T) {
 	if os.Getenv("ENV_TEST_PARENT") == "1" {
-		p, err := startProcess(t.TempDir(), "sleep", "/bin/sleep", "300")
+		p, err := StartProcess(t.TempDir(), "sleep", "/bin/sleep", "300")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestStopEndsProcessByPID(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// A process that honours SIGTERM ends at once, well inside the grace period.
-	p, err := startProcess(dir, "sleep", "/bin/sleep", "300")
+	p, err := StartProcess(dir, "sleep", "/bin/sleep", "300")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,7 +373,7 @@ func (d *Demo) Exited() error {
 	}
 	for _, s := range d.procs {
 		if s.Exited() {
-			return fmt.Errorf("%s exited on its own; see %s", s.Name, s.Log)
+			return fmt.Errorf("%s exited on its own; see %s", s.Name, s.LogFile)
 		}
 	}
 	return nil
@@ -413,7 +413,7 @@ func (d *Demo) Close() {
 func (d *Demo) logTails() string {
 	var b strings.Builder
 	for _, s := range d.procs {
-		fmt.Fprintf(&b, "\n--- last lines of %s ---\n%s", s.Log, tail(s.Log, 15))
+		fmt.Fprintf(&b, "\n--- last lines of %s ---\n%s", s.LogFile, env.Tail(s.LogFile, 15))
 	}
 	return b.String()
 }

@@ -10,52 +10,22 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/selkie-dev/selkie/test/env"
 )
 
-// Server is a selkie-supervisor or selkie-concierge process the demo started.
+// Server is a selkie-supervisor or selkie-concierge process the demo started: an
+// env.Process (Name, LogFile, PID, Exited, Stop by PID).
 type Server struct {
-	// Name is the binary's name; Log holds its stdout and stderr.
-	Name, Log string
-
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// PID is the server's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
-
-// Exited reports whether the process has ended.
-func (s *Server) Exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Stop stops the server by PID: SIGTERM, then SIGKILL after 10 s. It is idempotent.
-func (s *Server) Stop() {
-	if s.Exited() {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	*env.Process
 }
 
 // ForbiddenLines are the server's log lines reporting an RBAC denial.
 func (s *Server) ForbiddenLines() []string {
-	f, err := os.Open(s.Log)
+	f, err := os.Open(s.LogFile)
 	if err != nil {
 		return nil
 	}
@@ -71,23 +41,16 @@ func (s *Server) ForbiddenLines() []string {
 	return lines
 }
 
-// start runs <bin>/<name> with its output in <dir>/<name>.log; it gets SIGKILL if we die.
+// start runs <bin>/<name> in the demo's directory with its output in <name>.log; it
+// gets SIGKILL if we die.
 func (d *Demo) start(name string, args ...string) (*Server, error) {
-	s := &Server{Name: name, Log: filepath.Join(d.Dir, name+".log"), done: make(chan struct{})}
-	logFile, err := os.Create(s.Log)
+	p, err := env.StartProcess(d.Dir, name, filepath.Join(d.Bin, name), args...)
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(filepath.Join(d.Bin, name), args...)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	go func() { _ = s.cmd.Wait(); logFile.Close(); close(s.done) }()
+	s := &Server{Process: p}
 	d.procs = append(d.procs, s)
-	fmt.Fprintf(d.out, "    pid %d, log %s\n", s.PID(), s.Log)
+	fmt.Fprintf(d.out, "    pid %d, log %s\n", s.PID(), s.LogFile)
 	return s, nil
 }
 
@@ -106,7 +69,7 @@ func waitHealthy(ctx context.Context, s *Server, url string) error {
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if s.Exited() || time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer %s (%v); its log:\n%s", s.Name, url, err, tail(s.Log, 30))
+			return fmt.Errorf("%s did not answer %s (%v); its log:\n%s", s.Name, url, err, env.Tail(s.LogFile, 30))
 		}
 		select {
 		case <-ctx.Done():
@@ -114,18 +77,6 @@ func waitHealthy(ctx context.Context, s *Server, url string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // Indent indents every line of s by four spaces, as the demo prints command output.
