@@ -295,3 +295,14 @@ func TestBadValuesAreRefusedByBoth(t *testing.T) {
 		})
 	}
 }
+
+// TestChartLints runs helm lint --strict (chart metadata, template syntax, the values
+// schema) with the default values and with the custom values file.
+func TestChartLints(t *testing.T) {
+	for _, args := range [][]string{{}, {"-f", filepath.Join("testdata", "custom-values.yaml")}} {
+		out, err := run(t, "helm", append([]string{"lint", "--strict", "selkie"}, args...)...)
+		if err != nil {
+			t.Errorf("helm lint --strict %v: %v\n%s", args, err, out)
+		}
+	}
+}
