@@ -56,6 +56,10 @@ func TestAuthenticate(t *testing.T) {
 		{name: "expired", alg: jose.RS256, claims: map[string]any{"exp": hourAgo, "iat": hourAgo - 60, "nbf": hourAgo - 60}, wantErr: true},
 		{name: "unknown signing key", alg: jose.ES256, foreignKey: true, wantErr: true},
 		{name: "username claim missing", alg: jose.ES256, claims: map[string]any{"username": nil}, wantErr: true},
+		// Kubernetes' reserved identities never come from outside the cluster.
+		{name: "system: group", alg: jose.ES256, claims: map[string]any{"groups": []string{"seals", "system:masters"}}, wantErr: true},
+		{name: "system: username", alg: jose.ES256, claims: map[string]any{"username": "system:serviceaccount:kube-system:default"}, wantErr: true},
+		{name: "system lookalike allowed", alg: jose.ES256, claims: map[string]any{"username": "systemd", "groups": []string{"system-admins"}}, wantUser: "systemd", wantGroups: []string{"system-admins"}},
 		// Tokens of another issuer are not this authenticator's to judge.
 		{name: "other issuer", alg: jose.ES256, claims: map[string]any{"iss": "https://elsewhere.example.com"}},
 		{name: "not a JWT", alg: ""},

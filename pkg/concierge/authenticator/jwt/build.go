@@ -19,6 +19,19 @@ import (
 // OIDC requires, and ES256, which the Selkie supervisor signs with.
 func supportedSigningAlgs() []string { return []string{oidcv2.RS256, oidcv2.ES256} }
 
+// reservedIdentityRules refuse tokens whose username or a group is in Kubernetes'
+// reserved "system:" namespace. An identity provider outside the cluster must never
+// mint system:masters, system:nodes or a ServiceAccount name into a client
+// certificate: with an upstream that lets users name their groups, that would be
+// cluster-admin for the asking. Rename such groups with the supervisor's identity
+// transforms (a prefix) if they are wanted.
+func reservedIdentityRules() []apiserver.UserValidationRule {
+	return []apiserver.UserValidationRule{
+		{Expression: "!user.username.startsWith('system:')", Message: "username must not start with system: (reserved by Kubernetes)"},
+		{Expression: "user.groups.all(g, !g.startsWith('system:'))", Message: "groups must not start with system: (reserved by Kubernetes)"},
+	}
+}
+
 // build creates the live authenticator. Its key set is fetched from the
 // validated jwks_uri (and refetched on unknown key IDs) through the client
 // that trusts spec.tls; the entry's Close stops its background work.
@@ -35,6 +48,7 @@ func (p *probe) build(context.Context) (string, *checks.Failure) {
 				Username: apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Username, Prefix: ptr.To("")},
 				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Groups, Prefix: ptr.To("")},
 			},
+			UserValidationRules: reservedIdentityRules(),
 		},
 		KeySet:               keySet,
 		Client:               p.client,
