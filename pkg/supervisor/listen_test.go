@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
 
 func TestListenHTTPOnlyOnLoopbackOrUnixSocket(t *testing.T) {
@@ -74,6 +78,35 @@ func TestHealthMuxReadinessAndLiveness(t *testing.T) {
 	for path, want := range map[string]int{"/healthz": 200, "/livez": 200, "/elsewhere": 404} {
 		if got := status(path); got != want {
 			t.Errorf("ready: GET %s = %d, want %d", path, got, want)
+		}
+	}
+}
+
+// TestCacheLeavesSessionsOut checks the controllers' cache takes every Secret of the
+// namespace except sessions, which the session store reads from the API server.
+func TestCacheLeavesSessionsOut(t *testing.T) {
+	opts := cacheOptions("selkie-supervisor")
+	if _, ok := opts.DefaultNamespaces["selkie-supervisor"]; !ok || len(opts.DefaultNamespaces) != 1 {
+		t.Errorf("cache namespaces: %v", opts.DefaultNamespaces)
+	}
+	var sel fields.Selector
+	for obj, by := range opts.ByObject {
+		if _, ok := obj.(*corev1.Secret); ok {
+			sel = by.Field
+		}
+	}
+	if sel == nil {
+		t.Fatal("no field selector for Secrets")
+	}
+	for typ, want := range map[string]bool{
+		string(session.SessionSecretType):           false,
+		string(session.KeyringSecretType):           true,
+		"kubernetes.io/tls":                         true,
+		"Opaque":                                    true,
+		"secrets.selkie.dev/federation-domain-jwks": true,
+	} {
+		if got := sel.Matches(fields.Set{"type": typ}); got != want {
+			t.Errorf("Secret of type %s cached: %v, want %v", typ, got, want)
 		}
 	}
 }

@@ -9,11 +9,14 @@ import (
 	"log/slog"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	restclient "k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -26,6 +29,20 @@ import (
 	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
 	upstreamoidc "github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
 )
+
+// cacheOptions limits the controllers' cache to the supervisor's namespace, where
+// everything it reads lives, and keeps session Secrets out of it: the session store
+// reads them from the API server, no controller needs them, and there is one per
+// login, so caching them would grow every replica's memory and wake every Secret
+// watcher at each login and refresh.
+func cacheOptions(namespace string) cache.Options {
+	return cache.Options{
+		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermNotEqualSelector("type", string(session.SessionSecretType))},
+		},
+	}
+}
 
 // newManager builds the controllers. Every replica runs all of them: each serves logins
 // from its own router and registry, and their writes (status, key Secrets) use
@@ -43,8 +60,7 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		// Everything the supervisor reads lives in its own namespace.
-		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{f.namespace: {}}},
+		Cache:                  cacheOptions(f.namespace),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("controller manager: %w", err)

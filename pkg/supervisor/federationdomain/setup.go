@@ -8,25 +8,21 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
 
 // SetupWithManager reconciles on any change to FederationDomains, Secrets and identity
 // providers in the namespace, and whenever the provider registry changes. Every event
-// maps to one request, since all domains are reconciled together. Session Secrets are
-// ignored: nothing a domain serves depends on them, and every login and refresh writes
-// one.
+// maps to one request, since all domains are reconciled together. Session Secrets never
+// reach it: the manager's cache leaves them out (pkg/supervisor cacheOptions).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if o.GetNamespace() != r.Namespace {
@@ -56,17 +52,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("federationdomain").
 		Watches(&configv1alpha1.FederationDomain{}, all).
-		Watches(&corev1.Secret{}, all, builder.WithPredicates(predicate.NewPredicateFuncs(notSession))).
+		Watches(&corev1.Secret{}, all).
 		Watches(&idpv1alpha1.OIDCIdentityProvider{}, all).
 		Watches(&idpv1alpha1.LDAPIdentityProvider{}, all).
 		Watches(&idpv1alpha1.ActiveDirectoryIdentityProvider{}, all).
 		Watches(&idpv1alpha1.GitHubIdentityProvider{}, all).
 		WatchesRawSource(source.Channel(events, all)).
 		Complete(r)
-}
-
-// notSession reports whether o is anything but a session Secret.
-func notSession(o client.Object) bool {
-	s, ok := o.(*corev1.Secret)
-	return !ok || s.Type != session.SessionSecretType
 }
