@@ -64,36 +64,22 @@ controlplane() {
   echo "SELKIE_CONTROLPLANE_BIN=$dir"
 }
 
-dex() {
-  local mod=$root/hack/dex dir
-  dir=$cache/dex-$dex_version-$(key "$mod")
-  if [ ! -x "$dir/dex" ]; then
-    log "building dex $dex_version (cold: ~2 min)"
-    build_into "$dir" "$mod" "-s -w -X main.version=$dex_version" github.com/dexidp/dex/cmd/dex >&2
+# single NAME VERSION COLD PACKAGE LDFLAGS: one binary from its wrapper module hack/NAME,
+# cached in <cache>/NAME-VERSION-<key>; prints SELKIE_<NAME>_BIN=<dir>. The ldflags
+# stamp the version each tool's version command prints.
+single() {
+  local name=$1 version=$2 cold=$3 pkg=$4 ldflags=$5 mod=$root/hack/$1 dir
+  dir=$cache/$name-$version-$(key "$mod")
+  if [ ! -x "$dir/$name" ]; then
+    log "building $name $version (cold: ~$cold)"
+    build_into "$dir" "$mod" "-s -w $ldflags" "$pkg" >&2
   fi
-  echo "SELKIE_DEX_BIN=$dir"
+  echo "SELKIE_${name^^}_BIN=$dir"
 }
 
-# ytt's and Helm's version commands print what these stamps say.
-ytt() {
-  local mod=$root/hack/ytt dir
-  dir=$cache/ytt-$ytt_version-$(key "$mod")
-  if [ ! -x "$dir/ytt" ]; then
-    log "building ytt $ytt_version (cold: ~10 s)"
-    build_into "$dir" "$mod" "-s -w -X carvel.dev/ytt/pkg/version.Version=${ytt_version#v}" carvel.dev/ytt/cmd/ytt >&2
-  fi
-  echo "SELKIE_YTT_BIN=$dir"
-}
-
-helm() {
-  local mod=$root/hack/helm dir
-  dir=$cache/helm-$helm_version-$(key "$mod")
-  if [ ! -x "$dir/helm" ]; then
-    log "building helm $helm_version (cold: ~2 min)"
-    build_into "$dir" "$mod" "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" helm.sh/helm/v3/cmd/helm >&2
-  fi
-  echo "SELKIE_HELM_BIN=$dir"
-}
+dex() { single dex "$dex_version" "2 min" github.com/dexidp/dex/cmd/dex "-X main.version=$dex_version"; }
+ytt() { single ytt "$ytt_version" "10 s" carvel.dev/ytt/cmd/ytt "-X carvel.dev/ytt/pkg/version.Version=${ytt_version#v}"; }
+helm() { single helm "$helm_version" "2 min" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$helm_version"; }
 
 # Each argument names one group; several may be given (e.g. "ytt helm").
 [ $# -gt 0 ] || set -- all
