@@ -39,7 +39,7 @@ for c in "${components[@]}"; do
   done
 
   # The templates as they will be after the copy above, rendered with default values.
-  work=$out/work/$c
+  work=$out/scratch/$c
   mkdir -p "$work"
   cp -R "deploy/carvel/$c/config" "$work/config"
   rm -rf "$work/config/10-crds"
@@ -74,8 +74,8 @@ for c in "${components[@]}"; do
   # The Helm chart's copy of the CRDs and the inputs of its values and schema.
   mkdir -p "$out/deploy/helm/selkie/files/crds"
   cp -R "$out/deploy/carvel/$c/config/10-crds" "$out/deploy/helm/selkie/files/crds/$c"
-  "$ytt" -f "$work/config" --data-values-inspect >"$out/work/$c-values.yaml"
-  cp "$work/schema.yaml" "$out/work/$c-schema.yaml"
+  "$ytt" -f "$work/config" --data-values-inspect >"$out/scratch/$c-values.yaml"
+  cp "$work/schema.yaml" "$out/scratch/$c-schema.yaml"
 done
 
 # The chart's values.yaml and values.schema.json, from both components' Carvel schemas.
@@ -83,10 +83,10 @@ done
   echo "# Selkie Helm chart values: rendered by hack/update-deploy.sh from the Carvel values"
   echo "# schemas (deploy/carvel/<component>/config/values.yaml, where each key is described;"
   echo "# the same keys work with ytt). Do not edit: change those and run make generate."
-  "$ytt" -f hack/deploy/helm-values.yaml -f "$out/work/supervisor-values.yaml" -f "$out/work/concierge-values.yaml" \
+  "$ytt" -f hack/deploy/helm-values.yaml -f "$out/scratch/supervisor-values.yaml" -f "$out/scratch/concierge-values.yaml" \
     --file-mark supervisor-values.yaml:type=data --file-mark concierge-values.yaml:type=data
 } >"$out/deploy/helm/selkie/values.yaml"
-"$ytt" -f hack/deploy/helm-schema.yaml -f "$out/work/supervisor-schema.yaml" -f "$out/work/concierge-schema.yaml" \
+"$ytt" -f hack/deploy/helm-schema.yaml -f "$out/scratch/supervisor-schema.yaml" -f "$out/scratch/concierge-schema.yaml" \
   --file-mark supervisor-schema.yaml:type=data --file-mark concierge-schema.yaml:type=data \
   -o json >"$out/deploy/helm/selkie/values.schema.json"
 
