@@ -16,6 +16,6 @@ kmod=$(go mod download -json "k8s.io/kubernetes@$kv" | sed -n 's/.*"GoMod": "\(.
   printf '// k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with\n'
   printf '// ./staging/...; replaces in a dependency are ignored, so pin them to the published tags.\nreplace (\n'
   sed -n '/^replace (/,/^)/p' "$kmod" | awk -v sv="$sv" '/=> \.\/staging\// {printf "\t%s => %s %s\n", $1, $1, sv}'
-  printf ')\n\ntool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kube-controller-manager\n\tk8s.io/kubernetes/cmd/kubectl\n)\n'
+  printf ')\n\ntool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kube-controller-manager\n\tk8s.io/kubernetes/cmd/kube-proxy\n\tk8s.io/kubernetes/cmd/kube-scheduler\n\tk8s.io/kubernetes/cmd/kubectl\n\tk8s.io/kubernetes/cmd/kubelet\n)\n'
 } >go.mod
 go mod tidy
