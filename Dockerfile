@@ -6,7 +6,12 @@
 # directories: no shell, no package manager. Deployments pick the binary with their
 # command (for example `command: [selkie-supervisor]`).
 #
-#   docker build --build-arg VERSION=v0.1.0 -t selkie:dev .   (or hack/build-image.sh)
+#   docker build --build-arg VERSION=v0.1.0 -t selkie:dev .   (or make image-docker)
+#
+# `make image` builds the same image without a container daemon (test/env/image). Its
+# SelkieSpec declares this final stage's files, modes, owners, ENV, USER and CMD, and
+# TestDockerfileMatchesSelkieSpec reads this file and fails when the two differ: change
+# them together.
 
 FROM golang:1.26 AS build
 # GOPROXY passes a module proxy or mirror through to `go mod download`.
@@ -32,8 +37,10 @@ RUN for cmd in cli:selkie supervisor:selkie-supervisor concierge:selkie-concierg
     done
 
 # The root file system of the final stage, owned by root; only /tmp (sticky, like
-# every /tmp) and the home directory are writable by the nonroot user.
-RUN mkdir -p /out/rootfs/etc/ssl/certs /out/rootfs/tmp /out/home/nonroot \
+# every /tmp) and the home directory are writable by the nonroot user. /home is made
+# here so that it stays root's: BuildKit gives a directory that COPY --chown creates to
+# the --chown user.
+RUN mkdir -p /out/rootfs/etc/ssl/certs /out/rootfs/home /out/rootfs/tmp /out/home/nonroot \
  && cp /etc/ssl/certs/ca-certificates.crt /out/rootfs/etc/ssl/certs/ \
  && echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >/out/rootfs/etc/passwd \
  && echo 'nonroot:x:65532:' >/out/rootfs/etc/group \

@@ -8,8 +8,11 @@ BIN := bin
 TRIMPATH ?= -trimpath
 CGO ?= 0
 ENV_ARGS ?= -workload-clusters=1
+# IMAGE_ARGS are passed to test/env/cmd/selkie-image by `make image`, e.g.
+# IMAGE_ARGS='-tag selkie:dev,selkie:dev2 -pause'.
+IMAGE_ARGS ?= -tag selkie:dev
 
-.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench image
+.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench image image-docker
 
 all: build
 
@@ -44,9 +47,16 @@ generate:
 	hack/update-deploy.sh
 	hack/update-docs.sh
 
-# image builds the multi-binary container image selkie:dev (IMAGE=...) when a docker or
-# podman daemon runs; otherwise it says so and succeeds.
+# image builds the container image without a container daemon: the three binaries (as
+# build does), laid out as the Dockerfile's final stage, written as the OCI image-layout
+# tarball $(BIN)/selkie-image.tar named selkie:dev (IMAGE_ARGS), for
+# `ctr -n k8s.io images import $(BIN)/selkie-image.tar`. The same binaries give the same digest.
 image:
+	go run ./test/env/cmd/selkie-image -o $(BIN)/selkie-image.tar -version "$(VERSION)" $(IMAGE_ARGS)
+
+# image-docker builds the same image from the Dockerfile with docker or podman, tagged
+# selkie:dev (IMAGE=...), when a daemon runs; otherwise it says so and succeeds.
+image-docker:
 	hack/build-image.sh
 
 # verify regenerates and fails on drift, and runs the static checks.

@@ -5,7 +5,8 @@
 # docker, or podman when docker has no daemon. IMAGE sets the tag (default selkie:dev),
 # VERSION the version stamped into the binaries (default: git describe, as the
 # Makefile), GOPROXY is passed through. Without a running container builder it says
-# so and exits 0, so it can run on machines without one.
+# so and exits 0, so it can run on machines without one. `make image-docker` runs it;
+# `make image` builds the same image without a daemon (test/env/cmd/selkie-image).
 set -o errexit -o nounset -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
