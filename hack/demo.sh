@@ -7,8 +7,7 @@
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || {
-  echo "demo: slapd is not installed; run hack/install-deps.sh (as root)" >&2; exit 1; }
+hack/install-deps.sh # Debian packages: installs what is missing as root, else names the command
 
 echo "==> Find or build the control plane (kube-apiserver, etcd, kube-controller-manager, kubectl) and Dex"
 eval "$(hack/peer-bins.sh all | sed 's/^/export /')"

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the local environment needs, without prompts:
-# slapd + ldap-utils (the LDAP upstream), chromium + fonts + libnss3-tools (browser logins).
-# It installs only what is missing, so it is cheap on a machine that already has them.
-# Needs root (CI and developer machines run as root).
+# slapd + ldap-utils (the LDAP upstream), chromium + fonts + libnss3-tools (browser logins),
+# and for the nodes: containernetworking-plugins (the pods' bridge network), iptables
+# (kube-proxy), iproute2 (namespaces, bridge, veth) and libseccomp-dev (runc is built with
+# seccomp, which PodSecurity "restricted" needs). It installs only what is missing, so it
+# is cheap on a machine that already has them. `make test` and `make demo` run it; it
+# needs root for an install and otherwise prints the command to run.
 set -o errexit -o nounset -o pipefail
 
-pkgs=(slapd ldap-utils chromium fonts-liberation libnss3-tools openssl curl)
+pkgs=(slapd ldap-utils chromium fonts-liberation libnss3-tools openssl curl ca-certificates
+  containernetworking-plugins iptables iproute2 libseccomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "install-deps: run as root: sudo $0" >&2
+  exit 1
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "install-deps: installing ${missing[*]}" >&2

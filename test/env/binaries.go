@@ -19,32 +19,39 @@ type Binaries struct {
 	ControlPlane string
 	// Dex holds dex.
 	Dex string
+	// Node holds containerd, containerd-shim-runc-v2, ctr, runc and crictl (the
+	// control plane's directory holds kubelet, kube-proxy and kube-scheduler).
+	Node string
 }
 
-// FindBinaries returns the binaries named by SELKIE_CONTROLPLANE_BIN and SELKIE_DEX_BIN,
-// or else runs hack/peer-bins.sh, which builds them into the user's cache when missing
-// (minutes when cold, nothing when cached). Build output goes to os.Stderr.
+// FindBinaries returns the binaries named by SELKIE_CONTROLPLANE_BIN, SELKIE_DEX_BIN and
+// SELKIE_NODE_BIN, or else runs hack/peer-bins.sh, which builds them into the user's
+// cache when missing (minutes when cold, nothing when cached). Build output goes to
+// os.Stderr.
 func FindBinaries(ctx context.Context) (Binaries, error) {
-	b := Binaries{ControlPlane: os.Getenv("SELKIE_CONTROLPLANE_BIN"), Dex: os.Getenv("SELKIE_DEX_BIN")}
-	if b.ControlPlane == "" || b.Dex == "" {
+	b := Binaries{ControlPlane: os.Getenv("SELKIE_CONTROLPLANE_BIN"), Dex: os.Getenv("SELKIE_DEX_BIN"), Node: os.Getenv("SELKIE_NODE_BIN")}
+	if b.ControlPlane == "" || b.Dex == "" || b.Node == "" {
 		root, err := RepoRoot()
 		if err != nil {
 			return b, err
 		}
-		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "peer-bins.sh"), "all")
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "peer-bins.sh"), "controlplane", "dex", "node")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return b, fmt.Errorf("hack/peer-bins.sh could not build the control plane and Dex: %w", err)
+			return b, fmt.Errorf("hack/peer-bins.sh could not build the control plane, Dex and the node runtime: %w", err)
 		}
 		vars := parseKeyValues(out)
-		b.ControlPlane, b.Dex = vars["SELKIE_CONTROLPLANE_BIN"], vars["SELKIE_DEX_BIN"]
+		b.ControlPlane, b.Dex, b.Node = vars["SELKIE_CONTROLPLANE_BIN"], vars["SELKIE_DEX_BIN"], vars["SELKIE_NODE_BIN"]
 	}
-	for _, want := range []string{
-		filepath.Join(b.ControlPlane, "etcd"), filepath.Join(b.ControlPlane, "kube-apiserver"),
-		filepath.Join(b.ControlPlane, "kube-controller-manager"), filepath.Join(b.ControlPlane, "kubectl"),
-		filepath.Join(b.Dex, "dex"),
-	} {
+	var want []string
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy"} {
+		want = append(want, filepath.Join(b.ControlPlane, bin))
+	}
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "crictl"} {
+		want = append(want, filepath.Join(b.Node, bin))
+	}
+	for _, want := range append(want, filepath.Join(b.Dex, "dex")) {
 		if fi, err := os.Stat(want); err != nil || fi.Mode()&0o111 == 0 {
 			return b, fmt.Errorf("binary %s is missing or not executable: run hack/peer-bins.sh", want)
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,24 @@ var controllers = []string{
 	"serviceaccount-token-controller",
 	"clusterrole-aggregation-controller",
 	"root-ca-certificate-publisher-controller",
+}
+
+// nodeControllers run besides controllers when the control plane has nodes: what turns
+// Deployments into running, reachable pods and keeps them so.
+var nodeControllers = []string{
+	"deployment-controller",
+	"replicaset-controller",
+	"daemonset-controller",
+	"statefulset-controller",
+	"job-controller",
+	"endpoints-controller",
+	"endpointslice-controller",
+	"endpointslice-mirroring-controller",
+	"disruption-controller",
+	"node-lifecycle-controller",
+	"taint-eviction-controller",
+	"pod-garbage-collector-controller",
+	"ttl-after-finished-controller",
 }
 
 // ControlPlane is a running etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
@@ -69,6 +88,13 @@ type ControlPlaneOptions struct {
 	// <dir>/audit.log. The log is written synchronously (mode blocking), so it is
 	// complete as soon as a request has been answered.
 	AuditLog bool
+	// Network, when set, prepares the control plane for nodes as cluster Index of the
+	// network's plan: kube-apiserver listens on the host's bridge address (nodes and pods
+	// cannot reach the host's loopback) and advertises it in the kubernetes Service,
+	// ClusterIPs come from the cluster's Service CIDR, and kube-scheduler and the
+	// workload controllers run.
+	Network *Network
+	Index   int
 }
 
 // auditPolicy logs ServiceAccounts' requests at level Metadata: who, verb, resource,
@@ -83,9 +109,25 @@ rules:
 `
 
 type cpPKI struct {
-	cluster, frontProxy                     *CA
-	apiserver, admin, kcm, frontProxyClient KeyPair
-	saKey, saPub                            string
+	cluster, frontProxy                                *CA
+	apiserver, admin, kcm, scheduler, frontProxyClient KeyPair
+	kubeletClient                                      KeyPair
+	saKey, saPub                                       string
+}
+
+// addressing is where a control plane listens and what its Services look like.
+type addressing struct {
+	bindIP, serviceCIDR, serviceIP string
+	nodes                          bool
+}
+
+func addressingFor(opts ControlPlaneOptions) addressing {
+	if opts.Network == nil {
+		return addressing{bindIP: "127.0.0.1", serviceCIDR: "10.0.0.0/24", serviceIP: "10.0.0.1"}
+	}
+	p := opts.Network.Plan
+	return addressing{bindIP: p.HostIP().String(), serviceCIDR: p.ServiceCIDR(opts.Index).String(),
+		serviceIP: p.APIServiceIP(opts.Index).String(), nodes: true}
 }
 
 // StartControlPlane starts a control plane named name under dir (created if missing) with
@@ -109,17 +151,18 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPl
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return err
 	}
-	pki, err := newControlPlanePKI(pkiDir)
+	addr := addressingFor(opts)
+	pki, err := newControlPlanePKI(pkiDir, addr)
 	if err != nil {
 		return fmt.Errorf("PKI: %w", err)
 	}
 	cp.ClusterCA, cp.FrontProxyCA = pki.cluster, pki.frontProxy
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return err
 	}
-	etcdPort, peerPort, apiPort, kcmPort := ports[0], ports[1], ports[2], ports[3]
-	cp.APIURL = "https://" + hostPort(apiPort)
+	etcdPort, peerPort, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	cp.APIURL = "https://" + net.JoinHostPort(addr.bindIP, strconv.Itoa(apiPort))
 	cp.AdminKubeconfig = filepath.Join(cp.Dir, "admin.kubeconfig")
 	if err := writeKubeconfig(cp.AdminKubeconfig, cp.APIURL, pki.cluster.CertPEM, pki.admin, "admin"); err != nil {
 		return err
@@ -144,7 +187,7 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPl
 	if err != nil {
 		return err
 	}
-	args := apiserverArgs(etcdURL, apiPort, pki)
+	args := apiserverArgs(etcdURL, apiPort, pki, addr)
 	if opts.AuditLog {
 		policy := filepath.Join(cp.Dir, "audit-policy.yaml")
 		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
@@ -159,19 +202,28 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPl
 		return err
 	}
 
+	ctrls := controllers
+	if addr.nodes {
+		ctrls = append(append([]string{}, controllers...), nodeControllers...)
+	}
 	if err := cp.run(ctx, "kube-controller-manager", filepath.Join(binDir, "kube-controller-manager"), 2*time.Minute,
 		// The controller manager serves a self-signed certificate; readiness is all we ask of it.
 		httpProbe("https://"+hostPort(kcmPort)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
 		"--kubeconfig="+kcmKubeconfig,
 		"--authentication-kubeconfig="+kcmKubeconfig, "--authorization-kubeconfig="+kcmKubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
-		"--leader-elect=false", "--controllers="+strings.Join(controllers, ","),
+		"--leader-elect=false", "--controllers="+strings.Join(ctrls, ","),
 		"--cluster-signing-cert-file="+pki.cluster.CertFile, "--cluster-signing-key-file="+pki.cluster.KeyFile,
 		"--root-ca-file="+pki.cluster.CertFile, "--service-account-private-key-file="+pki.saKey,
 		// Without per-controller service-account credentials every controller acts as
 		// system:kube-controller-manager, whose role cannot sign CSRs or publish the root CA.
 		"--use-service-account-credentials=true", "--profiling=false"); err != nil {
 		return err
+	}
+	if addr.nodes {
+		if err := cp.startScheduler(ctx, binDir, schedPort, pki); err != nil {
+			return err
+		}
 	}
 	return cp.publishClusterInfo(ctx)
 }
@@ -204,30 +256,40 @@ func (cp *ControlPlane) publishClusterInfo(ctx context.Context) error {
 	return nil
 }
 
-func apiserverArgs(etcdURL string, apiPort int, pki *cpPKI) []string {
-	return []string{
+func apiserverArgs(etcdURL string, apiPort int, pki *cpPKI, addr addressing) []string {
+	args := []string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(apiPort),
+		"--bind-address=" + addr.bindIP, "--advertise-address=" + addr.bindIP, "--secure-port=" + strconv.Itoa(apiPort),
+	}
+	if !addr.nodes {
 		// The default lease reconciler refuses a loopback advertise address.
-		"--endpoint-reconciler-type=none",
-		"--tls-cert-file=" + pki.apiserver.CertFile, "--tls-private-key-file=" + pki.apiserver.KeyFile,
-		"--client-ca-file=" + pki.cluster.CertFile,
+		args = append(args, "--endpoint-reconciler-type=none")
+	} else {
+		// Logs, exec and port-forward go to the kubelet at the node's address: its name
+		// resolves nowhere, and a lookup must not leave the machine.
+		args = append(args, "--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-certificate-authority="+pki.cluster.CertFile,
+			"--kubelet-client-certificate="+pki.kubeletClient.CertFile, "--kubelet-client-key="+pki.kubeletClient.KeyFile)
+	}
+	return append(args,
+		"--tls-cert-file="+pki.apiserver.CertFile, "--tls-private-key-file="+pki.apiserver.KeyFile,
+		"--client-ca-file="+pki.cluster.CertFile,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + pki.saPub, "--service-account-signing-key-file=" + pki.saKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
+		"--service-cluster-ip-range="+addr.serviceCIDR,
 		"--authorization-mode=Node,RBAC",
-		"--requestheader-client-ca-file=" + pki.frontProxy.CertFile,
+		"--requestheader-client-ca-file="+pki.frontProxy.CertFile,
 		"--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-username-headers=X-Remote-User",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-uid-headers=X-Remote-Uid",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file=" + pki.frontProxyClient.CertFile, "--proxy-client-key-file=" + pki.frontProxyClient.KeyFile,
+		"--proxy-client-cert-file="+pki.frontProxyClient.CertFile, "--proxy-client-key-file="+pki.frontProxyClient.KeyFile,
 		"--allow-privileged=true", "--profiling=false",
-	}
+	)
 }
 
-func newControlPlanePKI(dir string) (*cpPKI, error) {
+func newControlPlanePKI(dir string, addr addressing) (*cpPKI, error) {
 	var p cpPKI
 	var err error
 	if p.cluster, err = NewCA(dir, "ca", "kubernetes-ca"); err != nil {
@@ -244,10 +306,12 @@ func newControlPlanePKI(dir string) (*cpPKI, error) {
 		orgs  []string
 		hosts []string
 	}{
-		{&p.apiserver, p.cluster, ServerAuth, "kube-apiserver", nil, []string{"127.0.0.1", "localhost", "10.0.0.1",
+		{&p.apiserver, p.cluster, ServerAuth, "kube-apiserver", nil, []string{"127.0.0.1", "localhost", addr.bindIP, addr.serviceIP,
 			"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 		{&p.admin, p.cluster, ClientAuth, "admin", []string{"system:masters"}, nil},
 		{&p.kcm, p.cluster, ClientAuth, "system:kube-controller-manager", nil, nil},
+		{&p.scheduler, p.cluster, ClientAuth, "system:kube-scheduler", nil, nil},
+		{&p.kubeletClient, p.cluster, ClientAuth, "kube-apiserver-kubelet-client", []string{"system:masters"}, nil},
 		{&p.frontProxyClient, p.frontProxy, ClientAuth, "front-proxy-client", nil, nil},
 	}
 	for _, i := range issue {
@@ -273,6 +337,27 @@ func (cp *ControlPlane) run(ctx context.Context, name, bin string, timeout time.
 	}
 	cp.ReadyAfter[name] = time.Since(start)
 	return nil
+}
+
+// startScheduler runs kube-scheduler, which only the nodes need.
+func (cp *ControlPlane) startScheduler(ctx context.Context, binDir string, port int, pki *cpPKI) error {
+	kubeconfig := filepath.Join(cp.Dir, "scheduler.kubeconfig")
+	if err := writeKubeconfig(kubeconfig, cp.APIURL, pki.cluster.CertPEM, pki.scheduler, "system:kube-scheduler"); err != nil {
+		return err
+	}
+	return cp.run(ctx, "kube-scheduler", filepath.Join(binDir, "kube-scheduler"), 2*time.Minute,
+		httpProbe("https://"+hostPort(port)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
+		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port), "--leader-elect=false", "--profiling=false")
+}
+
+// Client returns an admin clientset.
+func (cp *ControlPlane) Client() (kubernetes.Interface, error) {
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
 }
 
 // Processes returns the control plane's running processes in start order.

@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -46,6 +48,9 @@ type DexOptions struct {
 	RedirectURIs []string
 	// LDAP, when set, adds an "ldap" connector backed by that directory.
 	LDAP *LDAP
+	// ListenIP is the address Dex listens on and its issuer names; empty means
+	// 127.0.0.1. The environment gives the host's bridge address, so pods reach Dex.
+	ListenIP string
 	// Persistent keeps Dex's state (refresh tokens, signing keys) in an etcd of its
 	// own, so that it survives Restart; otherwise Dex keeps it in memory.
 	Persistent bool
@@ -66,16 +71,21 @@ func startDex(ctx context.Context, bins Binaries, dir string, ca *CA, opts DexOp
 	if err != nil {
 		return nil, err
 	}
-	serving, err := ca.Issue("dex", ServerAuth, "dex", nil, "127.0.0.1", "localhost")
+	ip := opts.ListenIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	serving, err := ca.Issue("dex", ServerAuth, "dex", nil, "127.0.0.1", "localhost", ip)
 	if err != nil {
 		return nil, err
 	}
+	listen := net.JoinHostPort(ip, strconv.Itoa(ports[0]))
 	d := &Dex{
-		Issuer:       "https://" + hostPort(ports[0]) + "/dex",
+		Issuer:       "https://" + listen + "/dex",
 		ClientID:     "selkie-supervisor",
 		ClientSecret: randomString(24),
 		RedirectURIs: opts.RedirectURIs,
-		bins:         bins, dir: dir, ca: ca, serving: serving, listen: hostPort(ports[0]), telemetry: hostPort(ports[1]),
+		bins:         bins, dir: dir, ca: ca, serving: serving, listen: listen, telemetry: hostPort(ports[1]),
 	}
 	start := time.Now()
 	if opts.Persistent {

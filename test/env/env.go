@@ -6,13 +6,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // Options configures Start.
@@ -30,6 +34,19 @@ type Options struct {
 	// AuditLog turns on every control plane's audit log of ServiceAccount requests
 	// (ControlPlaneOptions.AuditLog; the path is ControlPlane.AuditLog).
 	AuditLog bool
+	// SupervisorInCluster reserves, instead of a loopback address, the management
+	// cluster's load-balancer address NetPlan.SupervisorIP for the supervisor's
+	// LoadBalancer Service (port 443) as Info.SupervisorAddr, and registers its issuers'
+	// callbacks at Dex. It needs nodes.
+	SupervisorInCluster bool
+	// NodesPerCluster is how many nodes each control plane gets; 0 means one.
+	NodesPerCluster int
+	// NoNodes starts the control planes alone, on loopback, with nothing to run pods
+	// (what the environment was before it had nodes; needs no root).
+	NoNodes bool
+	// Images are image tarballs (OCI layout or docker-save format) imported into every
+	// node, besides the pause image the environment builds itself.
+	Images []string
 }
 
 // Environment is a running local environment. Close stops it.
@@ -44,6 +61,12 @@ type Environment struct {
 	LDAP *LDAP
 	// CA signed the serving certificates of Dex and slapd (and is free for other servers).
 	CA *CA
+	// Network is the nodes' share of the host network; nil without nodes.
+	Network *Network
+	// Nodes[c] are the nodes of ControlPlanes[c].
+	Nodes [][]*Node
+	// LoadBalancers[c] gives ControlPlanes[c]'s LoadBalancer Services addresses.
+	LoadBalancers []*LoadBalancers
 	// ReadyAfter is the time from Start to everything ready.
 	ReadyAfter time.Duration
 
@@ -100,21 +123,42 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 	if e.CA, err = NewCA(pki, "ca", "selkie-env-ca"); err != nil {
 		return errPeer("PKI", err)
 	}
+	if !opts.NoNodes {
+		nodes := max(opts.NodesPerCluster, 1)
+		if e.Network, err = CreateNetwork(ctx, opts.WorkloadClusters+1, nodes); err != nil {
+			return errPeer("node network", err)
+		}
+		progress(opts, "node network %s on bridge %s (host %s)", e.Network.Plan.SlotPrefix(), e.Network.Plan.BridgeName(), e.Network.Plan.HostIP())
+	}
 	e.Users = DefaultUsers()
-	if e.LDAP, err = StartLDAP(ctx, filepath.Join(e.Info.Dir, "ldap"), e.CA, e.Users, defaultGroups()); err != nil {
+	var hostIPs []string
+	if e.Network != nil {
+		hostIPs = []string{e.Network.Plan.HostIP().String()}
+	}
+	if e.LDAP, err = StartLDAPWith(ctx, filepath.Join(e.Info.Dir, "ldap"), e.CA, LDAPOptions{ListenIPs: hostIPs,
+		Seed: func(l *LDAP, conn *ldap.Conn) error { return l.seed(conn, e.Users, defaultGroups()) }}); err != nil {
 		return err
 	}
 	progress(opts, "slapd ready in %s (StartTLS %s, LDAPS %s)", e.LDAP.ReadyAfter.Round(time.Millisecond), e.LDAP.StartTLSAddr, e.LDAP.LDAPSAddr)
 	redirects := opts.DexRedirectURIs
-	if len(redirects) == 0 {
+	switch {
+	case len(redirects) > 0:
+	case opts.SupervisorInCluster && e.Network == nil:
+		return errPeer("supervisor address", errors.New("SupervisorInCluster needs nodes (NoNodes is set)"))
+	case opts.SupervisorInCluster:
+		e.SupervisorAddr = e.Network.Plan.SupervisorIP().String()
+	default:
 		if e.SupervisorAddr, err = reserveAddr(); err != nil {
 			return err
 		}
+	}
+	if len(redirects) == 0 {
 		for _, path := range SupervisorIssuerPaths {
 			redirects = append(redirects, "https://"+e.SupervisorAddr+path+"/callback")
 		}
 	}
-	e.Dex, err = StartDex(ctx, bins, filepath.Join(e.Info.Dir, "dex"), e.CA, DexOptions{Users: e.Users, RedirectURIs: redirects, LDAP: e.LDAP})
+	e.Dex, err = StartDex(ctx, bins, filepath.Join(e.Info.Dir, "dex"), e.CA, DexOptions{Users: e.Users, RedirectURIs: redirects, LDAP: e.LDAP,
+		ListenIP: strings.Join(hostIPs, "")})
 	if err != nil {
 		return err
 	}
@@ -124,7 +168,8 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 		if n > 0 {
 			name = "workload-" + strconv.Itoa(n)
 		}
-		cp, err := StartControlPlaneWith(ctx, bins, filepath.Join(e.Info.Dir, name), name, ControlPlaneOptions{AuditLog: opts.AuditLog})
+		cp, err := StartControlPlaneWith(ctx, bins, filepath.Join(e.Info.Dir, name), name,
+			ControlPlaneOptions{AuditLog: opts.AuditLog, Network: e.Network, Index: n})
 		if err != nil {
 			return err
 		}
@@ -132,6 +177,11 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 		progress(opts, "control plane %s ready (etcd %s, kube-apiserver %s, kube-controller-manager %s) at %s", name,
 			cp.ReadyAfter["etcd"].Round(time.Millisecond), cp.ReadyAfter["kube-apiserver"].Round(time.Millisecond),
 			cp.ReadyAfter["kube-controller-manager"].Round(time.Millisecond), cp.APIURL)
+	}
+	if e.Network != nil {
+		if err := e.startNodes(ctx, bins, opts); err != nil {
+			return err
+		}
 	}
 	e.fillInfo(bins)
 	e.EnvFile = filepath.Join(e.Info.Dir, "env")
@@ -145,12 +195,22 @@ func (e *Environment) fillInfo(bins Binaries) {
 	e.Info.LDAP = LDAPInfo{StartTLSAddr: e.LDAP.StartTLSAddr, LDAPSAddr: e.LDAP.LDAPSAddr, BaseDN: e.LDAP.BaseDN,
 		UsersDN: e.LDAP.UsersDN, GroupsDN: e.LDAP.GroupsDN, BindDN: e.LDAP.AdminDN, BindPassword: e.LDAP.AdminPassword}
 	e.PIDs = []int{e.LDAP.proc.PID(), e.Dex.proc.PID()}
-	for _, cp := range e.ControlPlanes {
-		e.Clusters = append(e.Clusters, ClusterInfo{Name: cp.Name, APIURL: cp.APIURL, Kubeconfig: cp.AdminKubeconfig,
-			ClusterCACert: cp.ClusterCA.CertFile, ClusterCAKey: cp.ClusterCA.KeyFile, FrontProxyCACert: cp.FrontProxyCA.CertFile})
-		for _, p := range cp.procs {
-			e.PIDs = append(e.PIDs, p.PID())
+	for c, cp := range e.ControlPlanes {
+		ci := ClusterInfo{Name: cp.Name, APIURL: cp.APIURL, Kubeconfig: cp.AdminKubeconfig,
+			ClusterCACert: cp.ClusterCA.CertFile, ClusterCAKey: cp.ClusterCA.KeyFile, FrontProxyCACert: cp.FrontProxyCA.CertFile}
+		if e.Network != nil {
+			ci.LoadBalancerPool = e.Network.Plan.LoadBalancerPool(c).String()
+			for _, n := range e.Nodes[c] {
+				ci.Nodes = append(ci.Nodes, NodeInfo{Name: n.Name, IP: n.IP.String(), Socket: n.Socket})
+			}
 		}
+		e.Clusters = append(e.Clusters, ci)
+	}
+	for _, p := range e.Processes()[2:] {
+		e.PIDs = append(e.PIDs, p.PID())
+	}
+	if e.Network != nil {
+		e.HostIP, e.NodeBin = e.Network.Plan.HostIP().String(), bins.Node
 	}
 }
 
@@ -167,8 +227,13 @@ func (e *Environment) Processes() []*Process {
 	if e.Dex != nil {
 		procs = append(procs, e.Dex.proc)
 	}
-	for _, cp := range e.ControlPlanes {
+	for c, cp := range e.ControlPlanes {
 		procs = append(procs, cp.procs...)
+		if c < len(e.Nodes) {
+			for _, n := range e.Nodes[c] {
+				procs = append(procs, n.procs...)
+			}
+		}
 	}
 	return procs
 }
@@ -186,11 +251,20 @@ func (e *Environment) Exited() *Process {
 // Close stops every process by PID (control planes first, newest first) and removes the
 // directory if Start created it. It is safe to call on a partly started environment.
 func (e *Environment) Close() {
+	for _, lb := range e.LoadBalancers {
+		lb.Stop()
+	}
+	for c := len(e.Nodes) - 1; c >= 0; c-- {
+		for i := len(e.Nodes[c]) - 1; i >= 0; i-- {
+			e.Nodes[c][i].Close()
+		}
+	}
 	for i := len(e.ControlPlanes) - 1; i >= 0; i-- {
 		e.ControlPlanes[i].Close()
 	}
 	e.Dex.Close()
 	e.LDAP.Close()
+	e.Network.Close()
 	if e.removeDir && e.Info.Dir != "" {
 		_ = os.RemoveAll(e.Info.Dir)
 	}

@@ -37,6 +37,11 @@ type Info struct {
 	LDAP LDAPInfo
 	// Users are the test users.
 	Users []User
+	// HostIP is the host's address on the node network, where pods reach the host's
+	// servers; empty without nodes.
+	HostIP string
+	// NodeBin holds crictl, ctr and the rest of the nodes' runtime.
+	NodeBin string
 	// SupervisorAddr is the loopback host:port reserved for the supervisor, whose
 	// issuers' callbacks Dex knows (see SupervisorIssuerPaths).
 	SupervisorAddr string
@@ -51,6 +56,17 @@ type ClusterInfo struct {
 	ClusterCACert, ClusterCAKey string
 	// FrontProxyCACert is the requestheader CA of the aggregation layer.
 	FrontProxyCACert string
+	// Nodes are the cluster's nodes; empty in an environment without nodes.
+	Nodes []NodeInfo
+	// LoadBalancerPool is the range LoadBalancer Services get addresses from.
+	LoadBalancerPool string
+}
+
+// NodeInfo locates one node.
+type NodeInfo struct {
+	// Name is the Node's name; IP its address; Socket its containerd socket (for
+	// `crictl --runtime-endpoint unix://<socket>` and `ctr --address <socket>`).
+	Name, IP, Socket string
 }
 
 // DexInfo locates Dex and its supervisor client.
@@ -88,7 +104,7 @@ func (i Info) envVars() map[string]string {
 		"SELKIE_LDAP_STARTTLS_ADDR": i.LDAP.StartTLSAddr, "SELKIE_LDAP_LDAPS_ADDR": i.LDAP.LDAPSAddr,
 		"SELKIE_LDAP_BASE_DN": i.LDAP.BaseDN, "SELKIE_LDAP_USERS_DN": i.LDAP.UsersDN, "SELKIE_LDAP_GROUPS_DN": i.LDAP.GroupsDN,
 		"SELKIE_LDAP_BIND_DN": i.LDAP.BindDN, "SELKIE_LDAP_BIND_PASSWORD": i.LDAP.BindPassword,
-		"SELKIE_SUPERVISOR_ADDR": i.SupervisorAddr, "SELKIE_CLUSTERS": strconv.Itoa(len(i.Clusters)), "SELKIE_USERS": strconv.Itoa(len(i.Users)),
+		"SELKIE_SUPERVISOR_ADDR": i.SupervisorAddr, "SELKIE_HOST_IP": i.HostIP, "SELKIE_NODE_BIN": i.NodeBin, "SELKIE_CLUSTERS": strconv.Itoa(len(i.Clusters)), "SELKIE_USERS": strconv.Itoa(len(i.Users)),
 	}
 	var pids []string
 	for _, p := range i.PIDs {
@@ -102,6 +118,12 @@ func (i Info) envVars() map[string]string {
 		p := "SELKIE_CLUSTER_" + strconv.Itoa(n) + "_"
 		v[p+"NAME"], v[p+"API_URL"], v[p+"KUBECONFIG"] = c.Name, c.APIURL, c.Kubeconfig
 		v[p+"CA_CERT"], v[p+"CA_KEY"], v[p+"FRONT_PROXY_CA_CERT"] = c.ClusterCACert, c.ClusterCAKey, c.FrontProxyCACert
+		v[p+"LB_POOL"] = c.LoadBalancerPool
+		var nodes []string
+		for _, n := range c.Nodes {
+			nodes = append(nodes, n.Name+"="+n.IP+"="+n.Socket)
+		}
+		v[p+"NODES"] = strings.Join(nodes, ",")
 	}
 	for n, u := range i.Users {
 		p := "SELKIE_USER_" + strconv.Itoa(n) + "_"
@@ -139,6 +161,7 @@ func LoadEnvFile(path string) (Info, error) {
 	v := parseKeyValues(data)
 	i := Info{
 		Dir: v["SELKIE_ENV_DIR"], Kubectl: v["SELKIE_KUBECTL"], CABundle: v["SELKIE_CA_BUNDLE"], SupervisorAddr: v["SELKIE_SUPERVISOR_ADDR"],
+		HostIP: v["SELKIE_HOST_IP"], NodeBin: v["SELKIE_NODE_BIN"],
 		Dex: DexInfo{Issuer: v["SELKIE_DEX_ISSUER"], ClientID: v["SELKIE_DEX_CLIENT_ID"],
 			ClientSecret: v["SELKIE_DEX_CLIENT_SECRET"], RedirectURIs: splitList(v["SELKIE_DEX_REDIRECT_URIS"])},
 		LDAP: LDAPInfo{StartTLSAddr: v["SELKIE_LDAP_STARTTLS_ADDR"], LDAPSAddr: v["SELKIE_LDAP_LDAPS_ADDR"],
@@ -156,8 +179,17 @@ func LoadEnvFile(path string) (Info, error) {
 	}
 	for n := range clusters {
 		p := "SELKIE_CLUSTER_" + strconv.Itoa(n) + "_"
-		i.Clusters = append(i.Clusters, ClusterInfo{Name: v[p+"NAME"], APIURL: v[p+"API_URL"], Kubeconfig: v[p+"KUBECONFIG"],
-			ClusterCACert: v[p+"CA_CERT"], ClusterCAKey: v[p+"CA_KEY"], FrontProxyCACert: v[p+"FRONT_PROXY_CA_CERT"]})
+		c := ClusterInfo{Name: v[p+"NAME"], APIURL: v[p+"API_URL"], Kubeconfig: v[p+"KUBECONFIG"],
+			ClusterCACert: v[p+"CA_CERT"], ClusterCAKey: v[p+"CA_KEY"], FrontProxyCACert: v[p+"FRONT_PROXY_CA_CERT"],
+			LoadBalancerPool: v[p+"LB_POOL"]}
+		for _, n := range splitList(v[p+"NODES"]) {
+			parts := strings.SplitN(n, "=", 3)
+			if len(parts) != 3 {
+				return Info{}, fmt.Errorf("env file %s: %sNODES entry %q is not name=ip=socket", path, p, n)
+			}
+			c.Nodes = append(c.Nodes, NodeInfo{Name: parts[0], IP: parts[1], Socket: parts[2]})
+		}
+		i.Clusters = append(i.Clusters, c)
 	}
 	users, _ := strconv.Atoi(v["SELKIE_USERS"])
 	for n := range users {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,9 @@ type LDAPOptions struct {
 	// RootDSE is LDIF ("dn:" then attributes) of extra root DSE attributes; their types
 	// must be defined (see Schema).
 	RootDSE string
+	// ListenIPs are addresses slapd listens on besides 127.0.0.1, on the same ports
+	// (the environment gives the host's bridge address, so pods reach slapd).
+	ListenIPs []string
 	// Seed adds the entries over a StartTLS connection bound as the admin; nil adds
 	// only the base entry and ou=users and ou=groups.
 	Seed func(l *LDAP, conn *ldap.Conn) error
@@ -87,7 +91,7 @@ func startLDAP(ctx context.Context, dir string, ca *CA, opts LDAPOptions) (*LDAP
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	serving, err := ca.Issue("slapd", ServerAuth, "slapd", nil, "127.0.0.1", "localhost")
+	serving, err := ca.Issue("slapd", ServerAuth, "slapd", nil, append([]string{"127.0.0.1", "localhost"}, opts.ListenIPs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +122,11 @@ func startLDAP(ctx context.Context, dir string, ca *CA, opts LDAPOptions) (*LDAP
 	}
 	start := time.Now()
 	// -d 0 keeps slapd in the foreground, so the PID we hold is slapd's own.
-	l.proc, err = StartProcess(dir, "slapd", slapd, "-f", conf,
-		"-h", "ldap://"+l.StartTLSAddr+"/ ldaps://"+l.LDAPSAddr+"/", "-d", "0")
+	urls := "ldap://" + l.StartTLSAddr + "/ ldaps://" + l.LDAPSAddr + "/"
+	for _, ip := range opts.ListenIPs {
+		urls += " ldap://" + net.JoinHostPort(ip, strconv.Itoa(ports[0])) + "/ ldaps://" + net.JoinHostPort(ip, strconv.Itoa(ports[1])) + "/"
+	}
+	l.proc, err = StartProcess(dir, "slapd", slapd, "-f", conf, "-h", urls, "-d", "0")
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,11 @@ func signingPolicy() *config.Signing {
 // Issue signs a new ECDSA P-256 leaf for cn with one O per entry of orgs and the given
 // SANs (IP addresses or DNS names), and writes it to name.{crt,key} beside the CA.
 func (ca *CA) Issue(name string, usage Usage, cn string, orgs []string, hosts ...string) (KeyPair, error) {
+	return ca.IssueInto(ca.dir, name, usage, cn, orgs, hosts...)
+}
+
+// IssueInto is Issue writing the files to dir instead of beside the CA.
+func (ca *CA) IssueInto(dir, name string, usage Usage, cn string, orgs []string, hosts ...string) (KeyPair, error) {
 	req := &csr.CertificateRequest{CN: cn, KeyRequest: &csr.KeyRequest{A: "ecdsa", S: 256}}
 	for _, o := range orgs {
 		req.Names = append(req.Names, csr.Name{O: o})
@@ -118,7 +123,7 @@ func (ca *CA) Issue(name string, usage Usage, cn string, orgs []string, hosts ..
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("sign %s: %w", name, err)
 	}
-	kp := KeyPair{CertFile: filepath.Join(ca.dir, name+".crt"), KeyFile: filepath.Join(ca.dir, name+".key")}
+	kp := KeyPair{CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
 	return kp, writeFiles(map[string][]byte{kp.CertFile: certPEM, kp.KeyFile: keyPEM})
 }
 

@@ -36,6 +36,11 @@ type Process struct {
 // StartProcess starts bin with args, its output going to dir/name.log. The child gets
 // SIGKILL if this process dies, so no peer outlives a crashed or timed-out test.
 func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
+	return startProcess(dir, name, nil, bin, args...)
+}
+
+// startProcess is StartProcess with env added to this process's environment.
+func startProcess(dir, name string, env []string, bin string, args ...string) (*Process, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -44,7 +49,12 @@ func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	// A process group of its own keeps a terminal's Ctrl-C from reaching the child
+	// directly: the environment stops its peers in order (nodes drain their pods first).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)

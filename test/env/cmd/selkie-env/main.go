@@ -26,6 +26,7 @@ func main() {
 
 func run() error {
 	workloads := flag.Int("workload-clusters", 0, "number of workload control planes besides the management cluster")
+	nodes := flag.Int("nodes", 1, "nodes per cluster (0: none; nodes need root)")
 	dir := flag.String("dir", "", "directory for the environment (default: a new temp dir, removed on exit)")
 	link := flag.String("env-file-link", "", "also copy the env file here (e.g. ./.env), removed on exit")
 	flag.Parse()
@@ -35,7 +36,8 @@ func run() error {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	e, err := env.Start(ctx, env.Options{Dir: *dir, WorkloadClusters: *workloads, Progress: os.Stderr})
+	e, err := env.Start(ctx, env.Options{Dir: *dir, WorkloadClusters: *workloads, Progress: os.Stderr,
+		NodesPerCluster: *nodes, NoNodes: *nodes == 0})
 	if err != nil {
 		return err
 	}
