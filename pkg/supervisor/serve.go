@@ -29,6 +29,7 @@ type serveFlags struct {
 	kubeconfig, namespace, suffix string
 	httpsAddress, httpAddress     string
 	tlsCertFile, tlsKeyFile       string
+	defaultTLSSecret              string
 	logLevel                      string
 	logUserInfo                   bool
 	keyRotationPeriod             time.Duration
@@ -70,6 +71,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.httpAddress, "http-address", "", "optional plain-HTTP listener: a loopback address (127.0.0.1:port, [::1]:port) or unix:<path>")
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "default serving certificate (PEM) for hosts without a FederationDomain TLS Secret (default: a self-signed bootstrap certificate)")
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "key of --tls-cert-file")
+	fs.StringVar(&f.defaultTLSSecret, "default-tls-secret", "", "kubernetes.io/tls Secret in --namespace served to clients whose TLS server name matches no FederationDomain TLS Secret, such as every client of an issuer whose host is an IP address (they send no server name); followed as it changes; before --tls-cert-file")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit events (redacted by default)")
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")

@@ -47,6 +47,10 @@ type Reconciler struct {
 	Clients        oidcprovider.ClientLookup
 	// LogUserInfo puts usernames and groups in audit events.
 	LogUserInfo bool
+	// DefaultTLSSecret names a kubernetes.io/tls Secret of the namespace served to TLS
+	// clients that match no domain's certificate by server name (an IP-address issuer's
+	// clients send none); empty means none.
+	DefaultTLSSecret string
 	Now         func() time.Time
 	Log         *slog.Logger
 }
@@ -89,6 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			firstErr = cmpErr(firstErr, err)
 		}
 	}
+	r.addDefaultCert(ctx, certs)
 	r.Router.Set(providers, certs)
 	if firstErr == nil && len(readyElsewhere) == 0 {
 		r.Router.MarkReady()
@@ -176,6 +181,25 @@ func (r *Reconciler) addCert(ctx context.Context, fd *configv1alpha1.FederationD
 		return
 	}
 	certs[strings.ToLower(u.Hostname())] = &cert
+}
+
+// addDefaultCert loads DefaultTLSSecret as the certificate for any server name, keyed "".
+// A missing or invalid Secret is logged and leaves the listener's own default in place.
+func (r *Reconciler) addDefaultCert(ctx context.Context, certs map[string]*tls.Certificate) {
+	if r.DefaultTLSSecret == "" {
+		return
+	}
+	var secret corev1.Secret
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.DefaultTLSSecret}, &secret); err != nil {
+		r.Log.WarnContext(ctx, "could not read the default TLS Secret", "secret", r.DefaultTLSSecret, "error", err)
+		return
+	}
+	cert, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		r.Log.WarnContext(ctx, "the default TLS Secret has no valid certificate", "secret", r.DefaultTLSSecret, "error", err)
+		return
+	}
+	certs[""] = &cert
 }
 
 // existingIdPs lists the identity provider resources of every kind in the namespace, and

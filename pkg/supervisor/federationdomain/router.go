@@ -30,7 +30,8 @@ type snapshot struct {
 	certs map[string]*tls.Certificate
 }
 
-// Set installs the providers to serve and the SNI certificates by hostname.
+// Set installs the providers to serve and the SNI certificates by hostname; the key ""
+// holds the certificate for clients whose server name matches none.
 func (rt *Router) Set(providers []*oidcprovider.Provider, certs map[string]*tls.Certificate) {
 	s := &snapshot{byHost: map[string][]*oidcprovider.Provider{}, certs: map[string]*tls.Certificate{}}
 	for _, p := range providers {
@@ -79,13 +80,18 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// Certificate returns the SNI certificate for hello's server name, or nil.
+// Certificate returns the SNI certificate for hello's server name, else the default
+// certificate (key "" of Set's certs: clients of an IP-address issuer send no server
+// name), else nil.
 func (rt *Router) Certificate(hello *tls.ClientHelloInfo) *tls.Certificate {
 	s := rt.current.Load()
-	if s == nil || hello.ServerName == "" {
+	if s == nil {
 		return nil
 	}
-	return s.certs[strings.ToLower(hello.ServerName)]
+	if c := s.certs[strings.ToLower(hello.ServerName)]; c != nil && hello.ServerName != "" {
+		return c
+	}
+	return s.certs[""]
 }
 
 // Providers returns the providers being served.
