@@ -51,8 +51,8 @@ type Reconciler struct {
 	// clients that match no domain's certificate by server name (an IP-address issuer's
 	// clients send none); empty means none.
 	DefaultTLSSecret string
-	Now         func() time.Time
-	Log         *slog.Logger
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // Reconcile brings every FederationDomain of the namespace up to date.

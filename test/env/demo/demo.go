@@ -41,6 +41,9 @@ type Options struct {
 	Bin string
 	// Audit turns on the control planes' audit logs of ServiceAccount requests.
 	Audit bool
+	// InCluster installs Selkie as pods with the Helm chart, from an image built and
+	// imported into the nodes, instead of running the servers as local processes.
+	InCluster bool
 }
 
 // Demo is a running demo. Close stops it.
@@ -88,7 +91,11 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if d.Bin == "" {
 		d.Bin = filepath.Join(d.Repo, "bin")
 	}
-	if err := d.run(ctx, opts.Audit); err != nil {
+	run := d.run
+	if opts.InCluster {
+		run = d.runInCluster
+	}
+	if err := run(ctx, opts.Audit); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -271,9 +278,12 @@ func (d *Demo) logIn(ctx context.Context) error {
 		args := []string{"get", "kubeconfig", "--kubeconfig", workload.AdminKubeconfig,
 			"--oidc-session-cache", k.out + "-sessions.yaml", "--credential-cache", k.out + "-credentials.yaml",
 			"--upstream-identity-provider-name", k.idp, "--upstream-identity-provider-flow", k.flow, "-o", k.out,
-			// The impersonation proxy waits forever for a LoadBalancer address here (there
-			// is no cloud provider); the signing key strategy is ready, so do not wait.
-			"--concierge-skip-wait", "--timeout", "2m"}
+			"--timeout", "2m"}
+		if d.Concierge != nil {
+			// Out of cluster the proxy's LoadBalancer Service never gets an address (no
+			// node runs the proxy); the signing key strategy is ready, so do not wait.
+			args = append(args, "--concierge-skip-wait")
+		}
 		d.Printf("    selkie %s\n", strings.Join(args, " "))
 		if out, err := exec.CommandContext(ctx, filepath.Join(d.Bin, "selkie"), args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("selkie get kubeconfig: %v\n%s", err, out)
@@ -303,7 +313,13 @@ func (d *Demo) logIn(ctx context.Context) error {
 
 	d.Say("Check the servers' logs for RBAC denials of the ServiceAccounts")
 	denials := 0
-	for _, s := range []*Server{d.Supervisor, d.Concierge} {
+	if d.Supervisor == nil {
+		for _, line := range d.inClusterForbidden(ctx) {
+			denials++
+			d.Printf("    %s\n", line)
+		}
+	}
+	for _, s := range d.procs {
 		for _, line := range s.ForbiddenLines() {
 			denials++
 			d.Printf("    %s: %s\n", s.Name, line)

@@ -113,6 +113,11 @@ func (d *Demo) serviceAccountKubeconfig(ctx context.Context, adminKubeconfig, ns
 }
 
 func (d *Demo) supervisorObjects() (string, error) {
+	return d.supervisorObjectsFor(d.Env.LDAP.LDAPSAddr)
+}
+
+// supervisorObjectsFor is supervisorObjects with the LDAPS address the supervisor dials.
+func (d *Demo) supervisorObjectsFor(ldapsAddr string) (string, error) {
 	e := d.Env
 	caPEM, err := os.ReadFile(e.CABundle)
 	if err != nil {
@@ -172,7 +177,7 @@ spec:
   - displayName: ldap
     objectRef: {apiGroup: idp.supervisor.selkie.dev, kind: LDAPIdentityProvider, name: ldap}
 `, SupervisorNamespace, e.Info.Dex.ClientID, e.Info.Dex.ClientSecret, e.Info.Dex.Issuer, ca, e.Info.LDAP.BindDN, e.Info.LDAP.BindPassword,
-		e.Info.LDAP.LDAPSAddr, e.Info.LDAP.UsersDN, e.Info.LDAP.GroupsDN, d.Issuer), nil
+		ldapsAddr, e.Info.LDAP.UsersDN, e.Info.LDAP.GroupsDN, d.Issuer), nil
 }
 
 func workloadObjects(issuer string, supervisorCA []byte) string {

@@ -49,7 +49,7 @@ func run() error {
 			fmt.Printf("Logs and files kept in %s\n", dir)
 		}
 	}()
-	d, err := demo.Start(ctx, demo.Options{Out: os.Stdout, Dir: dir})
+	d, err := demo.Start(ctx, demo.Options{Out: os.Stdout, Dir: dir, InCluster: true})
 	if err != nil {
 		return err
 	}
