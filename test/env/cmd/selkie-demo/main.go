@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Command selkie-demo is `make demo`: it runs the flow of package demo (build the three
-// binaries, start the local environment, install deploy/manifests, run selkie-supervisor
-// and selkie-concierge as the manifests' ServiceAccounts, configure Dex and LDAP, log in
-// with kubectl and selkie), prints how to log in yourself, then stops everything it
-// started, or with DEMO_KEEP=1 keeps it running until Ctrl-C. DEMO_DIR chooses (and keeps)
-// the directory of logs and files.
+// Command selkie-demo is `make demo`: it runs the in-cluster flow of package demo (build
+// the Selkie image, start the local environment with its nodes, install the supervisor
+// with the Helm chart and the concierge from the Carvel templates as pods of that image,
+// configure Dex and LDAP, log in with kubectl and selkie), prints how to log in yourself,
+// then stops everything it started, or with DEMO_KEEP=1 keeps it running until Ctrl-C.
+// DEMO_DIR chooses (and keeps) the directory of logs and files.
 package main
 
 import (

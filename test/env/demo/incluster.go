@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package demo
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+const (
+	// Image is the image the in-cluster demo builds, imports into the nodes and
+	// installs: the chart's default name.
+	Image = "selkie:dev"
+	// DefaultTLSSecret holds the supervisor's certificate for its IP-address issuer.
+	DefaultTLSSecret = "selkie-supervisor-default-tls"
+	// SigningSecret holds the workload cluster's CA for the concierge's signing strategy.
+	SigningSecret = "workload-cluster-signing"
+)
+
+// runInCluster is the demo as a user runs Selkie: the image built and imported into the
+// nodes, the Helm chart installing the supervisor (two replicas, LoadBalancer Service,
+// TLS passthrough: the pods serve the issuer's certificate) on the management cluster
+// and the concierge (two replicas) on the workload cluster, then the same logins.
+func (d *Demo) runInCluster(ctx context.Context, audit bool) error {
+	images := filepath.Join(d.Dir, "images", "selkie.tar")
+	d.Say("Build the Selkie image %s without a container daemon (make image) into %s", Image, images)
+	start := time.Now()
+	if err := env.BuildTestImages(ctx, images, "demo", Image); err != nil {
+		return err
+	}
+	d.Bin = filepath.Join(filepath.Dir(images), "bin-"+filepath.Base(images)) // the image's own binaries, the CLI included
+	d.Printf("    built in %s\n", time.Since(start).Round(time.Millisecond))
+
+	d.Say("Start the local environment (management + workload control planes with a node each, Dex, slapd) in %s", d.Dir)
+	e, err := env.Start(ctx, env.Options{Dir: filepath.Join(d.Dir, "env"), WorkloadClusters: 1, Progress: d.out,
+		AuditLog: audit, Images: []string{images}, SupervisorInCluster: true})
+	if err != nil {
+		return err
+	}
+	d.Env = e
+	d.Mgmt, d.Workload = e.ControlPlanes[0], e.ControlPlanes[1]
+	if err := d.installSupervisor(ctx); err != nil {
+		return err
+	}
+	if err := d.configureInCluster(ctx); err != nil {
+		return err
+	}
+	if err := d.installConcierge(ctx); err != nil {
+		return err
+	}
+	return d.logIn(ctx)
+}
+
+// helm runs the Helm binary hack/peer-bins.sh built.
+func (d *Demo) helm(ctx context.Context, kubeconfig string, args ...string) error {
+	bin := os.Getenv("SELKIE_HELM_BIN")
+	if bin == "" {
+		out, err := exec.CommandContext(ctx, filepath.Join(d.Repo, "hack", "peer-bins.sh"), "helm").Output()
+		if err != nil {
+			return fmt.Errorf("hack/peer-bins.sh helm: %w", err)
+		}
+		bin = strings.TrimPrefix(strings.TrimSpace(string(out)), "SELKIE_HELM_BIN=")
+	}
+	args = append(args, "--kubeconfig", kubeconfig)
+	d.Printf("    helm %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "helm"), args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(d.Dir, "helm", "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(d.Dir, "helm", "config"), "HELM_DATA_HOME="+filepath.Join(d.Dir, "helm", "data"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func (d *Demo) installSupervisor(ctx context.Context) error {
+	mgmt, addr := d.Mgmt, d.Env.SupervisorAddr
+	d.Say("helm install the supervisor on %s: 2 replicas of %s behind a LoadBalancer Service at %s (TLS passthrough)", mgmt.Name, Image, addr)
+	values := fmt.Sprintf(`supervisor:
+  image: %q
+  image_pull_policy: Never
+  replicas: 2
+  service: {type: LoadBalancer, load_balancer_ip: %q}
+  default_tls_secret_name: %s
+concierge: {enabled: false}
+`, Image, addr, DefaultTLSSecret)
+	file := filepath.Join(d.Dir, "supervisor-values.yaml")
+	if err := os.WriteFile(file, []byte(values), 0o600); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := d.helm(ctx, mgmt.AdminKubeconfig, "install", "selkie-supervisor", filepath.Join(d.Repo, "deploy", "helm", "selkie"),
+		"--values", file, "--wait", "--timeout", "3m"); err != nil {
+		return fmt.Errorf("%w%s", err, d.podReport(ctx, mgmt.AdminKubeconfig, SupervisorNamespace))
+	}
+	d.Printf("    pods Ready in %s\n", time.Since(start).Round(time.Millisecond))
+
+	// An IP-address issuer's clients send no TLS server name: the supervisor serves them
+	// its default certificate, from this Secret.
+	ca, err := certauthority.New("selkie-demo-supervisor-ca", 7*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	kp, err := ca.IssueServingCert([]string{addr}, 7*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	d.SupervisorCAFile = filepath.Join(d.Dir, "supervisor-ca.crt")
+	certFile, keyFile := filepath.Join(d.Dir, "supervisor-tls.crt"), filepath.Join(d.Dir, "supervisor-tls.key")
+	for f, data := range map[string][]byte{d.SupervisorCAFile: ca.CertPEM(), certFile: kp.CertPEM, keyFile: kp.KeyPEM} {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			return err
+		}
+	}
+	_, err = d.Kubectl(ctx, mgmt.AdminKubeconfig, "-n", SupervisorNamespace, "create", "secret", "tls", DefaultTLSSecret,
+		"--cert", certFile, "--key", keyFile)
+	return err
+}
+
+// configureInCluster creates the FederationDomain (Dex and LDAP reached by the pods at
+// the host's bridge address) and waits until it is Ready.
+func (d *Demo) configureInCluster(ctx context.Context) error {
+	mgmt := d.Mgmt
+	d.Issuer = "https://" + d.Env.SupervisorAddr + "/demo"
+	d.Say("Create FederationDomain %s with Dex (OIDCIdentityProvider) and LDAP (LDAPIdentityProvider)", d.Issuer)
+	_, port, err := net.SplitHostPort(d.Env.LDAP.LDAPSAddr)
+	if err != nil {
+		return err
+	}
+	objs, err := d.supervisorObjectsFor(net.JoinHostPort(d.Env.HostIP, port))
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, mgmt.AdminKubeconfig, "federationdomain.yaml", objs); err != nil {
+		return err
+	}
+	for _, obj := range []string{"oidcidentityprovider/dex", "ldapidentityprovider/ldap", "federationdomain/demo"} {
+		if err := d.KubectlWait(ctx, mgmt.AdminKubeconfig, SupervisorNamespace, obj, "jsonpath={.status.phase}=Ready"); err != nil {
+			return fmt.Errorf("%w%s", err, d.podReport(ctx, mgmt.AdminKubeconfig, SupervisorNamespace))
+		}
+	}
+	return nil
+}
+
+// installConcierge renders the concierge's Carvel templates with ytt and a values file
+// and applies them, CRDs first. (The Helm chart cannot install the concierge in one
+// step: it ships the CredentialIssuer next to the CRD that defines its kind, and Helm
+// maps every object of a release before it creates any.)
+func (d *Demo) installConcierge(ctx context.Context) error {
+	workload := d.Workload
+	d.Say("Install the concierge on %s from deploy/carvel (ytt): 2 replicas of %s, signing key from Secret %s, impersonation proxy on a LoadBalancer", workload.Name, Image, SigningSecret)
+	values := fmt.Sprintf(`image: %q
+image_pull_policy: Never
+replicas: 2
+strategies: {cluster_signing_secret: %s}
+`, Image, SigningSecret)
+	file := filepath.Join(d.Dir, "concierge-values.yaml")
+	if err := os.WriteFile(file, []byte(values), 0o600); err != nil {
+		return err
+	}
+	start := time.Now()
+	crds, rest, err := d.ytt(ctx, filepath.Join(d.Repo, "deploy", "carvel", "concierge", "config"), file)
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, workload.AdminKubeconfig, "concierge-crds.yaml", crds); err != nil {
+		return err
+	}
+	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", filepath.Join(d.Dir, "concierge-crds.yaml")); err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, workload.AdminKubeconfig, "concierge.yaml", rest); err != nil {
+		return err
+	}
+	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "-n", ConciergeNamespace, "create", "secret", "tls", SigningSecret,
+		"--cert", workload.ClusterCA.CertFile, "--key", workload.ClusterCA.KeyFile); err != nil {
+		return err
+	}
+	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "-n", ConciergeNamespace, "rollout", "status", "deployment/selkie-concierge", "--timeout=3m"); err != nil {
+		return fmt.Errorf("%w%s", err, d.podReport(ctx, workload.AdminKubeconfig, ConciergeNamespace))
+	}
+	d.Printf("    pods Ready in %s\n", time.Since(start).Round(time.Millisecond))
+	if err := d.KubectlWait(ctx, workload.AdminKubeconfig, "", "apiservice/v1alpha1.login.concierge.selkie.dev", "condition=Available"); err != nil {
+		return err
+	}
+
+	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let Dex group %q list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
+	supCA, err := os.ReadFile(d.SupervisorCAFile)
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, workload.AdminKubeconfig, "workload.yaml", workloadObjects(d.Issuer, supCA)); err != nil {
+		return err
+	}
+	return d.KubectlWait(ctx, workload.AdminKubeconfig, "", "jwtauthenticator/demo", "jsonpath={.status.phase}=Ready")
+}
+
+// ytt renders the templates in dir with a data values file and returns the
+// CustomResourceDefinitions and the other objects as two YAML streams.
+func (d *Demo) ytt(ctx context.Context, dir, valuesFile string) (crds, rest string, err error) {
+	bin := os.Getenv("SELKIE_YTT_BIN")
+	if bin == "" {
+		out, err := exec.CommandContext(ctx, filepath.Join(d.Repo, "hack", "peer-bins.sh"), "ytt").Output()
+		if err != nil {
+			return "", "", fmt.Errorf("hack/peer-bins.sh ytt: %w", err)
+		}
+		bin = strings.TrimPrefix(strings.TrimSpace(string(out)), "SELKIE_YTT_BIN=")
+	}
+	d.Printf("    ytt -f %s --data-values-file %s\n", dir, valuesFile)
+	out, err := exec.CommandContext(ctx, filepath.Join(bin, "ytt"), "-f", dir, "--data-values-file", valuesFile).Output()
+	if err != nil {
+		return "", "", fmt.Errorf("ytt -f %s: %w", dir, err)
+	}
+	var c, r []string
+	for _, doc := range strings.Split("\n"+string(out), "\n---\n") {
+		obj := map[string]any{}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			return "", "", fmt.Errorf("ytt output: %w", err)
+		}
+		switch obj["kind"] {
+		case nil:
+		case "CustomResourceDefinition":
+			c = append(c, doc)
+		default:
+			r = append(r, doc)
+		}
+	}
+	return strings.Join(c, "\n---\n"), strings.Join(r, "\n---\n"), nil
+}
+
+// podReport describes a namespace's pods and the end of their logs, for errors.
+func (d *Demo) podReport(ctx context.Context, kubeconfig, ns string) string {
+	var b strings.Builder
+	for _, args := range [][]string{{"get", "pods", "-o", "wide"}, {"logs", "--all-containers", "--prefix", "--tail=20", "-l", "app=" + ns}} {
+		out, _ := exec.CommandContext(ctx, d.Env.Kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
+		fmt.Fprintf(&b, "\n--- kubectl -n %s %s ---\n%s", ns, strings.Join(args, " "), out)
+	}
+	return b.String()
+}
+
+// inClusterForbidden returns the pods' log lines that report an RBAC denial.
+func (d *Demo) inClusterForbidden(ctx context.Context) []string {
+	var lines []string
+	for _, c := range []struct{ kubeconfig, ns string }{{d.Mgmt.AdminKubeconfig, SupervisorNamespace}, {d.Workload.AdminKubeconfig, ConciergeNamespace}} {
+		out, _ := exec.CommandContext(ctx, d.Env.Kubectl, "--kubeconfig", c.kubeconfig, "-n", c.ns, "logs",
+			"--all-containers", "--prefix", "-l", "app="+c.ns).CombinedOutput()
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "forbidden") {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
+}
