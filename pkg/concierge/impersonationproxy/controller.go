@@ -91,22 +91,45 @@ func NewController(cfg Config) *Controller {
 func (c *Controller) Signer() *Signer { return c.signer }
 
 // Run syncs every period and whenever the CredentialIssuer's spec changes, until ctx
-// ends; then it stops the proxy.
+// ends; then it stops the proxy. Until the proxy listens with a serving certificate it
+// syncs sooner, from one second doubling up to five (or period if shorter): a replica
+// that is not the leader
+// learns its load balancer's address only by syncing, and until then the Service sends
+// it connections it cannot complete a TLS handshake for.
 func (c *Controller) Run(ctx context.Context, period time.Duration) {
 	trigger := make(chan struct{}, 1)
 	go c.watch(ctx, trigger)
-	t := time.NewTicker(period)
-	defer t.Stop()
+	backoff := time.Second
 	for {
 		c.sync(ctx)
+		wait := period
+		if !c.listening() {
+			wait, backoff = min(backoff, period), min(2*backoff, notListeningMaxWait)
+		} else {
+			backoff = time.Second
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			c.stop()
 			return
 		case <-t.C:
 		case <-trigger:
+			t.Stop()
 		}
 	}
+}
+
+// notListeningMaxWait bounds the wait between syncs while the proxy is not listening
+// with a certificate (a pending load balancer costs a few reads every five seconds).
+const notListeningMaxWait = 5 * time.Second
+
+// listening reports whether the last sync left the proxy serving with a certificate.
+func (c *Controller) listening() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.reason == configv1alpha1.ListeningStrategyReason && c.cert != nil
 }
 
 // watch signals trigger when the CredentialIssuer's generation changes.
