@@ -3,13 +3,14 @@
 # slapd + ldap-utils (the LDAP upstream), chromium + fonts + libnss3-tools (browser logins),
 # and for the nodes: containernetworking-plugins (the pods' bridge network), iptables
 # (kube-proxy), iproute2 (namespaces, bridge, veth) and libseccomp-dev (runc is built with
-# seccomp, which PodSecurity "restricted" needs). It installs only what is missing, so it
+# seccomp, which PodSecurity "restricted" needs), busybox-static (the shell and tar of the
+# tests' toolbox image: kubectl exec, attach and cp need them in a pod). It installs only what is missing, so it
 # is cheap on a machine that already has them. `make test` and `make demo` run it; it
 # needs root for an install and otherwise prints the command to run.
 set -o errexit -o nounset -o pipefail
 
 pkgs=(slapd ldap-utils chromium fonts-liberation libnss3-tools openssl curl ca-certificates
-  containernetworking-plugins iptables iproute2 libseccomp-dev)
+  containernetworking-plugins iptables iproute2 libseccomp-dev busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -48,9 +50,29 @@ func netcheckSpec() image.Spec {
 	}
 }
 
-// BuildTestImages builds the Selkie image under each of tags and the network probe's
-// image into one tarball at path, for Node.ImportImage. version is what the binaries
-// report.
+// ToolboxImageName is an image with a shell and tar (Debian's static busybox), for the
+// tests of kubectl exec, attach and cp: the Selkie images have neither.
+const ToolboxImageName = "selkie-toolbox:1"
+
+// busybox is where Debian's busybox-static package installs the binary.
+const busybox = "/bin/busybox"
+
+// toolboxSpec copies busybox under the names the tests call (busybox picks the applet
+// by its own name), runs as an unprivileged user and has a writable /tmp.
+func toolboxSpec() image.Spec {
+	files := []image.File{
+		{Path: "/bin", Mode: fs.ModeDir | 0o755},
+		{Path: "/tmp", Mode: fs.ModeDir | fs.ModeSticky | 0o777},
+	}
+	for _, applet := range []string{"busybox", "cat", "echo", "ls", "sh", "sleep", "tar"} {
+		files = append(files, image.File{Path: "/bin/" + applet, Mode: 0o755, Source: image.Source{Host: busybox}})
+	}
+	return image.Spec{Files: files, Config: image.Config{User: "65532:65532", Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}}}
+}
+
+// BuildTestImages builds the Selkie image under each of tags, the network probe's image
+// and the toolbox image into one tarball at path, for Node.ImportImage. version is what
+// the binaries report.
 func BuildTestImages(ctx context.Context, path, version string, tags ...string) error {
 	bin := filepath.Join(filepath.Dir(path), "bin-"+filepath.Base(path))
 	selkie, probe := image.SelkieSpec(), netcheckSpec()
@@ -58,7 +80,13 @@ func BuildTestImages(ctx context.Context, path, version string, tags ...string) 
 		return fmt.Errorf("build the images' programs: %w", err)
 	}
 	images := map[string]v1.Image{}
-	for name, spec := range map[string]image.Spec{NetcheckImageName: probe, "": selkie} {
+	specs := map[string]image.Spec{NetcheckImageName: probe, "": selkie}
+	if _, err := os.Stat(busybox); err == nil {
+		specs[ToolboxImageName] = toolboxSpec()
+	} else {
+		return fmt.Errorf("the toolbox image needs %s: apt-get install busybox-static (hack/install-deps.sh)", busybox)
+	}
+	for name, spec := range specs {
 		img, err := image.Build(spec, image.Inputs{BinDir: bin})
 		if err != nil {
 			return err

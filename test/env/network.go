@@ -53,6 +53,9 @@ func CreateNetwork(ctx context.Context, clusters, nodesPerCluster int) (*Network
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, errors.New("nodes need iproute2's ip: apt-get install iproute2")
 	}
+	if err := ensureInotifyInstances(); err != nil {
+		return nil, err
+	}
 	slot, err := claimSlot(ctx)
 	if err != nil {
 		return nil, err
@@ -106,6 +109,31 @@ func claimSlot(ctx context.Context) (int, error) {
 		return slot, nil
 	}
 	return 0, fmt.Errorf("nodes: all %d network slots are in use by running environments (bridges selkie0-%d)", maxSlots, maxSlots-1)
+}
+
+// inotifyInstances is the per-user limit of inotify instances the nodes need: every
+// kubelet and containerd watches files (certificates, CNI and pod directories), all as
+// root, and the kernel's default of 128 runs out with about five nodes on the host
+// (kubelet then fails "too many open files" and containerd's CRI plugin does not load).
+const inotifyInstances = 8192
+
+const inotifyInstancesFile = "/proc/sys/fs/inotify/max_user_instances"
+
+// ensureInotifyInstances raises the host's fs.inotify.max_user_instances to
+// inotifyInstances if it is lower. It is a limit, not a resource, so it is left raised
+// (as kind's documentation advises for hosts that run several nodes).
+func ensureInotifyInstances() error {
+	data, err := os.ReadFile(inotifyInstancesFile)
+	if err != nil {
+		return nil // not Linux' procfs: nothing to check
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && n >= inotifyInstances {
+		return nil
+	}
+	if err := os.WriteFile(inotifyInstancesFile, []byte(strconv.Itoa(inotifyInstances)), 0o644); err != nil {
+		return fmt.Errorf("nodes need fs.inotify.max_user_instances ≥ %d (it is %s): %w", inotifyInstances, strings.TrimSpace(string(data)), err)
+	}
+	return nil
 }
 
 func slotFile(slot int) string { return filepath.Join(slotDir, "slot"+strconv.Itoa(slot)) }

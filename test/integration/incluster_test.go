@@ -6,6 +6,8 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -25,8 +27,9 @@ import (
 // it builds (the supervisor with the Helm chart, the concierge from the Carvel
 // templates, two replicas each, in namespaces enforcing PodSecurity "restricted") in an
 // environment of its own next to the suite's, and logs in through them by password
-// with Dex and LDAP. It then checks the pods and logs in again through the concierge's
-// impersonation proxy, which has a load balancer address here.
+// with Dex and LDAP. It then checks the pods, logs in again through the concierge's
+// impersonation proxy, which has a load balancer address here, and uses exec, attach,
+// logs, port-forward and cp through it against a real pod (ProxyStreams).
 func TestInClusterDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -85,6 +88,31 @@ func TestInClusterDemo(t *testing.T) {
 		"--upstream-identity-provider-flow", "cli_password", "-o", kubeconfig, "--timeout", "2m"); err != nil {
 		t.Fatal(err)
 	}
+	// Each concierge replica serves the proxy once it has synced its load balancer's
+	// address and certificate (within seconds of the leader reporting it): wait until
+	// ten handshakes in a row succeed, whichever replica answers.
+	server, err := d.Kubectl(ctx, kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyURL, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyAddr := proxyURL.Host
+	if proxyURL.Port() == "" {
+		proxyAddr = net.JoinHostPort(proxyURL.Hostname(), "443")
+	}
+	eventually(t, time.Minute, "ten TLS handshakes in a row with the impersonation proxy", func() (bool, error) {
+		for range 10 {
+			conn, err := tls.Dial("tcp", proxyAddr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only whether a certificate is served
+			if err != nil {
+				return false, err
+			}
+			conn.Close()
+		}
+		return true, nil
+	})
 	pinny, _ := d.Env.User("pinny")
 	got, err := d.Run(ctx, []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password},
 		d.Env.Kubectl, "--kubeconfig", kubeconfig, "get", "ns", demo.ConciergeNamespace, "-o", "name")
@@ -94,10 +122,6 @@ func TestInClusterDemo(t *testing.T) {
 	if strings.TrimSpace(got) != "namespace/"+demo.ConciergeNamespace {
 		t.Errorf("kubectl through the impersonation proxy printed %q", got)
 	}
-	server, err := d.Kubectl(ctx, kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := netip.MustParsePrefix(d.Env.Info.Clusters[1].LoadBalancerPool)
 	u, err := url.Parse(server)
 	if err != nil {
@@ -106,4 +130,9 @@ func TestInClusterDemo(t *testing.T) {
 	if ip, err := netip.ParseAddr(u.Hostname()); err != nil || !pool.Contains(ip) {
 		t.Errorf("the proxy kubeconfig's server is %s, want an address of the workload cluster's load-balancer pool %s", server, pool)
 	}
+
+	t.Run("ProxyStreams", func(t *testing.T) {
+		proxyStreams(t, ctx, d, proxyUser{kubectl: d.Env.Kubectl, kubeconfig: kubeconfig,
+			env: []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password}})
+	})
 }
