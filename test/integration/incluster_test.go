@@ -29,7 +29,8 @@ import (
 // environment of its own next to the suite's, and logs in through them by password
 // with Dex and LDAP. It then checks the pods, logs in again through the concierge's
 // impersonation proxy, which has a load balancer address here, and uses exec, attach,
-// logs, port-forward and cp through it against a real pod (ProxyStreams).
+// logs, port-forward and cp through it against a real pod (ProxyStreams), and checks
+// that one concierge pod at a time writes the CredentialIssuer (LeaderElection).
 func TestInClusterDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -40,7 +41,7 @@ func TestInClusterDemo(t *testing.T) {
 	}
 	t.Cleanup(func() { out.Close() })
 	start := time.Now()
-	d, err := demo.Start(ctx, demo.Options{Out: out, Dir: dir, InCluster: true})
+	d, err := demo.Start(ctx, demo.Options{Out: out, Dir: dir, InCluster: true, Audit: true})
 	if err != nil {
 		narration, _ := os.ReadFile(out.Name())
 		t.Fatalf("demo: %v\nits narration:\n%s", err, narration)
@@ -135,4 +136,5 @@ func TestInClusterDemo(t *testing.T) {
 		proxyStreams(t, ctx, d, proxyUser{kubectl: d.Env.Kubectl, kubeconfig: kubeconfig,
 			env: []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password}})
 	})
+	t.Run("LeaderElection", func(t *testing.T) { leaderElection(t, ctx, d) })
 }
