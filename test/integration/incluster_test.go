@@ -23,6 +23,27 @@ import (
 	"github.com/selkie-dev/selkie/test/env/demo"
 )
 
+// startDemo runs the demo's flow with its narration in <opts.Dir>/demo.log (shown if it
+// fails) and stops it when the test ends.
+func startDemo(t *testing.T, ctx context.Context, opts demo.Options) *demo.Demo {
+	t.Helper()
+	out, err := os.Create(filepath.Join(opts.Dir, "demo.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	opts.Out = out
+	start := time.Now()
+	d, err := demo.Start(ctx, opts)
+	if err != nil {
+		narration, _ := os.ReadFile(out.Name())
+		t.Fatalf("demo: %v\nits narration:\n%s", err, narration)
+	}
+	t.Cleanup(d.Close) // stops the servers and the environment by PID, before out is closed
+	t.Logf("demo flow done in %s", time.Since(start).Round(time.Second))
+	return d
+}
+
 // TestInClusterDemo runs `make demo`'s flow, which installs Selkie as pods from the image
 // it builds (the supervisor with the Helm chart, the concierge from the Carvel
 // templates, two replicas each, in namespaces enforcing PodSecurity "restricted") in an
@@ -35,19 +56,7 @@ func TestInClusterDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	out, err := os.Create(filepath.Join(dir, "demo.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { out.Close() })
-	start := time.Now()
-	d, err := demo.Start(ctx, demo.Options{Out: out, Dir: dir, InCluster: true, Audit: true})
-	if err != nil {
-		narration, _ := os.ReadFile(out.Name())
-		t.Fatalf("demo: %v\nits narration:\n%s", err, narration)
-	}
-	t.Cleanup(d.Close)
-	t.Logf("in-cluster demo flow done in %s", time.Since(start).Round(time.Second))
+	d := startDemo(t, ctx, demo.Options{Dir: dir, InCluster: true, Audit: true})
 
 	for _, c := range []struct {
 		kubeconfig, ns string
@@ -137,4 +146,5 @@ func TestInClusterDemo(t *testing.T) {
 			env: []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password}})
 	})
 	t.Run("LeaderElection", func(t *testing.T) { leaderElection(t, ctx, d) })
+
 }

@@ -77,19 +77,7 @@ func TestRBACAudit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	out, err := os.Create(filepath.Join(dir, "demo.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { out.Close() })
-	start := time.Now()
-	d, err := demo.Start(ctx, demo.Options{Out: out, Dir: dir, Bin: filepath.Join(dir, "bin"), Audit: true})
-	if err != nil {
-		narration, _ := os.ReadFile(out.Name())
-		t.Fatalf("demo: %v\nits narration:\n%s", err, narration)
-	}
-	t.Cleanup(d.Close) // stops the servers and the environment by PID, before out is closed
-	t.Logf("demo flow done in %s", time.Since(start).Round(time.Second))
+	d := startDemo(t, ctx, demo.Options{Dir: dir, Bin: filepath.Join(dir, "bin"), Audit: true})
 
 	mgmtAudit, workloadAudit := d.Mgmt.AuditLog, d.Workload.AuditLog
 	exerciseSupervisor(t, ctx, d)

@@ -238,7 +238,7 @@ func (d *Demo) installAndRun(ctx context.Context) error {
 
 // configure creates the FederationDomain with its IdPs and the JWTAuthenticator.
 func (d *Demo) configure(ctx context.Context) error {
-	e, mgmt, workload := d.Env, d.Mgmt, d.Workload
+	e, mgmt := d.Env, d.Mgmt
 	d.Say("Create FederationDomain https://%s/demo with Dex (OIDCIdentityProvider) and LDAP (LDAPIdentityProvider)", e.SupervisorAddr)
 	d.Issuer = "https://" + e.SupervisorAddr + "/demo"
 	objs, err := d.supervisorObjects()
@@ -254,15 +254,7 @@ func (d *Demo) configure(ctx context.Context) error {
 		}
 	}
 
-	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let Dex group %q list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
-	supCA, err := os.ReadFile(d.SupervisorCAFile)
-	if err != nil {
-		return err
-	}
-	if err := d.Apply(ctx, workload.AdminKubeconfig, "workload.yaml", workloadObjects(d.Issuer, supCA)); err != nil {
-		return err
-	}
-	return d.KubectlWait(ctx, workload.AdminKubeconfig, "", "jwtauthenticator/demo", "jsonpath={.status.phase}=Ready")
+	return d.createJWTAuthenticator(ctx)
 }
 
 // logIn generates the kubeconfigs and logs in through Dex and LDAP.

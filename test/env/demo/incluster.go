@@ -62,15 +62,25 @@ func (d *Demo) runInCluster(ctx context.Context, audit bool) error {
 	return d.logIn(ctx)
 }
 
+// peerBin returns the directory of a tool hack/peer-bins.sh builds (helm, ytt): from
+// SELKIE_<NAME>_BIN as make demo exports it, else by running the script.
+func (d *Demo) peerBin(ctx context.Context, name string) (string, error) {
+	key := "SELKIE_" + strings.ToUpper(name) + "_BIN"
+	if dir := os.Getenv(key); dir != "" {
+		return dir, nil
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(d.Repo, "hack", "peer-bins.sh"), name).Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/peer-bins.sh %s: %w", name, err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), key+"="), nil
+}
+
 // helm runs the Helm binary hack/peer-bins.sh built.
 func (d *Demo) helm(ctx context.Context, kubeconfig string, args ...string) error {
-	bin := os.Getenv("SELKIE_HELM_BIN")
-	if bin == "" {
-		out, err := exec.CommandContext(ctx, filepath.Join(d.Repo, "hack", "peer-bins.sh"), "helm").Output()
-		if err != nil {
-			return fmt.Errorf("hack/peer-bins.sh helm: %w", err)
-		}
-		bin = strings.TrimPrefix(strings.TrimSpace(string(out)), "SELKIE_HELM_BIN=")
+	bin, err := d.peerBin(ctx, "helm")
+	if err != nil {
+		return err
 	}
 	args = append(args, "--kubeconfig", kubeconfig)
 	d.Printf("    helm %s\n", strings.Join(args, " "))
@@ -193,28 +203,15 @@ strategies: {cluster_signing_secret: %s}
 	if err := d.KubectlWait(ctx, workload.AdminKubeconfig, "", "apiservice/v1alpha1.login.concierge.selkie.dev", "condition=Available"); err != nil {
 		return err
 	}
-
-	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let Dex group %q list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
-	supCA, err := os.ReadFile(d.SupervisorCAFile)
-	if err != nil {
-		return err
-	}
-	if err := d.Apply(ctx, workload.AdminKubeconfig, "workload.yaml", workloadObjects(d.Issuer, supCA)); err != nil {
-		return err
-	}
-	return d.KubectlWait(ctx, workload.AdminKubeconfig, "", "jwtauthenticator/demo", "jsonpath={.status.phase}=Ready")
+	return d.createJWTAuthenticator(ctx)
 }
 
 // ytt renders the templates in dir with a data values file and returns the
 // CustomResourceDefinitions and the other objects as two YAML streams.
 func (d *Demo) ytt(ctx context.Context, dir, valuesFile string) (crds, rest string, err error) {
-	bin := os.Getenv("SELKIE_YTT_BIN")
-	if bin == "" {
-		out, err := exec.CommandContext(ctx, filepath.Join(d.Repo, "hack", "peer-bins.sh"), "ytt").Output()
-		if err != nil {
-			return "", "", fmt.Errorf("hack/peer-bins.sh ytt: %w", err)
-		}
-		bin = strings.TrimPrefix(strings.TrimSpace(string(out)), "SELKIE_YTT_BIN=")
+	bin, err := d.peerBin(ctx, "ytt")
+	if err != nil {
+		return "", "", err
 	}
 	d.Printf("    ytt -f %s --data-values-file %s\n", dir, valuesFile)
 	out, err := exec.CommandContext(ctx, filepath.Join(bin, "ytt"), "-f", dir, "--data-values-file", valuesFile).Output()

@@ -206,3 +206,18 @@ subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: %[4]q}
 `, issuer, Audience, base64.StdEncoding.EncodeToString(supervisorCA), Group)
 }
+
+// createJWTAuthenticator makes the workload cluster trust the FederationDomain for the
+// audience Audience and lets Group list namespaces.
+func (d *Demo) createJWTAuthenticator(ctx context.Context) error {
+	workload := d.Workload
+	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let Dex group %q list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
+	supCA, err := os.ReadFile(d.SupervisorCAFile)
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, workload.AdminKubeconfig, "workload.yaml", workloadObjects(d.Issuer, supCA)); err != nil {
+		return err
+	}
+	return d.KubectlWait(ctx, workload.AdminKubeconfig, "", "jwtauthenticator/demo", "jsonpath={.status.phase}=Ready")
+}
