@@ -57,6 +57,9 @@ func TestSupervisorOIDCClients(t *testing.T) {
 	// The first secret through kubectl, as an administrator would.
 	secret := kubectlSecretRequest(t, ns)
 	waitOIDCClient(t, api, ns, configv1alpha1.OIDCClientPhaseReady, 1)
+	// The API says Ready before the supervisor's cache has the new status and secret:
+	// the client is unknown to the login endpoints until then (401), so wait for them.
+	clientAccepted(t, s, secret, true)
 
 	t.Run("authcode with client_secret_basic", func(t *testing.T) {
 		code, p := clientBrowserLogin(t, s, "/fd1", "dex")
