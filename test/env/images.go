@@ -80,12 +80,10 @@ func BuildTestImages(ctx context.Context, path, version string, tags ...string) 
 		return fmt.Errorf("build the images' programs: %w", err)
 	}
 	images := map[string]v1.Image{}
-	specs := map[string]image.Spec{NetcheckImageName: probe, "": selkie}
-	if _, err := os.Stat(busybox); err == nil {
-		specs[ToolboxImageName] = toolboxSpec()
-	} else {
+	if _, err := os.Stat(busybox); err != nil {
 		return fmt.Errorf("the toolbox image needs %s: apt-get install busybox-static (hack/install-deps.sh)", busybox)
 	}
+	specs := map[string]image.Spec{NetcheckImageName: probe, ToolboxImageName: toolboxSpec(), "": selkie}
 	for name, spec := range specs {
 		img, err := image.Build(spec, image.Inputs{BinDir: bin})
 		if err != nil {

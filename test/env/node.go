@@ -138,7 +138,7 @@ func (n *Node) run(name string, env []string, bin string, args ...string) error 
 
 func (n *Node) writeConfig(cp *ControlPlane, clusterCIDR netip.Prefix, pause string) (nodeConfig, error) {
 	pki := filepath.Join(n.Dir, "pki")
-	ca, err := cp.ClusterCA.IssueInto(pki, "kubelet-client", ClientAuth, "system:node:"+n.Name, []string{"system:nodes"})
+	client, err := cp.ClusterCA.IssueInto(pki, "kubelet-client", ClientAuth, "system:node:"+n.Name, []string{"system:nodes"})
 	if err != nil {
 		return nodeConfig{}, err
 	}
@@ -156,7 +156,7 @@ func (n *Node) writeConfig(cp *ControlPlane, clusterCIDR netip.Prefix, pause str
 		ClusterCA: cp.ClusterCA.CertFile, KubeletCert: serving.CertFile, KubeletKey: serving.KeyFile,
 		KubeletKubeconfig: filepath.Join(n.Dir, "kubelet.kubeconfig"), ProxyKubeconfig: filepath.Join(n.Dir, "kube-proxy.kubeconfig"),
 	}
-	if err := writeKubeconfig(cfg.KubeletKubeconfig, cp.APIURL, cp.ClusterCA.CertPEM, ca, "kubelet"); err != nil {
+	if err := writeKubeconfig(cfg.KubeletKubeconfig, cp.APIURL, cp.ClusterCA.CertPEM, client, "kubelet"); err != nil {
 		return cfg, err
 	}
 	if err := writeKubeconfig(cfg.ProxyKubeconfig, cp.APIURL, cp.ClusterCA.CertPEM, proxy, "kube-proxy"); err != nil {

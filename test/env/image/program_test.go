@@ -16,7 +16,7 @@ import (
 // pause image has no loader to start anything else.
 func TestBuildProgramsBuildsStaticPause(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go build")
+		t.Skip("-short: this test runs go build")
 	}
 	dir := filepath.Join(t.TempDir(), "bin")
 	if err := BuildPrograms(t.Context(), dir, "test", "", io.Discard, PauseSpec()); err != nil {
