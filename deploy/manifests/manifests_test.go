@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
 )
 
 // component is one component's two manifest files (<dir>-crds.yaml, <dir>.yaml) and
@@ -51,6 +52,8 @@ func components() []component {
 }
 
 // typed returns an empty object of the Go type for kind, or nil for an unexpected kind.
+// No custom resource is expected: one cannot be applied in the same kubectl apply or
+// helm install as its CRD (the concierge creates its CredentialIssuer itself).
 func typed(kind string) any {
 	switch kind {
 	case "Namespace":
@@ -73,8 +76,6 @@ func typed(kind string) any {
 		return &apiextensionsv1.CustomResourceDefinition{}
 	case "APIService":
 		return &apiregistrationv1.APIService{}
-	case "CredentialIssuer":
-		return &configv1alpha1.CredentialIssuer{}
 	case "Deployment":
 		return &appsv1.Deployment{}
 	}
@@ -83,7 +84,7 @@ func typed(kind string) any {
 
 // clusterScoped are the kinds above that have no namespace.
 func clusterScoped(kind string) bool {
-	return slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService", "CredentialIssuer"}, kind)
+	return slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService"}, kind)
 }
 
 // object is one parsed document with its typed form.
@@ -286,5 +287,32 @@ func TestPodsAreLockedDown(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestCredentialIssuerSpecParses(t *testing.T) {
+	n := 0
+	for _, o := range load(t, "concierge") {
+		d, ok := o.typed.(*appsv1.Deployment)
+		if !ok {
+			continue
+		}
+		for _, arg := range d.Spec.Template.Spec.Containers[0].Args {
+			v, ok := strings.CutPrefix(arg, "--credential-issuer-spec=")
+			if !ok {
+				continue
+			}
+			n++
+			spec, err := credentialissuer.ParseSpec(v)
+			if err != nil {
+				t.Fatalf("%s: %v", o.file, err)
+			}
+			if p := spec.ImpersonationProxy; p.Mode != configv1alpha1.ImpersonationProxyModeAuto || p.Service.Type != configv1alpha1.ImpersonationProxyServiceTypeLoadBalancer {
+				t.Errorf("%s: CredentialIssuer spec %+v, want the proxy in auto mode behind a LoadBalancer", o.file, p)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d --credential-issuer-spec arguments in the concierge Deployment, want 1", n)
 	}
 }

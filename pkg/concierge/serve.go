@@ -20,6 +20,7 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
@@ -39,6 +40,8 @@ type serveFlags struct {
 	serviceName, servingCertSecret  string
 	certDir                         string
 	credentialIssuer                string
+	credentialIssuerSpec            string
+	parsedCredentialIssuerSpec      *configv1alpha1.CredentialIssuerSpec
 	leaderElect                     bool
 	signingCertFile, signingKeyFile string
 	signingSecret                   string
@@ -82,6 +85,7 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.csrSigning, "csr-signing", false, "issue through the CSR API (KubeCSRSigningCertificate; certificates live at least 10 minutes); tried after the signing key")
 	fs.DurationVar(&f.certTTL, "certificate-ttl", certauthority.DefaultTTL, fmt.Sprintf("lifetime of issued client certificates (%s to %s)", certauthority.MinTTL, certauthority.MaxTTL))
 	fs.StringVar(&f.credentialIssuer, "credential-issuer", "selkie-concierge-config", "name of the CredentialIssuer that reports the strategies")
+	fs.StringVar(&f.credentialIssuerSpec, "credential-issuer-spec", "", "JSON spec of the CredentialIssuer: created with it, and updated to it when this value changes (an upgrade with new values); empty: created with the proxy in auto mode behind a LoadBalancer and never updated")
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer; losing the lease never stops the replica")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
@@ -102,6 +106,11 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	groups, err := server.GroupsFor(f.suffix)
 	if err != nil {
 		return err
+	}
+	if f.credentialIssuerSpec != "" {
+		if f.parsedCredentialIssuerSpec, err = credentialissuer.ParseSpec(f.credentialIssuerSpec); err != nil {
+			return fmt.Errorf("--credential-issuer-spec: %w", err)
+		}
 	}
 	bind := net.ParseIP(f.bindAddress)
 	if bind == nil {
@@ -226,7 +235,7 @@ func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kuberne
 		return err
 	}
 	w := &credentialissuer.Writer{
-		Client: client, Name: f.credentialIssuer, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
+		Client: client, Name: f.credentialIssuer, Spec: f.parsedCredentialIssuerSpec, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
 		Reporters: reporters,
 	}
 	run := func(ctx context.Context) { w.Run(ctx, 30*time.Second) }

@@ -32,6 +32,7 @@ import (
 	supervisorclient "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned"
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/concierge/controller/credentialissuer"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 	"github.com/selkie-dev/selkie/test/env/demo"
@@ -516,6 +517,14 @@ subjects:
 
 	ciPatch(`{"mode":"disabled"}`)
 	waitAudited(t, audit, "the concierge deletes the proxy's Service", is(conciergeSA, "delete", "services", "selkie-concierge-impersonation-proxy"))
+
+	// A CredentialIssuer whose spec was not applied from --credential-issuer-spec (as
+	// after an upgrade that changed it) gets that spec again from the status writer
+	// (every 30 s).
+	if out, err := d.Kubectl(ctx, admin, "annotate", "credentialissuer", "selkie-concierge-config", credentialissuer.SpecHashAnnotation+"-"); err != nil {
+		t.Fatalf("remove the applied-spec annotation: %v\n%s", err, out)
+	}
+	waitAudited(t, audit, "the concierge applies its configured CredentialIssuer spec", is(conciergeSA, "update", "credentialissuers", "selkie-concierge-config"))
 
 	// A missing CredentialIssuer is created again by the concierge's status writer
 	// (every 30 s).

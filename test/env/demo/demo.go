@@ -225,6 +225,8 @@ func (d *Demo) installAndRun(ctx context.Context) error {
 	if d.Concierge, err = d.start("selkie-concierge", "serve", "--kubeconfig", d.ConciergeKubeconfig, "--namespace", ConciergeNamespace,
 		"--bind-address", "127.0.0.1", "--secure-port", conPort, "--cert-dir", filepath.Join(d.Dir, "concierge-certs"),
 		"--cluster-signing-cert-file", workload.ClusterCA.CertFile, "--cluster-signing-key-file", workload.ClusterCA.KeyFile,
+		// The spec deploy/manifests passes: the concierge creates its CredentialIssuer with it.
+		"--credential-issuer-spec", `{"impersonationProxy":{"mode":"auto","service":{"type":"LoadBalancer"}}}`,
 		// The impersonation proxy runs too (mode auto and no control-plane nodes), so its
 		// RBAC is exercised; its LoadBalancer Service never gets an address here.
 		"--impersonation-proxy-port", strconv.Itoa(d.ProxyPort)); err != nil {

@@ -162,44 +162,32 @@ func (d *Demo) configureInCluster(ctx context.Context) error {
 	return nil
 }
 
-// installConcierge renders the concierge's Carvel templates with ytt and a values file
-// and applies them, CRDs first. (The Helm chart cannot install the concierge in one
-// step: it ships the CredentialIssuer next to the CRD that defines its kind, and Helm
-// maps every object of a release before it creates any.)
+// installConcierge installs the concierge with the Helm chart and a values file, then
+// gives it the workload cluster's signing key in a Secret.
 func (d *Demo) installConcierge(ctx context.Context) error {
 	workload := d.Workload
-	d.Say("Install the concierge on %s from deploy/carvel (ytt): 2 replicas of %s, signing key from Secret %s, impersonation proxy on a LoadBalancer", workload.Name, Image, SigningSecret)
-	values := fmt.Sprintf(`image: %q
-image_pull_policy: Never
-replicas: 2
-strategies: {cluster_signing_secret: %s}
+	d.Say("helm install the concierge on %s: 2 replicas of %s, signing key from Secret %s, impersonation proxy on a LoadBalancer", workload.Name, Image, SigningSecret)
+	values := fmt.Sprintf(`concierge:
+  image: %q
+  image_pull_policy: Never
+  replicas: 2
+  strategies: {cluster_signing_secret: %s}
+supervisor: {enabled: false}
 `, Image, SigningSecret)
 	file := filepath.Join(d.Dir, "concierge-values.yaml")
 	if err := os.WriteFile(file, []byte(values), 0o600); err != nil {
 		return err
 	}
 	start := time.Now()
-	crds, rest, err := d.ytt(ctx, filepath.Join(d.Repo, "deploy", "carvel", "concierge", "config"), file)
-	if err != nil {
-		return err
+	if err := d.helm(ctx, workload.AdminKubeconfig, "install", "selkie-concierge", filepath.Join(d.Repo, "deploy", "helm", "selkie"),
+		"--values", file, "--wait", "--timeout", "3m"); err != nil {
+		return fmt.Errorf("%w%s", err, d.podReport(ctx, workload.AdminKubeconfig, ConciergeNamespace))
 	}
-	if err := d.Apply(ctx, workload.AdminKubeconfig, "concierge-crds.yaml", crds); err != nil {
-		return err
-	}
-	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", filepath.Join(d.Dir, "concierge-crds.yaml")); err != nil {
-		return err
-	}
-	if err := d.Apply(ctx, workload.AdminKubeconfig, "concierge.yaml", rest); err != nil {
-		return err
-	}
+	d.Printf("    pods Ready in %s\n", time.Since(start).Round(time.Millisecond))
 	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "-n", ConciergeNamespace, "create", "secret", "tls", SigningSecret,
 		"--cert", workload.ClusterCA.CertFile, "--key", workload.ClusterCA.KeyFile); err != nil {
 		return err
 	}
-	if _, err := d.Kubectl(ctx, workload.AdminKubeconfig, "-n", ConciergeNamespace, "rollout", "status", "deployment/selkie-concierge", "--timeout=3m"); err != nil {
-		return fmt.Errorf("%w%s", err, d.podReport(ctx, workload.AdminKubeconfig, ConciergeNamespace))
-	}
-	d.Printf("    pods Ready in %s\n", time.Since(start).Round(time.Millisecond))
 	if err := d.KubectlWait(ctx, workload.AdminKubeconfig, "", "apiservice/v1alpha1.login.concierge.selkie.dev", "condition=Available"); err != nil {
 		return err
 	}

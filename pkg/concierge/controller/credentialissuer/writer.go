@@ -26,8 +26,13 @@ type Reporter interface {
 
 // Writer writes the CredentialIssuer named Name.
 type Writer struct {
-	Client    conciergeclient.Interface
-	Name      string
+	Client conciergeclient.Interface
+	Name   string
+	// Spec, when set, is the install's configured spec: the CredentialIssuer is
+	// created with it, and updated to it whenever it differs from the spec last
+	// applied (SpecHashAnnotation). When nil the object is created with DefaultSpec
+	// and its spec is never touched.
+	Spec      *configv1alpha1.CredentialIssuerSpec
 	Reporters []Reporter
 	Clock     func() time.Time
 	Log       *slog.Logger
@@ -60,16 +65,23 @@ func (w *Writer) Sync(ctx context.Context) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		ci, err := client.Get(ctx, w.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			ci, err = client.Create(ctx, &configv1alpha1.CredentialIssuer{
-				ObjectMeta: metav1.ObjectMeta{Name: w.Name},
-				Spec: configv1alpha1.CredentialIssuerSpec{ImpersonationProxy: &configv1alpha1.ImpersonationProxySpec{
-					Mode:    configv1alpha1.ImpersonationProxyModeAuto,
-					Service: configv1alpha1.ImpersonationProxyServiceSpec{Type: configv1alpha1.ImpersonationProxyServiceTypeLoadBalancer},
-				}},
-			}, metav1.CreateOptions{})
+			ci, err = client.Create(ctx, w.newObject(), metav1.CreateOptions{})
 		}
 		if err != nil {
 			return fmt.Errorf("get or create CredentialIssuer %s: %w", w.Name, err)
+		}
+		if w.Spec != nil && ci.Annotations[SpecHashAnnotation] != specHash(*w.Spec) {
+			before := specHash(ci.Spec)
+			ci.Spec = *w.Spec.DeepCopy()
+			if ci.Annotations == nil {
+				ci.Annotations = map[string]string{}
+			}
+			ci.Annotations[SpecHashAnnotation] = specHash(*w.Spec)
+			if ci, err = client.Update(ctx, ci, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("apply the configured spec to CredentialIssuer %s: %w", w.Name, err)
+			}
+			w.Log.InfoContext(ctx, "applied the configured spec to the CredentialIssuer", "name", w.Name,
+				"previousSpecSHA256", before, "specSHA256", specHash(ci.Spec))
 		}
 		next := w.stamp(ci.Status.Strategies, strategies)
 		if reflect.DeepEqual(next, ci.Status.Strategies) {
@@ -79,6 +91,16 @@ func (w *Writer) Sync(ctx context.Context) error {
 		_, err = client.UpdateStatus(ctx, ci, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+// newObject is the CredentialIssuer to create when none exists.
+func (w *Writer) newObject() *configv1alpha1.CredentialIssuer {
+	ci := &configv1alpha1.CredentialIssuer{ObjectMeta: metav1.ObjectMeta{Name: w.Name}, Spec: DefaultSpec()}
+	if w.Spec != nil {
+		ci.Spec = *w.Spec.DeepCopy()
+		ci.Annotations = map[string]string{SpecHashAnnotation: specHash(*w.Spec)}
+	}
+	return ci
 }
 
 // stamp sets lastUpdateTime: kept from old for strategies whose state is unchanged,

@@ -5,6 +5,7 @@ package credentialissuer
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +74,98 @@ func TestWriter(t *testing.T) {
 	}
 	if s := ci.Status.Strategies[0]; s.Reason != configv1alpha1.CouldNotFetchKeyStrategyReason || s.Message != "gone" {
 		t.Errorf("first strategy = %+v", s)
+	}
+}
+
+func TestWriterConfiguredSpec(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := fake.NewSimpleClientset()
+	cis := client.ConfigV1alpha1().CredentialIssuers()
+	spec, err := ParseSpec(`{"impersonationProxy":{"mode":"enabled","service":{"type":"ClusterIP"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Writer{Client: client, Name: "ci", Spec: spec, Clock: time.Now, Log: slog.New(slog.DiscardHandler)}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, err := cis.Get(ctx, "ci", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(*spec, ci.Spec); diff != "" {
+		t.Errorf("created spec (-want +got):\n%s", diff)
+	}
+	if ci.Annotations[SpecHashAnnotation] == "" {
+		t.Errorf("annotations = %v, want %s", ci.Annotations, SpecHashAnnotation)
+	}
+
+	// A hand edit lasts while the configured spec is unchanged.
+	ci.Spec.ImpersonationProxy.Mode = configv1alpha1.ImpersonationProxyModeDisabled
+	if _, err := cis.Update(ctx, ci, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, _ = cis.Get(ctx, "ci", metav1.GetOptions{})
+	if got := ci.Spec.ImpersonationProxy.Mode; got != configv1alpha1.ImpersonationProxyModeDisabled {
+		t.Errorf("after a hand edit and an unchanged configuration, mode = %s, want disabled", got)
+	}
+
+	// A new configured spec (an upgrade with new values) replaces it.
+	w.Spec, err = ParseSpec(`{"impersonationProxy":{"mode":"auto","service":{"type":"LoadBalancer","loadBalancerIP":"198.18.16.10"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, _ = cis.Get(ctx, "ci", metav1.GetOptions{})
+	if diff := cmp.Diff(*w.Spec, ci.Spec); diff != "" {
+		t.Errorf("spec after the configuration changed (-want +got):\n%s", diff)
+	}
+
+	// Without a configured spec an existing object's spec is left alone.
+	w.Spec = nil
+	ci.Spec.ImpersonationProxy.Mode = configv1alpha1.ImpersonationProxyModeDisabled
+	if _, err := cis.Update(ctx, ci, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ci, _ = cis.Get(ctx, "ci", metav1.GetOptions{})
+	if got := ci.Spec.ImpersonationProxy.Mode; got != configv1alpha1.ImpersonationProxyModeDisabled {
+		t.Errorf("without a configured spec, mode = %s, want the hand-set disabled", got)
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, wantErr string
+	}{
+		{in: `{"impersonationProxy":{"mode":"auto"}}`},
+		{in: `{"impersonationProxy":{"mode":"enabled","service":{"type":"None"},"externalEndpoint":"proxy.example:443"}}`},
+		{in: `{"impersonationProxy":{"mode":"disabled","service":{"type":"None"}}}`},
+		{in: ``, wantErr: "CredentialIssuer spec: EOF"},
+		{in: `{}`, wantErr: "impersonationProxy is required"},
+		{in: `{"impersonationProxy":{"mode":"on"}}`, wantErr: `mode "on" is not auto, enabled or disabled`},
+		{in: `{"impersonationProxy":{"mode":"auto","servce":{}}}`, wantErr: `unknown field "servce"`},
+		{in: `{"impersonationProxy":{"mode":"auto","service":{"type":"NodePort"}}}`, wantErr: `service.type "NodePort" is not`},
+		{in: `{"impersonationProxy":{"mode":"auto","service":{"type":"None"}}}`, wantErr: "externalEndpoint is required"},
+		{in: `{"impersonationProxy":{"mode":"auto"}} {}`, wantErr: "trailing data"},
+	} {
+		spec, err := ParseSpec(tc.in)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("ParseSpec(%s): %v", tc.in, err)
+		case tc.wantErr == "" && spec.ImpersonationProxy.Service.Type == "":
+			t.Errorf("ParseSpec(%s): service.type left empty, want the LoadBalancer default", tc.in)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("ParseSpec(%s) error = %v, want one containing %q", tc.in, err, tc.wantErr)
+		}
 	}
 }
