@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,9 +29,11 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
+	"github.com/selkie-dev/selkie/pkg/shutdown"
 )
 
 type serveFlags struct {
+	shutdownDelay                   time.Duration
 	kubeconfig, namespace, suffix   string
 	bindAddress                     string
 	securePort                      int
@@ -65,12 +65,17 @@ func newServeCommand() *cobra.Command {
 		Short: "Serve the TokenCredentialRequest and WhoAmIRequest APIs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			log, err := serverlog.New(f.logLevel)
+			if err != nil {
+				return err
+			}
+			ctx, stop := shutdown.OnSignal(cmd.Context(), f.shutdownDelay, log)
 			defer stop()
 			return runServe(ctx, f)
 		},
 	}
 	fs := cmd.Flags()
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long before shutting down gracefully, while Services stop routing to the pod (the install templates use 5s)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the cluster (default: in-cluster configuration)")
 	fs.StringVar(&f.namespace, "namespace", "selkie-concierge", "namespace holding the concierge's Secrets")
 	fs.StringVar(&f.suffix, "api-group-suffix", server.DefaultSuffix, "API group suffix (pinniped.dev for the reference groups)")

@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +14,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
+	"github.com/selkie-dev/selkie/pkg/shutdown"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
@@ -26,6 +25,7 @@ import (
 const DefaultSuffix = "selkie.dev"
 
 type serveFlags struct {
+	shutdownDelay                 time.Duration
 	kubeconfig, namespace, suffix string
 	httpsAddress, httpAddress     string
 	tlsCertFile, tlsKeyFile       string
@@ -58,12 +58,17 @@ func newServeCommand() *cobra.Command {
 		Short: "Serve the FederationDomains' OpenID Connect issuers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			log, err := serverlog.New(f.logLevel)
+			if err != nil {
+				return err
+			}
+			ctx, stop := shutdown.OnSignal(cmd.Context(), f.shutdownDelay, log)
 			defer stop()
 			return runServe(ctx, f)
 		},
 	}
 	fs := cmd.Flags()
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long before shutting down gracefully, while Services stop routing to the pod (the install templates use 5s)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the cluster (default: in-cluster configuration)")
 	fs.StringVar(&f.namespace, "namespace", "selkie-supervisor", "namespace of the FederationDomains, identity providers and sessions")
 	fs.StringVar(&f.suffix, "api-group-suffix", DefaultSuffix, "API group suffix (pinniped.dev for the reference groups)")
