@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -65,8 +66,8 @@ func (c *conciergeFlags) validate() error {
 	return nil
 }
 
-func (c *conciergeFlags) config() conciergeclient.Config {
+func (c *conciergeFlags) config(log *slog.Logger) conciergeclient.Config {
 	ca, _ := base64.StdEncoding.DecodeString(c.caBundleData)
 	return conciergeclient.Config{Endpoint: c.endpoint, CABundle: ca, APIGroupSuffix: c.apiGroupSuffix,
-		AuthenticatorType: c.authenticatorType, AuthenticatorName: c.authenticatorName}
+		AuthenticatorType: c.authenticatorType, AuthenticatorName: c.authenticatorName, Log: log}
 }

@@ -109,7 +109,7 @@ func runOIDC(ctx context.Context, deps Deps, f *oidcFlags) error {
 	}
 	status := &clientauthv1beta1.ExecCredentialStatus{Token: token, ExpirationTimestamp: ptrTime(expiry)}
 	if f.concierge.enabled {
-		if status, err = conciergeclient.ExchangeToken(ctx, f.concierge.config(), token); err != nil {
+		if status, err = conciergeclient.ExchangeToken(ctx, f.concierge.config(log), token); err != nil {
 			return err
 		}
 	}
@@ -155,10 +155,14 @@ func (l *oidcLogin) idToken(ctx context.Context) (string, time.Time, error) {
 		var got *oidcclient.Tokens
 		if tokens != nil && tokens.Refresh != nil {
 			refreshed, err := l.client.Refresh(ctx, tokens.Refresh.Token)
-			if err != nil {
-				log.Debug("refresh failed; logging in again", "error", err)
+			switch {
+			case err == nil:
+				got = refreshed
+			case errors.Is(err, oidcclient.ErrTokenEndpoint): // the session is over
+				log.Debug("the supervisor refused the refresh; logging in again", "error", err)
+			default: // the session may be fine: leave it cached for the next call
+				return "", time.Time{}, fmt.Errorf("could not refresh the session at %s (no new login was started): %w", f.issuer, err)
 			}
-			got = refreshed
 		}
 		if got == nil {
 			var err error

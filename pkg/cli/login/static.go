@@ -65,7 +65,7 @@ func runStatic(ctx context.Context, deps Deps, f *staticFlags) error {
 			return deps.printCredential(info, c)
 		}
 	}
-	status, err := conciergeclient.ExchangeToken(ctx, f.concierge.config(), token)
+	status, err := conciergeclient.ExchangeToken(ctx, f.concierge.config(deps.logger()), token)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	clientauthv1beta1 "k8s.io/client-go/pkg/apis/clientauthentication/v1beta1"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
 )
 
 // Config says where the concierge is and which authenticator validates the token.
@@ -35,10 +37,15 @@ type Config struct {
 	// AuthenticatorType is jwt or webhook; AuthenticatorName names it.
 	AuthenticatorType string
 	AuthenticatorName string
+	// Log receives debug records (the retries); nil logs nothing.
+	Log *slog.Logger
 }
 
-// Timeout bounds one TokenCredentialRequest.
+// Timeout bounds one TokenCredentialRequest, retries included.
 const Timeout = 30 * time.Second
+
+// retrySleep waits between retries; nil waits on a timer. Tests replace it.
+var retrySleep func(ctx context.Context, d time.Duration) error
 
 // ExchangeToken trades token for a client certificate.
 func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1beta1.ExecCredentialStatus, error) {
@@ -65,13 +72,19 @@ func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	url := strings.TrimSuffix(cfg.Endpoint, "/") + "/apis/" + group + "/v1alpha1/tokencredentialrequests"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	// A TokenCredentialRequest only issues a certificate, so repeating one is harmless.
+	// It is retried like a token request (httpretry): when it never reached the
+	// concierge, or the answer is 502, 503, 504 or 429, as the aggregator gives while the
+	// concierge's pods are replaced. Other failures are reported at once.
+	resp, err := httpretry.Do(ctx, client, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, httpretry.Options{Log: cfg.Log, Sleep: retrySleep})
 	if err != nil {
 		return nil, fmt.Errorf("could not reach the concierge: %w", err)
 	}

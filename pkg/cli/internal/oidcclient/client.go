@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
 )
 
 // Metadata is what the CLI reads from the issuer's discovery document.
@@ -40,6 +42,9 @@ type Client struct {
 	Meta     Metadata
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Sleep waits between retries of a token request (see postToken); nil waits on a
+	// timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	provider *oidc.Provider
 }
@@ -138,11 +143,16 @@ type tokenResponse struct {
 	Description     string `json:"error_description"`
 }
 
-// ErrTokenEndpoint is a refusal by the token endpoint.
+// ErrTokenEndpoint is a refusal by the token endpoint: it answered the request with an
+// OAuth error (status 400, 401 or 403), so the grant (a refresh token, a code) is not
+// usable any more. Every other error of a token request (no connection, 5xx even after
+// retries, an answer that is not JSON) means the token endpoint could not be asked, and
+// the grant may still be valid.
 var ErrTokenEndpoint = errors.New("the token endpoint refused the request")
 
 // TokenError is a refusal by the token endpoint with its OAuth error code; it matches
-// ErrTokenEndpoint with errors.Is.
+// ErrTokenEndpoint with errors.Is. Refresh, Exchange and the logins return it for a
+// refusal and never for a failure to reach the issuer.
 type TokenError struct {
 	Code, Description, AuditID string
 }
@@ -154,15 +164,21 @@ func (e *TokenError) Error() string {
 // Is makes errors.Is(err, ErrTokenEndpoint) true.
 func (e *TokenError) Is(target error) bool { return target == ErrTokenEndpoint }
 
-// postToken sends a form to the token endpoint as the public client.
+// postToken sends a form to the token endpoint as the public client. It retries when
+// the connection could not be opened or the answer is 502, 503, 504 or 429, and never
+// once the endpoint may have processed the request (httpretry): refresh tokens are
+// single-use.
 func (c *Client) postToken(ctx context.Context, form url.Values) (*tokenResponse, error) {
 	form.Set("client_id", c.ClientID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Meta.TokenEndpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.HTTP.Do(req)
+	body := form.Encode()
+	resp, err := httpretry.Do(ctx, c.HTTP, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Meta.TokenEndpoint, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req, nil
+	}, httpretry.Options{Log: c.Log, Sleep: c.Sleep})
 	if err != nil {
 		return nil, fmt.Errorf("token request: %w", err)
 	}
@@ -171,13 +187,30 @@ func (c *Client) postToken(ctx context.Context, form url.Values) (*tokenResponse
 		c.Log.Warn("warning from the supervisor", "warning", w)
 	}
 	var tr tokenResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr); err != nil {
-		return nil, fmt.Errorf("token response (%s): %w", resp.Status, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr)
+	switch {
+	case resp.StatusCode == http.StatusOK && decodeErr != nil:
+		return nil, fmt.Errorf("token response (%s): %w", resp.Status, decodeErr)
+	case resp.StatusCode == http.StatusOK:
+		return &tr, nil
+	case decodeErr == nil && tr.Error != "" && refusalStatus(resp.StatusCode):
 		return nil, &TokenError{Code: tr.Error, Description: tr.Description, AuditID: resp.Header.Get("Audit-ID")}
 	}
-	return &tr, nil
+	msg := resp.Status
+	if decodeErr == nil && tr.Error != "" {
+		msg += ": " + tr.Error + ": " + tr.Description
+	}
+	if id := resp.Header.Get("Audit-ID"); id != "" {
+		msg += " (Audit-ID " + id + ")"
+	}
+	return nil, fmt.Errorf("the token endpoint failed: %s", msg)
+}
+
+// refusalStatus says whether an OAuth error with this status is a refusal (RFC 6749
+// §5.2: 400, or 401 for client authentication; 403 for access_denied) rather than a
+// server failure (server_error with 500, temporarily_unavailable with 503).
+func refusalStatus(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // verifyTokens checks the ID token of a code or refresh response and builds Tokens.

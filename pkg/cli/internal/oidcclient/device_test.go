@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,9 @@ import (
 )
 
 // fakeIssuer is a supervisor with a device endpoint whose token endpoint gives the
-// scripted answers in turn; an empty answer is a success with a signed ID token.
+// scripted answers in turn: an empty answer is a success with a signed ID token, "reset"
+// drops the connection, "<status>" is that status without a JSON body, "<status> <code>"
+// that status with that OAuth error, and anything else an OAuth error with status 400.
 type fakeIssuer struct {
 	t       *testing.T
 	srv     *httptest.Server
@@ -82,6 +85,9 @@ func (f *fakeIssuer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		answer := f.answers[0]
 		f.answers = f.answers[1:]
+		if answer != "" && f.scriptedFailure(w, answer) {
+			return
+		}
 		if answer != "" {
 			writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": answer, "error_description": "scripted"})
 			return
@@ -91,6 +97,31 @@ func (f *fakeIssuer) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// scriptedFailure writes the answers that are not 400 OAuth errors; it reports whether
+// answer was one.
+func (f *fakeIssuer) scriptedFailure(w http.ResponseWriter, answer string) bool {
+	if answer == "reset" {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			f.t.Error(err)
+			return true
+		}
+		conn.Close()
+		return true
+	}
+	statusText, code, _ := strings.Cut(answer, " ")
+	status, err := strconv.Atoi(statusText)
+	switch {
+	case err != nil:
+		return false
+	case code != "":
+		writeTestJSON(w, status, map[string]string{"error": code, "error_description": "scripted"})
+	default:
+		http.Error(w, http.StatusText(status), status)
+	}
+	return true
 }
 
 func (f *fakeIssuer) idToken(accessToken string) string {
