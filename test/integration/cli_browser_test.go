@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 )
 
@@ -44,10 +46,22 @@ func TestCLIBrowserLoginThroughConcierge(t *testing.T) {
 // Chromium at the URL the CLI prints.
 func browserKubectl(t *testing.T, s *supervisor, kubeconfig string) {
 	t.Helper()
-	pinny := testEnv.Users[0]
 	ctx, cancel := context.WithTimeout(testContext(t), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
+	pinny := testEnv.Users[0]
+	out := browserKubectlAt(t, ctx, testEnv.Kubectl, kubeconfig, s.issuer("/fd1"), pinny.Email, pinny.Password, s.addr, dexAddr(t))
+	if !strings.Contains(out, "namespace/kube-system") {
+		t.Errorf("kubectl output %q", out)
+	}
+}
+
+// browserKubectlAt runs `kubectl get namespaces` with a kubeconfig whose exec user logs
+// in at issuer in a browser (with --skip-browser), logs the user in with headless
+// Chromium at the URL the CLI prints (trusting the serving keys of hosts), and returns
+// kubectl's output.
+func browserKubectlAt(t *testing.T, ctx context.Context, kubectl, kubeconfig, issuer, username, password string, hosts ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
 	// A session of its own: no controlling terminal, so the CLI cannot prompt for a
 	// pasted code and must rely on its listener, as under an IDE or a CI job.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -61,18 +75,18 @@ func browserKubectl(t *testing.T, s *supervisor, kubeconfig string) {
 		t.Fatal(err)
 	}
 	loginURL, rest := readLoginURL(t, stderr)
-	if !strings.HasPrefix(loginURL, s.issuer("/fd1")+"/oauth2/authorize?") || !strings.Contains(loginURL, "response_mode=form_post") {
-		t.Fatalf("login URL %q", loginURL)
+	if !strings.HasPrefix(loginURL, issuer+"/oauth2/authorize?") || !strings.Contains(loginURL, "response_mode=form_post") {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("login URL %q, want one of %s with response_mode=form_post", loginURL, issuer)
 	}
 	start := time.Now()
-	browse(t, ctx, loginURL, pinny.Email, pinny.Password, s.addr, dexAddr(t))
+	browse(t, ctx, loginURL, username, password, hosts...)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("kubectl after the browser login: %v\n%s", err, rest.String())
 	}
 	t.Logf("browser login to kubectl output: %s", time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(stdout.String(), "namespace/kube-system") {
-		t.Errorf("kubectl output %q", stdout.String())
-	}
+	return stdout.String()
 }
 
 // readLoginURL reads the CLI's stderr (through kubectl) until the login URL, and keeps
@@ -140,7 +154,32 @@ func browse(t *testing.T, ctx context.Context, loginURL, username, password stri
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
-	err := chromedp.Do(bctx,
+	// Start the browser on bctx itself (a timeout on the first run would end the
+	// browser with it), then bound the login so that the page can still be read after
+	// a failure.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	// The supervisor's form_post page hands the code to the CLI's listener on
+	// 127.0.0.1. Chromium asks the user before a page of a public address (the in-cluster
+	// supervisor's load balancer, 198.18.0.0/15) reaches the loopback or local network;
+	// allow it for the supervisor's origin as the user would at the prompt.
+	if u, err := url.Parse(loginURL); err == nil {
+		origin := u.Scheme + "://" + u.Host
+		for _, name := range []string{"loopback-network", "local-network", "local-network-access"} {
+			grant := chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+				_, err := cdp.Call(ctx, tg, browser.SetPermission, browser.SetPermissionParams{
+					Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: origin})
+				return chromedp.Void{}, err
+			})
+			if err := chromedp.Do(bctx, grant); err != nil {
+				t.Logf("chromium: permission %s for %s: %v", name, origin, err) // unknown to this version
+			}
+		}
+	}
+	lctx, lcancel := context.WithTimeout(bctx, time.Minute)
+	defer lcancel()
+	err := chromedp.Do(lctx,
 		chromedp.Navigate(loginURL),
 		chromedp.WaitVisible(chromedp.ID("login")),
 		chromedp.SendKeys(chromedp.ID("login"), username),

@@ -67,8 +67,13 @@ var formPostPage = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
 <script nonce="{{.Nonce}}">
 (function () {
   var form = document.forms.response;
+  // The manual fallback appears after two seconds, while the browser may still be
+  // asking the user whether this page may reach the CLI on the loopback address; an
+  // answer that comes later replaces it.
   var show = function (id) {
-    document.getElementById("waiting").className = "hidden";
+    ["waiting", "success", "failure", "manual"].forEach(function (other) {
+      document.getElementById(other).className = "hidden";
+    });
     document.getElementById(id).className = "";
   };
   var timer = setTimeout(function () { show("manual"); }, 2000);
