@@ -21,8 +21,9 @@ build:
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-supervisor ./cmd/supervisor
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-concierge ./cmd/concierge
 
-# demo starts the local environment, installs deploy/manifests, runs the supervisor and
-# concierge as their ServiceAccounts and logs kubectl in through Selkie (DEMO_KEEP=1 holds it).
+# demo builds the image, starts the local environment with a node per cluster, installs
+# the supervisor and the concierge as pods with the Helm chart and logs kubectl in through
+# them (DEMO_KEEP=1 holds it).
 demo:
 	hack/demo.sh
 
