@@ -45,13 +45,15 @@ func startDemo(t *testing.T, ctx context.Context, opts demo.Options) *demo.Demo 
 }
 
 // TestInClusterDemo runs `make demo`'s flow, which installs Selkie as pods from the image
-// it builds (the supervisor with the Helm chart, the concierge from the Carvel
-// templates, two replicas each, in namespaces enforcing PodSecurity "restricted") in an
+// it builds (the supervisor and the concierge with the Helm chart, two replicas each, in namespaces enforcing PodSecurity "restricted") in an
 // environment of its own next to the suite's, and logs in through them by password
 // with Dex and LDAP. It then checks the pods, logs in again through the concierge's
 // impersonation proxy, which has a load balancer address here, and uses exec, attach,
 // logs, port-forward and cp through it against a real pod (ProxyStreams), and checks
-// that one concierge pod at a time writes the CredentialIssuer (LeaderElection).
+// that one concierge pod at a time writes the CredentialIssuer (LeaderElection), and
+// that kubectl calls of a logged-in user never fail while pods are deleted and both
+// Deployments roll to a new image (Disruption), and logs in by password and in Chromium
+// with each issuing strategy (Strategies).
 func TestInClusterDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -146,5 +148,9 @@ func TestInClusterDemo(t *testing.T) {
 			env: []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password}})
 	})
 	t.Run("LeaderElection", func(t *testing.T) { leaderElection(t, ctx, d) })
-
+	// Last: it rolls both Deployments to another image tag.
+	t.Run("Disruption", func(t *testing.T) { disruption(t, ctx, d) })
+	// After Disruption: it switches the concierge to the CSR strategy, whose logins cost
+	// more API calls.
+	t.Run("Strategies", func(t *testing.T) { strategyLogins(t, ctx, d) })
 }

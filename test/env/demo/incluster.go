@@ -22,6 +22,9 @@ const (
 	// Image is the image the in-cluster demo builds, imports into the nodes and
 	// installs: the chart's default name.
 	Image = "selkie:dev"
+	// Image2 is the same image under a second tag, for rolling the Deployments to a new
+	// image as an upgrade does.
+	Image2 = "selkie:dev2"
 	// DefaultTLSSecret holds the supervisor's certificate for its IP-address issuer.
 	DefaultTLSSecret = "selkie-supervisor-default-tls"
 	// SigningSecret holds the workload cluster's CA for the concierge's signing strategy.
@@ -36,7 +39,7 @@ func (d *Demo) runInCluster(ctx context.Context, audit bool) error {
 	images := filepath.Join(d.Dir, "images", "selkie.tar")
 	d.Say("Build the Selkie image %s without a container daemon (make image) into %s", Image, images)
 	start := time.Now()
-	if err := env.BuildTestImages(ctx, images, "demo", Image); err != nil {
+	if err := env.BuildTestImages(ctx, images, "demo", Image, Image2); err != nil {
 		return err
 	}
 	d.Bin = filepath.Join(filepath.Dir(images), "bin-"+filepath.Base(images)) // the image's own binaries, the CLI included

@@ -79,6 +79,8 @@ func printLogin(d *demo.Demo, keep bool) {
                     selkie get kubeconfig --upstream-identity-provider-flow browser_authcode;
                     add --oidc-skip-browser there to print the URL instead)
     The browser must trust the demo CAs: supervisor %s, Dex %s.
+    When it asks whether the supervisor's page may reach this device, allow it: that page hands
+    the login to the CLI on 127.0.0.1 (or paste the code it shows).
     Sessions are cached next to each kubeconfig (<kubeconfig>-sessions.yaml); remove it to log in again.
 `, users.String(), d.Kubeconfig, d.LDAPKubeconfig, d.BrowserKubeconfig, d.SupervisorCAFile, d.Env.CABundle)
 	if !keep {
