@@ -287,6 +287,11 @@ func (i *installRun) checkInstalled(t *testing.T) {
 			if p.DeletionTimestamp != nil {
 				continue
 			}
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					t.Logf("pod %s/%s Ready %s after it was created", ns, p.Name, c.LastTransitionTime.Sub(p.CreationTimestamp.Time))
+				}
+			}
 			for _, cs := range p.Status.ContainerStatuses {
 				if cs.RestartCount > 0 {
 					t.Errorf("pod %s/%s: container %s restarted %d times (a failing liveness probe or a crash)%s", ns, p.Name, cs.Name, cs.RestartCount, podReport(t, i))
