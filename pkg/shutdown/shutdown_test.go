@@ -22,7 +22,10 @@ func TestWait(t *testing.T) {
 		steps []func(signals chan os.Signal, timer chan time.Time, cancel context.CancelFunc) bool
 	}{
 		{name: "no delay: the first signal ends it", steps: []func(chan os.Signal, chan time.Time, context.CancelFunc) bool{
-			func(s chan os.Signal, _ chan time.Time, _ context.CancelFunc) bool { s <- syscall.SIGTERM; return false },
+			func(s chan os.Signal, _ chan time.Time, _ context.CancelFunc) bool {
+				s <- syscall.SIGTERM
+				return false
+			},
 		}},
 		{name: "delay: serves on until the timer fires", delay: 5 * time.Second, steps: []func(chan os.Signal, chan time.Time, context.CancelFunc) bool{
 			func(s chan os.Signal, _ chan time.Time, _ context.CancelFunc) bool { s <- syscall.SIGTERM; return true },
