@@ -49,25 +49,29 @@ func (l *callLoop) run(ctx context.Context, kubectl, kubeconfig string, stop <-c
 			return
 		default:
 		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		start := time.Now()
-		// No password in the environment and no terminal: a call that needed a new login
-		// fails instead of prompting.
-		cmd := exec.CommandContext(cctx, kubectl, "--kubeconfig", kubeconfig, "auth", "whoami")
-		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PINNIPED") }),
-			"PINNIPED_DEBUG=true") // the CLI says why it would log in again
-
-		out, err := cmd.CombinedOutput()
-		d := time.Since(start)
-		cancel()
-		l.mu.Lock()
-		l.durations = append(l.durations, d)
-		if err != nil {
-			l.failures = append(l.failures, fmt.Sprintf("%s after %s: %v: %s", start.Format("15:04:05.000"), d.Round(time.Millisecond), err, out))
-		}
-		l.events = append(l.events, fmt.Sprintf("%s kubectl %s (%s)", start.Format("15:04:05.000"), map[bool]string{true: "ok", false: "FAILED"}[err == nil], d.Round(time.Millisecond)))
-		l.mu.Unlock()
+		l.once(ctx, kubectl, kubeconfig)
 	}
+}
+
+// once runs one call and records it.
+func (l *callLoop) once(ctx context.Context, kubectl, kubeconfig string) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	// No password in the environment and no terminal: a call that needed a new login
+	// fails instead of prompting.
+	cmd := exec.CommandContext(cctx, kubectl, "--kubeconfig", kubeconfig, "auth", "whoami")
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PINNIPED") }),
+		"PINNIPED_DEBUG=true") // the CLI says why it would log in again
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.durations = append(l.durations, d)
+	if err != nil {
+		l.failures = append(l.failures, fmt.Sprintf("%s after %s: %v: %s", start.Format("15:04:05.000"), d.Round(time.Millisecond), err, out))
+	}
+	l.events = append(l.events, fmt.Sprintf("%s kubectl %s (%s)", start.Format("15:04:05.000"), map[bool]string{true: "ok", false: "FAILED"}[err == nil], d.Round(time.Millisecond)))
 }
 
 func (l *callLoop) summary() string {
@@ -104,6 +108,17 @@ func disruption(t *testing.T, ctx context.Context, d *demo.Demo) {
 		d.Env.Kubectl, "--kubeconfig", kubeconfig, "auth", "whoami"); err != nil {
 		t.Fatalf("log in as wally: %v", err)
 	}
+	// The floor: the same call as the cluster admin, with a client certificate and no
+	// exec plugin, on the undisturbed cluster.
+	var floor callLoop
+	for range 20 {
+		floor.once(ctx, d.Env.Kubectl, d.Workload.AdminKubeconfig)
+	}
+	t.Logf("floor, kubectl auth whoami as the cluster admin (no Selkie): %s", floor.summary())
+	if len(floor.failures) > 0 {
+		t.Fatalf("the cluster admin's calls failed: %v", floor.failures)
+	}
+
 	mgmt := kubernetes.NewForConfigOrDie(adminConfig(t, d.Mgmt.AdminKubeconfig))
 	workload := kubernetes.NewForConfigOrDie(adminConfig(t, d.Workload.AdminKubeconfig))
 	var loop callLoop
