@@ -50,7 +50,7 @@ type Options struct {
 func Do(ctx context.Context, client *http.Client, newRequest func() (*http.Request, error), opts Options) (*http.Response, error) {
 	sleep := opts.Sleep
 	if sleep == nil {
-		sleep = sleepContext
+		sleep = Sleep
 	}
 	backoff := FirstBackoff
 	for attempt := 1; ; attempt++ {
@@ -133,7 +133,9 @@ func withoutQuery(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-func sleepContext(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever comes first, and returns ctx's error in the
+// second case.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

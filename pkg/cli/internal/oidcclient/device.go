@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
 )
 
 // Device logins (RFC 8628, a Selkie supervisor extension).
@@ -61,7 +63,7 @@ func (c *Client) DeviceLogin(ctx context.Context, req AuthRequest, opts DeviceOp
 	fmt.Fprintf(opts.Prompt, "To log in, visit %s\nand confirm the code %s\n", visit, da.UserCode)
 	sleep := opts.Sleep
 	if sleep == nil {
-		sleep = sleepContext
+		sleep = httpretry.Sleep
 	}
 	return c.pollDevice(ctx, da, sleep)
 }
@@ -135,16 +137,5 @@ func (c *Client) pollDevice(ctx context.Context, da *deviceAuthorization, sleep 
 		if !deadline.IsZero() && c.Now().After(deadline) {
 			return nil, errors.New("the code expired before the login was completed")
 		}
-	}
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

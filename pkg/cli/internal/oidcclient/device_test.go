@@ -21,6 +21,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
 )
 
 // fakeIssuer is a supervisor with a device endpoint whose token endpoint gives the
@@ -239,7 +241,7 @@ func TestDeviceLoginStopsWhenCancelled(t *testing.T) {
 			if polls++; polls == 2 {
 				cancel()
 			}
-			return sleepContext(ctx, time.Millisecond)
+			return httpretry.Sleep(ctx, time.Millisecond)
 		}})
 	if err == nil || !strings.Contains(err.Error(), "cancelled") {
 		t.Errorf("error %v, want a cancellation", err)
