@@ -253,10 +253,7 @@ func podReport(t *testing.T, i *installRun) string {
 	t.Helper()
 	var b strings.Builder
 	for _, ns := range installNamespaces {
-		for _, args := range [][]string{{"get", "pods", "-o", "wide"}, {"logs", "--all-containers", "--prefix", "--tail=20", "-l", "app=" + ns}} {
-			out, errOut, _ := kubectlWith(t, i.kubeconfig, append([]string{"-n", ns}, args...)...)
-			fmt.Fprintf(&b, "\n--- kubectl -n %s %s ---\n%s%s", ns, strings.Join(args, " "), out, errOut)
-		}
+		b.WriteString(demo.PodReport(i.ctx, testEnv.Kubectl, i.kubeconfig, ns))
 	}
 	return b.String()
 }

@@ -228,9 +228,15 @@ func (d *Demo) ytt(ctx context.Context, dir, valuesFile string) (crds, rest stri
 
 // podReport describes a namespace's pods and the end of their logs, for errors.
 func (d *Demo) podReport(ctx context.Context, kubeconfig, ns string) string {
+	return PodReport(ctx, d.Env.Kubectl, kubeconfig, ns)
+}
+
+// PodReport describes the pods of namespace ns (those labelled app=<ns>, as Selkie's
+// are) and the end of their logs, for errors.
+func PodReport(ctx context.Context, kubectl, kubeconfig, ns string) string {
 	var b strings.Builder
 	for _, args := range [][]string{{"get", "pods", "-o", "wide"}, {"logs", "--all-containers", "--prefix", "--tail=20", "-l", "app=" + ns}} {
-		out, _ := exec.CommandContext(ctx, d.Env.Kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
+		out, _ := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
 		fmt.Fprintf(&b, "\n--- kubectl -n %s %s ---\n%s", ns, strings.Join(args, " "), out)
 	}
 	return b.String()
