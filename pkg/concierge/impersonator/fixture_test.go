@@ -195,7 +195,7 @@ func issueWithUID(t *testing.T, ca *certauthority.CA, name, uid string) *certaut
 }
 
 // impersonationHeaders returns the credential-bearing headers of a forwarded request
-// (Impersonate-*, Authorization, X-Forwarded-For, Sec-WebSocket-Protocol), with the
+// (Impersonate-*, Authorization, the client-address headers, Sec-WebSocket-Protocol), with the
 // credential-id extra's value (a certificate hash) elided.
 func impersonationHeaders(r *http.Request) http.Header {
 	out := http.Header{}
@@ -203,7 +203,7 @@ func impersonationHeaders(r *http.Request) http.Header {
 		switch {
 		case strings.EqualFold(k, "Impersonate-Extra-Authentication.kubernetes.io%2fcredential-Id"):
 			out[k] = []string{"<elided>"}
-		case isImpersonationHeader(k), k == "Authorization", k == "X-Forwarded-For", k == "Sec-Websocket-Protocol":
+		case isImpersonationHeader(k), k == "Authorization", k == "X-Forwarded-For", k == "X-Real-Ip", k == "Forwarded", k == "Sec-Websocket-Protocol":
 			out[k] = v
 		}
 	}

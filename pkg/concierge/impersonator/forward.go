@@ -108,6 +108,9 @@ func (p *Proxy) upstreamAuth(ctx context.Context, acting user.Info, state *reque
 	return &upstreamAuth{token: state.token}, nil
 }
 
+// clientAddressHeaders are the headers through which a client can claim an address.
+var clientAddressHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"}
+
 // apply replaces every credential and impersonation header of the outgoing request.
 func (a *upstreamAuth) apply(h http.Header) {
 	for k := range h {
@@ -115,7 +118,12 @@ func (a *upstreamAuth) apply(h http.Header) {
 			delete(h, k)
 		}
 	}
-	h.Del("X-Forwarded-For")
+	// The API server records a client's address from X-Forwarded-For, then X-Real-Ip; a
+	// client could plant either to fake the source address in the audit log. Forwarded
+	// carries the same claim in its standard form.
+	for _, name := range clientAddressHeaders {
+		h.Del(name)
+	}
 	h.Set("Authorization", "Bearer "+a.token)
 	if a.as == nil {
 		return

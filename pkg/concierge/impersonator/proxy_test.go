@@ -44,7 +44,10 @@ func TestForwardsAuthenticatedUsers(t *testing.T) {
 	}{
 		{
 			name: "certificate from the signer CA", cert: issue(t, f.signer, "alice", "devs", "ops"),
-			header:     http.Header{"X-Forwarded-For": {"203.0.113.9"}},
+			// Kubernetes takes a client's address from X-Forwarded-For, then X-Real-Ip, for
+			// its audit log: neither may survive, nor the standard Forwarded header.
+			header: http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Real-Ip": {"203.0.113.10"},
+				"Forwarded": {"for=203.0.113.11"}},
 			wantStatus: http.StatusOK,
 			want: http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"alice"},
 				"Impersonate-Group": {"devs", "ops", "system:authenticated"}, credentialIDHeader: {"<elided>"}},

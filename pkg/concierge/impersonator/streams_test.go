@@ -155,7 +155,7 @@ func upgrade(t *testing.T, f *fixture, kp *certauthority.KeyPair, protocol, head
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/pods/p/exec?command=sh HTTP/1.1\r\nHost: proxy\r\n"+
 		"Connection: Upgrade\r\nUpgrade: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
-		"X-Forwarded-For: 203.0.113.9\r\n%s\r\n", protocol, header)
+		"X-Forwarded-For: 203.0.113.9\r\nX-Real-Ip: 203.0.113.10\r\n%s\r\n", protocol, header)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
