@@ -28,6 +28,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/csr"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 )
@@ -49,6 +50,7 @@ type serveFlags struct {
 	certTTL                         time.Duration
 	logLevel                        string
 	logUserInfo                     bool
+	logFingerprintKeyFile           string
 
 	impersonationProxy         bool
 	proxyPort                  int
@@ -94,6 +96,7 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer; losing the lease never stops the replica")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
+	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints tokens in audit lines, so all replicas agree and its holder can search for a token (default: a random key per process)")
 	fs.BoolVar(&f.impersonationProxy, "impersonation-proxy", true, "run the impersonation proxy as the CredentialIssuer's spec.impersonationProxy says, and issue certificates with its signer CA after the other strategies")
 	fs.IntVar(&f.proxyPort, "impersonation-proxy-port", 8444, "port the impersonation proxy listens on (on --bind-address)")
 	fs.StringVar(&f.proxyServiceAccount, "impersonation-proxy-service-account", "selkie-concierge-impersonation-proxy", "ServiceAccount in --namespace whose token the impersonation proxy impersonates with")
@@ -111,6 +114,10 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	groups, err := server.GroupsFor(f.suffix)
 	if err != nil {
 		return err
+	}
+	fingerprint, err := logfingerprint.New(f.logFingerprintKeyFile)
+	if err != nil {
+		return fmt.Errorf("--log-fingerprint-key-file: %w", err)
 	}
 	if f.credentialIssuerSpec != "" {
 		if f.parsedCredentialIssuerSpec, err = credentialissuer.ParseSpec(f.credentialIssuerSpec); err != nil {
@@ -183,7 +190,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace, Groups: groups,
 		BindAddress: bind, SecurePort: f.securePort,
 		ServiceName: f.serviceName, ServingCertSecret: f.servingCertSecret, CertDir: filepath.Clean(f.certDir),
-		Authenticators: authenticators, Issuer: chain, LogUserInfo: f.logUserInfo, Log: log,
+		Authenticators: authenticators, Issuer: chain, LogUserInfo: f.logUserInfo, Fingerprint: fingerprint, Log: log,
 	})
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause

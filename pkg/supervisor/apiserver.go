@@ -57,7 +57,7 @@ func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions
 		return err
 	}
 	sessionStorage := sessionapi.NewREST(sessionapi.Config{Store: sessions, Namespace: f.namespace, Group: sessionGroup,
-		Revoke: revokeUpstream(registry), LogUserInfo: f.logUserInfo, Log: log.With("component", "supervisorsession")})
+		Revoke: revokeUpstream(registry), LogUserInfo: f.logUserInfo, Fingerprint: f.logFingerprint, Log: log.With("component", "supervisorsession")})
 	// Requests read from the API server, not the manager's cache: a request right after
 	// an OIDCClient is created must find it, and hash updates rely on the resourceVersion
 	// they read (a concurrent change is a 409).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
@@ -32,6 +33,8 @@ type serveFlags struct {
 	defaultTLSSecret              string
 	logLevel                      string
 	logUserInfo                   bool
+	logFingerprintKeyFile         string
+	logFingerprint                *logfingerprint.Key
 	keyRotationPeriod             time.Duration
 	sessionKeySecret              string
 	gcInterval                    time.Duration
@@ -79,6 +82,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.defaultTLSSecret, "default-tls-secret", "", "kubernetes.io/tls Secret in --namespace served to clients whose TLS server name matches no FederationDomain TLS Secret, such as every client of an issuer whose host is an IP address (they send no server name); followed as it changes; before --tls-cert-file")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit events (redacted by default)")
+	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints usernames in audit events, so all replicas agree and its holder can search for a user (default: a random key per process)")
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
 	fs.StringVar(&f.sessionKeySecret, "session-encryption-secret", "selkie-supervisor-session-encryption", "Secret in --namespace with the keys that seal upstream tokens in sessions")
 	fs.DurationVar(&f.gcInterval, "session-gc-interval", 5*time.Minute, "how often expired sessions are deleted")
@@ -130,6 +134,9 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	if err := validateAPIFlags(&f.api); err != nil {
 		return err
+	}
+	if f.logFingerprint, err = logfingerprint.New(f.logFingerprintKeyFile); err != nil {
+		return fmt.Errorf("--log-fingerprint-key-file: %w", err)
 	}
 	if f.api.certDir == "" && f.api.port != 0 {
 		if f.api.certDir, err = os.MkdirTemp("", "selkie-supervisor-certs-"); err != nil {

@@ -89,6 +89,11 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	}
 	c.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	// A known key, so auditReason can find a token's audit line by its fingerprint.
+	keyFile := filepath.Join(testWork, fmt.Sprintf("concierge-%d.fingerprint-key", cluster))
+	if err := os.WriteFile(keyFile, []byte(auditFingerprintKey), 0o600); err != nil {
+		return nil, err
+	}
 	cl := testEnv.Clusters[cluster]
 	// The namespace and RBAC first; the APIServices only once the process answers, as a
 	// Service gets endpoints only when its pods are ready: an APIService pointing at a
@@ -99,7 +104,7 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	}
 	proc, stop, err := startConciergeProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
 		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug",
-		"--impersonation-proxy=false"},
+		"--impersonation-proxy=false", "--log-fingerprint-key-file", keyFile},
 		strategyArgs...)...)
 	if err != nil {
 		return nil, err

@@ -7,10 +7,8 @@ package integration
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -38,6 +36,7 @@ import (
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
 	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -248,12 +247,14 @@ func tokenCredentialRequestKind(t testing.TB, cluster int, token, kind, authenti
 	return resp
 }
 
-// auditReason finds the concierge's audit line for token (by its sha256 fingerprint;
-// the token itself is never logged) and authenticator, and returns its message and reason.
+// auditFingerprintKey is the key the test concierges fingerprint tokens with.
+const auditFingerprintKey = "integration-test-log-fingerprint-key-0123456789"
+
+// auditReason finds the concierge's audit line for token (by its keyed fingerprint; the
+// token itself is never logged) and authenticator, and returns its message and reason.
 func (c *concierge) auditReason(t testing.TB, token, kind, name string) string {
 	t.Helper()
-	sum := sha256.Sum256([]byte(token))
-	fp := hex.EncodeToString(sum[:])
+	fp := logfingerprint.Compute([]byte(auditFingerprintKey), token)
 	var reason string
 	eventually(t, 5*time.Second, "audit line for the token", func() (bool, error) {
 		f, err := os.Open(c.logFile)
@@ -268,10 +269,10 @@ func (c *concierge) auditReason(t testing.TB, token, kind, name string) string {
 				t.Errorf("the concierge logged a token: %.200s", sc.Text())
 			}
 			var line struct {
-				TokenSHA256, Reason, Msg string
-				Authenticator            struct{ Kind, Name string }
+				TokenFingerprint, Reason, Msg string
+				Authenticator                 struct{ Kind, Name string }
 			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.TokenSHA256 == fp && line.Authenticator.Kind == kind && line.Authenticator.Name == name {
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.TokenFingerprint == fp && line.Authenticator.Kind == kind && line.Authenticator.Name == name {
 				reason = line.Msg + ": " + line.Reason
 				return true, nil
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/credentialrequest"
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/whoami"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 )
 
 // Config is everything the concierge's API server needs.
@@ -41,6 +42,8 @@ type Config struct {
 	Issuer credentialrequest.Issuer
 	// LogUserInfo puts usernames and groups in audit lines.
 	LogUserInfo bool
+	// Fingerprint keys the tokens' fingerprints in audit lines; nil draws one.
+	Fingerprint *logfingerprint.Key
 	// Log is the server's logger.
 	Log *slog.Logger
 }
@@ -58,7 +61,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	tcr := credentialrequest.NewREST(cfg.Authenticators, cfg.Issuer,
 		schema.GroupResource{Group: cfg.Groups.Login, Resource: "tokencredentialrequests"},
-		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo})
+		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo, Fingerprint: cfg.Fingerprint})
 	whoAmI := whoami.NewREST(schema.GroupResource{Group: cfg.Groups.Identity, Resource: "whoamirequests"})
 	return aggregatedapi.Run(ctx, aggregatedapi.Config{
 		Name: "selkie-concierge", Title: "Selkie Concierge",

@@ -21,6 +21,7 @@ import (
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
@@ -47,6 +48,8 @@ type Reconciler struct {
 	Clients        oidcprovider.ClientLookup
 	// LogUserInfo puts usernames and groups in audit events.
 	LogUserInfo bool
+	// Fingerprint keys the usernames' fingerprints in audit events (nil: a random key).
+	Fingerprint *logfingerprint.Key
 	// DefaultTLSSecret names a kubernetes.io/tls Secret of the namespace served to TLS
 	// clients that match no domain's certificate by server name (an IP-address issuer's
 	// clients send none); empty means none.
@@ -135,7 +138,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		Issuer: fd.Spec.Issuer, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
 		TokenKey: symmetric[names.TokenSigningKey.Name], StateSigningKey: symmetric[names.StateSigningKey.Name],
 		StateEncryptionKey: symmetric[names.StateEncryptionKey.Name], Store: r.Store, Clients: r.Clients,
-		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Now: r.Now, Log: r.Log,
+		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Now: r.Now, Log: r.Log,
 	})
 	return p, next, err
 }

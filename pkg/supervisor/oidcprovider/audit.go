@@ -43,11 +43,12 @@ func (p *Provider) audit(ctx context.Context, msg string, args ...any) {
 }
 
 // userAttr describes the user in an audit event: username and groups when the operator
-// enabled it (--log-user-info), else only a SHA-256 fingerprint of the username and the
-// number of groups, since both are personal data.
+// enabled it (--log-user-info), else only a keyed fingerprint of the username (a plain
+// hash of a name is reversed by hashing guesses) and the number of groups, since both are
+// personal data.
 func (p *Provider) userAttr(username string, groups []string) any {
 	if p.cfg.LogUserInfo {
 		return slog.Group("user", "username", username, "groups", groups)
 	}
-	return slog.Group("user", "usernameSHA256", fingerprint(username), "groupCount", len(groups))
+	return slog.Group("user", "usernameFingerprint", p.cfg.Fingerprint.Of(username), "groupCount", len(groups))
 }

@@ -4,6 +4,9 @@ package oidcprovider
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +35,11 @@ func TestAuditEventsRedactUsersAndCarryTheAuditID(t *testing.T) {
 		}
 		if got := strings.Contains(logs, "alice"); got != logUserInfo {
 			t.Errorf("LogUserInfo=%v but username in logs=%v:\n%s", logUserInfo, got, logs)
+		}
+		// An unkeyed SHA-256 of a username is reversed by hashing guesses.
+		if plain := sha256.Sum256([]byte("alice")); strings.Contains(logs, base64.RawURLEncoding.EncodeToString(plain[:8])) ||
+			strings.Contains(logs, hex.EncodeToString(plain[:8])) {
+			t.Errorf("the username's unkeyed SHA-256 was logged:\n%s", logs)
 		}
 		if strings.Contains(logs, `"pw"`) || strings.Contains(logs, "sel_ac_") {
 			t.Errorf("a password or code was logged:\n%s", logs)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
@@ -98,6 +99,8 @@ type Config struct {
 	Lifetimes Lifetimes
 	// LogUserInfo puts usernames and groups in audit events; off, they are redacted.
 	LogUserInfo bool
+	// Fingerprint keys the usernames' fingerprints in audit events (nil: a random key).
+	Fingerprint *logfingerprint.Key
 	Now         func() time.Time
 	Rand        io.Reader
 	Log         *slog.Logger
@@ -130,6 +133,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Fingerprint == nil {
+		cfg.Fingerprint = logfingerprint.Random()
 	}
 	if cfg.Lifetimes == (Lifetimes{}) {
 		cfg.Lifetimes = DefaultLifetimes()

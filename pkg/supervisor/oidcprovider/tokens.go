@@ -84,11 +84,6 @@ func (m tokenMinter) matches(secret string, want []byte) bool {
 }
 
 // fingerprint identifies a token in logs without revealing it.
-func fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:8])
-}
-
 func randomString(random io.Reader, n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(random, b); err != nil {

@@ -4,8 +4,6 @@ package sessionapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 
 	"k8s.io/apiserver/pkg/audit"
@@ -26,12 +24,11 @@ func (r *REST) audit(ctx context.Context, msg string, args ...any) {
 }
 
 // userAttr describes a session's user: the username when the operator enabled it
-// (--log-user-info), else only its SHA-256 fingerprint, as the providers' audit events
-// do, since a username is personal data.
+// (--log-user-info), else only its keyed fingerprint, as the providers' audit events do,
+// since a username is personal data.
 func (r *REST) userAttr(username string) slog.Attr {
 	if r.cfg.LogUserInfo {
 		return slog.Group("user", "username", username)
 	}
-	sum := sha256.Sum256([]byte(username))
-	return slog.Group("user", "usernameSHA256", hex.EncodeToString(sum[:]))
+	return slog.Group("user", "usernameFingerprint", r.cfg.Fingerprint.Of(username))
 }

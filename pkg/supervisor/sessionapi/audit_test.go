@@ -5,6 +5,8 @@ package sessionapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -73,7 +75,10 @@ func TestAuditLines(t *testing.T) {
 		if hasUsername != logUserInfo {
 			t.Errorf("logUserInfo=%t, username in the log: %t\n%s", logUserInfo, hasUsername, f.log)
 		}
-		if !logUserInfo && !strings.Contains(f.log.String(), "usernameSHA256") {
+		if plain := sha256.Sum256([]byte("alice@example.com")); strings.Contains(f.log.String(), hex.EncodeToString(plain[:8])) {
+			t.Errorf("the username's unkeyed SHA-256 was logged (guessing reverses it):\n%s", f.log)
+		}
+		if !logUserInfo && !strings.Contains(f.log.String(), "usernameFingerprint") {
 			t.Errorf("no username fingerprint in\n%s", f.log)
 		}
 		if strings.Contains(f.log.String(), "upstream-tokens-of") || strings.Contains(f.log.String(), "upstream-alice") {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	sessionapis "github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
 
@@ -42,8 +43,10 @@ type Config struct {
 	// Revoke revokes a deleted session's upstream tokens, best effort (nil: never).
 	Revoke func(ctx context.Context, s *session.Session) error
 	// LogUserInfo puts the sessions' usernames in the audit lines; off, only their
-	// SHA-256 fingerprint.
+	// keyed fingerprint.
 	LogUserInfo bool
+	// Fingerprint keys the usernames' fingerprints (nil: a random key).
+	Fingerprint *logfingerprint.Key
 	// Log receives one audit line per get, list and delete (discarded if nil).
 	Log *slog.Logger
 	// Now is the clock of the table's Age and Expires columns (time.Now if nil).
@@ -76,6 +79,9 @@ func NewREST(cfg Config) *REST {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Fingerprint == nil {
+		cfg.Fingerprint = logfingerprint.Random()
 	}
 	return &REST{cfg: cfg, gr: schema.GroupResource{Group: cfg.Group, Resource: Resource}}
 }

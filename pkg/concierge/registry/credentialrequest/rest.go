@@ -4,8 +4,6 @@ package credentialrequest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/concierge/login"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 )
 
 // FailureMessage is the only thing a client learns about a failed login.
@@ -48,6 +47,7 @@ type REST struct {
 	issuer         Issuer
 	log            *slog.Logger
 	logUserInfo    bool
+	fingerprint    *logfingerprint.Key
 	table          rest.TableConvertor
 }
 
@@ -62,8 +62,10 @@ var _ interface {
 // Options configures NewREST.
 type Options struct {
 	// Log receives one audit line per request; tokens are never logged, only their
-	// sha256 fingerprint.
+	// keyed fingerprint.
 	Log *slog.Logger
+	// Fingerprint keys the tokens' fingerprints; nil draws a key for this process.
+	Fingerprint *logfingerprint.Key
 	// LogUserInfo puts usernames and groups in audit lines; off, they are redacted.
 	LogUserInfo bool
 }
@@ -74,8 +76,12 @@ func NewREST(authenticators Authenticators, issuer Issuer, gr schema.GroupResour
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	fp := opts.Fingerprint
+	if fp == nil {
+		fp = logfingerprint.Random()
+	}
 	return &REST{authenticators: authenticators, issuer: issuer, log: log, logUserInfo: opts.LogUserInfo,
-		table: rest.NewDefaultTableConvertor(gr)}
+		fingerprint: fp, table: rest.NewDefaultTableConvertor(gr)}
 }
 
 // New returns an empty TokenCredentialRequest.
@@ -115,7 +121,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	cred, reason, attrs := r.exchange(ctx, req)
 	attrs = append(attrs,
 		slog.String("auditID", string(audit.GetAuditIDTruncated(ctx))),
-		slog.String("tokenSHA256", fingerprint(req.Spec.Token)),
+		slog.String("tokenFingerprint", r.fingerprint.Of(req.Spec.Token)),
 		slog.Duration("duration", time.Since(start)))
 	if cred == nil {
 		r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request failed", append(attrs, slog.String("reason", reason))...)
@@ -209,9 +215,4 @@ func (r *REST) userAttrs(name string, groups []string) slog.Attr {
 		return slog.Group("user", "username", "redacted", "groupCount", len(groups))
 	}
 	return slog.Group("user", "username", name, "groups", groups)
-}
-
-func fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
