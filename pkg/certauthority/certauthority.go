@@ -113,6 +113,9 @@ func New(commonName string, lifetime time.Duration, opts ...Option) (*CA, error)
 // CertPEM returns the CA certificate, for trust bundles.
 func (c *CA) CertPEM() []byte { return c.certPEM }
 
+// NotBefore is when the CA certificate became valid (Backdate before it was made).
+func (c *CA) NotBefore() time.Time { return c.cert.NotBefore }
+
 // NotAfter is when the CA certificate expires.
 func (c *CA) NotAfter() time.Time { return c.cert.NotAfter }
 

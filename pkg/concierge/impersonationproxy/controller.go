@@ -20,7 +20,6 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/impersonator"
 )
 
@@ -60,7 +59,7 @@ type Controller struct {
 	once     sync.Once
 	running  *running
 	cert     *tls.Certificate
-	lastSign *certauthority.CA
+	lastSign SignerCAs
 }
 
 // running is a started proxy.
@@ -193,11 +192,11 @@ func (c *Controller) evaluate(ctx context.Context) state {
 		}
 		return state{reason: configv1alpha1.DisabledStrategyReason, message: disabled}
 	}
-	ca, err := c.signer.Refresh(ctx)
+	cas, err := c.signer.Refresh(ctx)
 	if err != nil {
 		return setupError(err)
 	}
-	if err := c.start(ctx, ca); err != nil {
+	if err := c.start(ctx, cas); err != nil {
 		return setupError(err)
 	}
 	endpoint, err := c.services.Endpoint(ctx, spec)
@@ -222,8 +221,8 @@ func setupError(err error) state {
 	return state{reason: configv1alpha1.ErrorDuringSetupStrategyReason, message: err.Error()}
 }
 
-// start starts the proxy unless it runs, and hands it the current signer CA.
-func (c *Controller) start(ctx context.Context, ca *certauthority.CA) error {
+// start starts the proxy unless it runs, and hands it the signer CAs when they changed.
+func (c *Controller) start(ctx context.Context, cas SignerCAs) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r := c.running; r != nil {
@@ -233,9 +232,9 @@ func (c *Controller) start(ctx context.Context, ca *certauthority.CA) error {
 			c.signer.setActive(false)
 			return fmt.Errorf("impersonation proxy stopped: %w", r.err)
 		default:
-			if ca != c.lastSign {
-				r.proxy.SetSignerCA(ca)
-				c.lastSign = ca
+			if !cas.Same(c.lastSign) {
+				r.proxy.SetSignerCA(cas.Current, cas.Previous)
+				c.lastSign = cas
 			}
 			return nil
 		}
@@ -246,7 +245,7 @@ func (c *Controller) start(ctx context.Context, ca *certauthority.CA) error {
 	}
 	proxyCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	proxy, err := impersonator.New(proxyCtx, impersonator.Config{
-		Upstream: c.cfg.Upstream, Kube: c.cfg.Kube, ProxyToken: c.tokens.Token, SignerCA: ca,
+		Upstream: c.cfg.Upstream, Kube: c.cfg.Kube, ProxyToken: c.tokens.Token, SignerCA: cas.Current, PreviousSignerCA: cas.Previous,
 		APIGroupSuffix: c.cfg.APIGroupSuffix, LogUserInfo: c.cfg.LogUserInfo, Log: c.cfg.Log.With("component", "impersonation-proxy"),
 	})
 	if err != nil {
@@ -262,7 +261,7 @@ func (c *Controller) start(ctx context.Context, ca *certauthority.CA) error {
 			r.err = errors.New("stopped")
 		}
 	}()
-	c.running, c.lastSign = r, ca
+	c.running, c.lastSign = r, cas
 	c.signer.setActive(true)
 	c.cfg.Log.InfoContext(ctx, "impersonation proxy listening", "address", l.Addr().String())
 	return nil
@@ -282,7 +281,7 @@ func (c *Controller) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 func (c *Controller) stop() {
 	c.mu.Lock()
 	r := c.running
-	c.running, c.lastSign, c.cert = nil, nil, nil
+	c.running, c.lastSign, c.cert = nil, SignerCAs{}, nil
 	c.signer.setActive(false)
 	c.mu.Unlock()
 	if r != nil {

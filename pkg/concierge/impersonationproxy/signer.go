@@ -3,6 +3,7 @@
 package impersonationproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,18 +18,45 @@ import (
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 )
 
-// Signer CA parameters (wire contract §4.1).
+// Signer CA parameters (docs/concierge.md, "Impersonation proxy").
 const (
 	SignerLifetime    = 365 * 24 * time.Hour
 	SignerRenewBefore = time.Hour
-	signerCommonName  = "impersonation-proxy-signer"
-	caCertKey         = "ca.crt"
-	caKeyKey          = "ca.key"
+	// SignerActivationDelay is how long a new signer CA is only trusted, not used: every
+	// replica re-reads the Secret within its resync period (30 s by default) and so trusts
+	// the new CA before any certificate from it reaches it. Meanwhile the previous CA
+	// issues.
+	SignerActivationDelay = 2 * time.Minute
+	signerCommonName      = "impersonation-proxy-signer"
+	caCertKey             = "ca.crt"
+	caKeyKey              = "ca.key"
+	// The CA a rotation replaced stays in the Secret, and trusted, until it expires, so
+	// that certificates it issued keep working for their few minutes.
+	previousCACertKey = "previous-ca.crt"
+	previousCAKeyKey  = "previous-ca.key"
 )
 
 // errNotRunning is the signer's status while the proxy does not run: certificates it
 // signs would be trusted by nothing.
 var errNotRunning = errors.New("impersonation proxy is not running")
+
+// SignerCAs are the CAs in the signer Secret: Current, and Previous (the CA Current
+// replaced, while it is valid), both trusted by the proxy.
+type SignerCAs struct {
+	Current, Previous *certauthority.CA
+}
+
+// Same reports whether o holds the same certificates as c.
+func (c SignerCAs) Same(o SignerCAs) bool {
+	return samePEM(c.Current, o.Current) && samePEM(c.Previous, o.Previous)
+}
+
+func samePEM(a, b *certauthority.CA) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return bytes.Equal(a.CertPEM(), b.CertPEM())
+}
 
 // Signer is the impersonation proxy's signer CA, persisted in the Secret Name in
 // Namespace so that replicas share it, and the last issuing strategy of the chain. Its
@@ -41,22 +69,26 @@ type Signer struct {
 	Clock     func() time.Time // nil: time.Now
 
 	mu     sync.Mutex
-	ca     *certauthority.CA
+	cas    SignerCAs
 	err    error
 	active bool
 }
 
-// Refresh loads the CA from the Secret, creating it when missing and replacing it when it
-// expires within SignerRenewBefore. It returns the current CA.
-func (s *Signer) Refresh(ctx context.Context) (*certauthority.CA, error) {
-	ca, err := s.load(ctx)
+// Refresh loads the CAs from the Secret, creating it when missing and rotating when the
+// current CA expires within SignerRenewBefore. While the Secret is unchanged it returns
+// the very CAs it returned before.
+func (s *Signer) Refresh(ctx context.Context) (SignerCAs, error) {
+	s.mu.Lock()
+	known := s.cas
+	s.mu.Unlock()
+	cas, err := s.load(ctx, known)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.err = err
 	if err == nil {
-		s.ca = ca
+		s.cas = cas
 	}
-	return s.ca, err
+	return s.cas, err
 }
 
 func (s *Signer) now() time.Time {
@@ -66,30 +98,51 @@ func (s *Signer) now() time.Time {
 	return time.Now()
 }
 
-func (s *Signer) load(ctx context.Context) (*certauthority.CA, error) {
+// parse loads the CA in certPEM and keyPEM, reusing known when it is the same
+// certificate; nil if the pair is missing, invalid or expired.
+func (s *Signer) parse(certPEM, keyPEM []byte, known *certauthority.CA) *certauthority.CA {
+	if len(certPEM) == 0 {
+		return nil
+	}
+	if known != nil && bytes.Equal(known.CertPEM(), certPEM) && known.NotAfter().After(s.now()) {
+		return known
+	}
+	ca, err := certauthority.Load(certPEM, keyPEM, certauthority.WithClock(s.now))
+	if err != nil {
+		return nil
+	}
+	return ca
+}
+
+func (s *Signer) load(ctx context.Context, known SignerCAs) (SignerCAs, error) {
 	secrets := s.Kube.CoreV1().Secrets(s.Namespace)
 	for range 3 {
 		secret, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			secret = nil
 		} else if err != nil {
-			return nil, fmt.Errorf("read signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
+			return SignerCAs{}, fmt.Errorf("read signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
+		var current *certauthority.CA
 		if secret != nil {
-			ca, err := certauthority.Load(secret.Data[caCertKey], secret.Data[caKeyKey], certauthority.WithClock(s.now))
-			if err == nil && ca.NotAfter().Sub(s.now()) > SignerRenewBefore {
-				return ca, nil
+			current = s.parse(secret.Data[caCertKey], secret.Data[caKeyKey], known.Current)
+			if current != nil && current.NotAfter().Sub(s.now()) > SignerRenewBefore {
+				previous := s.parse(secret.Data[previousCACertKey], secret.Data[previousCAKeyKey], known.Previous)
+				return SignerCAs{Current: current, Previous: previous}, nil
 			}
 		}
-		ca, err := certauthority.New(signerCommonName, SignerLifetime, certauthority.WithClock(s.now))
+		next, err := certauthority.New(signerCommonName, SignerLifetime, certauthority.WithClock(s.now))
 		if err != nil {
-			return nil, err
+			return SignerCAs{}, err
 		}
-		certPEM, keyPEM, err := ca.PEM()
+		certPEM, keyPEM, err := next.PEM()
 		if err != nil {
-			return nil, err
+			return SignerCAs{}, err
 		}
 		data := map[string][]byte{caCertKey: certPEM, caKeyKey: keyPEM}
+		if current != nil { // expiring, not expired: keep trusting it
+			data[previousCACertKey], data[previousCAKeyKey] = secret.Data[caCertKey], secret.Data[caKeyKey]
+		}
 		if secret == nil {
 			_, err = secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace},
 				Type: corev1.SecretTypeOpaque, Data: data}, metav1.CreateOptions{})
@@ -100,21 +153,21 @@ func (s *Signer) load(ctx context.Context) (*certauthority.CA, error) {
 		}
 		switch {
 		case err == nil:
-			return ca, nil
+			return SignerCAs{Current: next, Previous: current}, nil
 		case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
 			continue // another replica wrote it first: use theirs
 		default:
-			return nil, fmt.Errorf("write signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
+			return SignerCAs{}, fmt.Errorf("write signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
 	}
-	return nil, fmt.Errorf("signer CA Secret %s/%s keeps changing", s.Namespace, s.Name)
+	return SignerCAs{}, fmt.Errorf("signer CA Secret %s/%s keeps changing", s.Namespace, s.Name)
 }
 
-// CA returns the last loaded CA, or nil.
-func (s *Signer) CA() *certauthority.CA {
+// CAs returns the last loaded CAs.
+func (s *Signer) CAs() SignerCAs {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ca
+	return s.cas
 }
 
 // setActive records whether the proxy runs.
@@ -131,12 +184,26 @@ func (s *Signer) Status() error {
 	switch {
 	case !s.active:
 		return errNotRunning
-	case s.ca == nil && s.err != nil:
+	case s.cas.Current == nil && s.err != nil:
 		return fmt.Errorf("impersonation proxy signer CA: %w", s.err)
-	case s.ca == nil:
+	case s.cas.Current == nil:
 		return errors.New("impersonation proxy signer CA is not loaded yet")
 	}
 	return nil
+}
+
+// issuing is the CA that signs now: the current one, unless it is younger than
+// SignerActivationDelay and the previous one outlives the certificate.
+func (s *Signer) issuing() *certauthority.CA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, prev := s.cas.Current, s.cas.Previous
+	now := s.now()
+	made := cur.NotBefore().Add(certauthority.Backdate)
+	if prev != nil && now.Sub(made) < SignerActivationDelay && prev.NotAfter().After(now.Add(s.TTL)) {
+		return prev
+	}
+	return cur
 }
 
 // IssueClientCert signs a client certificate for the proxy with the TTL.
@@ -144,5 +211,5 @@ func (s *Signer) IssueClientCert(_ context.Context, username string, groups []st
 	if err := s.Status(); err != nil {
 		return nil, err
 	}
-	return s.CA().IssueClientCert(username, groups, s.TTL)
+	return s.issuing().IssueClientCert(username, groups, s.TTL)
 }

@@ -54,10 +54,11 @@ func TestSignerRefresh(t *testing.T) {
 			}
 			kube := fake.NewClientset(objects...)
 			s := &Signer{Kube: kube, Namespace: "ns", Name: "signer", TTL: 5 * time.Minute}
-			ca, err := s.Refresh(context.Background())
+			cas, err := s.Refresh(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
+			ca := cas.Current
 			var verbs []string
 			for _, a := range kube.Actions() {
 				verbs = append(verbs, a.GetVerb())
@@ -78,10 +79,25 @@ func TestSignerRefresh(t *testing.T) {
 			if err != nil || string(stored.Data[caCertKey]) != string(ca.CertPEM()) {
 				t.Errorf("the Secret does not hold the loaded CA: %v", err)
 			}
-			// A second replica loads the same CA.
+			// A rotation keeps the replaced CA, still valid for an hour, in the Secret
+			// and trusted, so that certificates it issued keep working.
+			wantPrevious := tt.existing != nil && tt.wantSame == nil
+			if got := cas.Previous != nil && string(cas.Previous.CertPEM()) == string(expiringCA.CertPEM()); got != wantPrevious {
+				t.Errorf("previous CA is the replaced one: %t, want %t", got, wantPrevious)
+			}
+			if got := string(stored.Data[previousCACertKey]) == string(expiringCA.CertPEM()); got != wantPrevious {
+				t.Errorf("the Secret keeps the replaced CA: %t, want %t", got, wantPrevious)
+			}
+			// A second replica loads the same CAs.
 			other := &Signer{Kube: kube, Namespace: "ns", Name: "signer"}
-			if ca2, err := other.Refresh(context.Background()); err != nil || string(ca2.CertPEM()) != string(ca.CertPEM()) {
-				t.Errorf("another replica got a different CA: %v", err)
+			if cas2, err := other.Refresh(context.Background()); err != nil || !cas2.Same(cas) {
+				t.Errorf("another replica got different CAs: %v", err)
+			}
+			// Refreshing an unchanged Secret returns the very same CAs, so the proxy
+			// is not handed a "new" CA on every sync.
+			again, err := s.Refresh(context.Background())
+			if err != nil || again.Current != cas.Current || again.Previous != cas.Previous {
+				t.Errorf("a refresh of an unchanged Secret returned new CA objects: %v", err)
 			}
 		})
 	}
@@ -101,10 +117,11 @@ func TestSignerStatusAndIssue(t *testing.T) {
 	if err := s.Status(); err == nil {
 		t.Error("ready without a CA")
 	}
-	ca, err := s.Refresh(context.Background())
+	cas, err := s.Refresh(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca := cas.Current
 	if err := s.Status(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +136,41 @@ func TestSignerStatusAndIssue(t *testing.T) {
 	pool.AppendCertsFromPEM(ca.CertPEM())
 	if err := verifyPEM(kp.CertPEM, pool); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSignerRotationIssuesFromThePreviousCAFirst checks that a new CA signs only once
+// every replica has had time to read it, while the replaced one signs meanwhile.
+func TestSignerRotationIssuesFromThePreviousCAFirst(t *testing.T) {
+	t.Parallel()
+	expiring, expiringCA := caSecret(t, 30*time.Minute)
+	kube := fake.NewClientset(expiring)
+	now := time.Now()
+	s := &Signer{Kube: kube, Namespace: "ns", Name: "signer", TTL: 5 * time.Minute, Clock: func() time.Time { return now }}
+	s.setActive(true)
+	cas, err := s.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPool, newPool := x509.NewCertPool(), x509.NewCertPool()
+	oldPool.AppendCertsFromPEM(expiringCA.CertPEM())
+	newPool.AppendCertsFromPEM(cas.Current.CertPEM())
+	for _, step := range []struct {
+		name  string
+		after time.Duration
+		pool  *x509.CertPool
+	}{
+		{"just rotated", 0, oldPool},
+		{"before the activation delay", SignerActivationDelay - time.Second, oldPool},
+		{"after the activation delay", SignerActivationDelay, newPool},
+	} {
+		now = time.Now().Add(step.after)
+		kp, err := s.IssueClientCert(context.Background(), "alice", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verifyPEM(kp.CertPEM, step.pool); err != nil {
+			t.Errorf("%s: issued by the wrong CA: %v", step.name, err)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	// SignerCA issues the client certificates only this proxy trusts (§4.1). It may be
 	// nil; SetSignerCA replaces it while the proxy runs.
 	SignerCA *certauthority.CA
+	// PreviousSignerCA is the CA SignerCA replaced, trusted too while certificates it
+	// issued may still be in use; nil if none.
+	PreviousSignerCA *certauthority.CA
 	// APIGroupSuffix names the install (default "selkie.dev"): denial reasons end in
 	// "decision made by impersonation-proxy.concierge.<suffix>" and extra keys ending in
 	// ".impersonation-proxy.concierge.<suffix>" are reserved.

@@ -49,7 +49,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Log, upstream: upstream, codecs: newCodecs(),
 		signer: &signerCAContent{}, buffers: newBufferPool()}
-	p.signer.set(cfg.SignerCA)
+	p.SetSignerCA(cfg.SignerCA, cfg.PreviousSignerCA)
 	if p.transports, err = newUpstreamTransports(cfg.Upstream); err != nil {
 		return nil, err
 	}
@@ -79,10 +79,17 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 // ServeHTTP authenticates, authorizes and forwards one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
-// SetSignerCA replaces the signer CA whose client certificates the proxy trusts, for
-// rotation; nil stops trusting any. Certificates from the API server's client CA are not
-// affected.
-func (p *Proxy) SetSignerCA(ca *certauthority.CA) { p.signer.set(ca) }
+// SetSignerCA replaces the signer CAs whose client certificates the proxy trusts: ca,
+// which issues now, and previous ones whose certificates have not expired yet (after a
+// rotation); nil ca stops trusting any. Certificates from the API server's client CA are
+// not affected.
+func (p *Proxy) SetSignerCA(ca *certauthority.CA, previous ...*certauthority.CA) {
+	if ca == nil {
+		p.signer.set()
+		return
+	}
+	p.signer.set(append([]*certauthority.CA{ca}, previous...)...)
+}
 
 // AnonymousAllowed reports what the probe found: whether the API server accepts anonymous
 // requests, and so whether the proxy does (beyond TokenCredentialRequests).

@@ -204,15 +204,18 @@ func TestSetSignerCA(t *testing.T) {
 	steps := []struct {
 		name     string
 		signer   *certauthority.CA
+		previous []*certauthority.CA
 		wantOld  int
 		wantNext int
 	}{
-		{"before rotation", f.signer, http.StatusOK, http.StatusUnauthorized},
-		{"after rotation", next, http.StatusUnauthorized, http.StatusOK},
-		{"without a signer", nil, http.StatusUnauthorized, http.StatusUnauthorized},
+		{"before rotation", f.signer, nil, http.StatusOK, http.StatusUnauthorized},
+		// Certificates from the replaced CA live minutes; they stay good until they expire.
+		{"after rotation, the previous CA still trusted", next, []*certauthority.CA{f.signer}, http.StatusOK, http.StatusOK},
+		{"once the previous CA is dropped", next, nil, http.StatusUnauthorized, http.StatusOK},
+		{"without a signer", nil, nil, http.StatusUnauthorized, http.StatusUnauthorized},
 	}
 	for _, step := range steps {
-		f.proxy.SetSignerCA(step.signer)
+		f.proxy.SetSignerCA(step.signer, step.previous...)
 		if status, _ := f.do(t, f.client(t, fromOld), http.MethodGet, "/api", nil); status != step.wantOld {
 			t.Errorf("%s: old signer's certificate got %d, want %d", step.name, status, step.wantOld)
 		}

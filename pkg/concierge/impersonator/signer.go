@@ -28,15 +28,22 @@ type signerBundle struct {
 
 var _ dynamiccertificates.CAContentProvider = (*signerCAContent)(nil)
 
-// set makes ca the trusted signer; nil trusts no signer certificates.
-func (s *signerCAContent) set(ca *certauthority.CA) {
-	if ca == nil {
+// set makes cas the trusted signers (nil entries are skipped); none trusts no signer
+// certificates.
+func (s *signerCAContent) set(cas ...*certauthority.CA) {
+	pool := x509.NewCertPool()
+	var bundle []byte
+	for _, ca := range cas {
+		if ca != nil {
+			pool.AppendCertsFromPEM(ca.CertPEM())
+			bundle = append(bundle, ca.CertPEM()...)
+		}
+	}
+	if len(bundle) == 0 {
 		s.current.Store(nil)
 	} else {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(ca.CertPEM())
 		s.current.Store(&signerBundle{
-			pem:  ca.CertPEM(),
+			pem:  bundle,
 			opts: x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 		})
 	}
