@@ -24,6 +24,8 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
+
+	conciergeauthn "github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 )
 
 // The API server publishes the CA it trusts for client certificates here.
@@ -62,7 +64,7 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 		return newCachedCertAuthenticator(x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion), ca.CurrentCABundleContent, time.Now)
 	}
 	known := group.NewAuthenticatedGroupAdder(union.New(
-		certs(signer),
+		refuseReserved{certs(signer)},
 		certs(clusterCA),
 		bearertoken.New(tokens),
 		websocket.NewProtocolAuthenticator(tokens),
@@ -72,6 +74,25 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 		request: &anonymousGate{auth: all, allowAnonymous: anonymousAllowed},
 		token:   group.NewAuthenticatedGroupAdder(bearertoken.New(tokens)),
 	}, nil
+}
+
+// refuseReserved refuses identities in Kubernetes' reserved system: names. It guards the
+// signer CA's certificates, which carry what a token authenticator said: the
+// TokenCredentialRequest refuses such users before issuing, and this holds for
+// certificates issued before that rule or by a misbehaving replica. The API server's own
+// client CA and TokenReview legitimately name system: users and are not wrapped.
+type refuseReserved struct{ authenticator.Request }
+
+// AuthenticateRequest authenticates r and fails reserved identities.
+func (a refuseReserved) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
+	resp, ok, err := a.Request.AuthenticateRequest(r)
+	if err != nil || !ok {
+		return resp, ok, err
+	}
+	if reason := conciergeauthn.ReservedIdentity(resp.User.GetName(), resp.User.GetGroups()); reason != "" {
+		return nil, false, fmt.Errorf("signer certificate refused: %s", reason)
+	}
+	return resp, ok, err
 }
 
 // anonymousGate lets anonymous requests through only when the API server itself accepts

@@ -70,6 +70,16 @@ func TestForwardsAuthenticatedUsers(t *testing.T) {
 			want:       http.Header{"Authorization": {"Bearer sa-token"}},
 		},
 		{name: "certificate from an unknown CA", cert: issue(t, otherCA, "mallory"), wantStatus: http.StatusUnauthorized},
+		// The signer CA's certificates carry what a token authenticator said; Kubernetes'
+		// reserved names are refused there whatever the authenticator, and here too.
+		{name: "signer certificate with system:masters", cert: issue(t, f.signer, "mallory", "devs", "system:masters"), wantStatus: http.StatusUnauthorized},
+		{name: "signer certificate with a system: username", cert: issue(t, f.signer, "system:serviceaccount:kube-system:default"), wantStatus: http.StatusUnauthorized},
+		{
+			name: "the API server's client CA may name system: groups", cert: issue(t, f.api.clusterCA, "admin", "system:masters"),
+			wantStatus: http.StatusOK,
+			want: http.Header{"Authorization": {"Bearer " + proxyToken}, "Impersonate-User": {"admin"},
+				"Impersonate-Group": {"system:masters", "system:authenticated"}, credentialIDHeader: {"<elided>"}},
+		},
 		{name: "unknown token", header: http.Header{"Authorization": {"Bearer nope"}}, wantStatus: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {

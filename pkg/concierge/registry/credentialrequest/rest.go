@@ -184,6 +184,9 @@ func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) 
 	}
 	u := resp.User
 	attrs = append(attrs, r.userAttrs(u.GetName(), u.GetGroups()))
+	if reason := authenticator.ReservedIdentity(u.GetName(), u.GetGroups()); reason != "" {
+		return nil, reason, attrs
+	}
 	if reason := unsupportedUser(u.GetName(), u.GetUID(), u.GetExtra()); reason != "" {
 		return nil, reason, attrs
 	}

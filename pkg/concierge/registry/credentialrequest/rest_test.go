@@ -93,6 +93,11 @@ func TestCreate(t *testing.T) {
 		{name: "empty username", authn: fakeToken{user: &user.DefaultInfo{Groups: []string{"g"}}, ok: true}, req: request("JWTAuthenticator", "sup"), wantReason: "empty username"},
 		{name: "uid", authn: fakeToken{user: &user.DefaultInfo{Name: "p", UID: "1"}, ok: true}, req: request("JWTAuthenticator", "sup"), wantReason: "has a UID"},
 		{name: "extra", authn: fakeToken{user: &user.DefaultInfo{Name: "p", Extra: map[string][]string{"scopes": {"a"}}}, ok: true}, req: request("JWTAuthenticator", "sup"), wantReason: "has extra"},
+		// Whatever the authenticator kind, Kubernetes' reserved names never reach a certificate.
+		{name: "system: username", authn: fakeToken{user: &user.DefaultInfo{Name: "system:kube-controller-manager"}, ok: true}, req: request("WebhookAuthenticator", "hook"), wantReason: "reserved by Kubernetes"},
+		{name: "ServiceAccount username", authn: fakeToken{user: &user.DefaultInfo{Name: "system:serviceaccount:kube-system:default"}, ok: true}, req: request("WebhookAuthenticator", "hook"), wantReason: "reserved by Kubernetes"},
+		{name: "system:masters group", authn: fakeToken{user: &user.DefaultInfo{Name: "mallory", Groups: []string{"devs", "system:masters"}}, ok: true}, req: request("WebhookAuthenticator", "hook"), wantReason: "reserved by Kubernetes"},
+		{name: "system:nodes group", authn: fakeToken{user: &user.DefaultInfo{Name: "mallory", Groups: []string{"system:nodes"}}, ok: true}, req: request("JWTAuthenticator", "sup"), wantReason: "reserved by Kubernetes"},
 		{name: "issuer error", authn: fakeToken{user: pinny, ok: true}, issuerErr: certauthority.ErrIdentityTooLarge, req: request("JWTAuthenticator", "sup"), wantReason: "could not issue a certificate: username and groups do not fit"},
 	}
 	for _, tt := range tests {
@@ -100,6 +105,7 @@ func TestCreate(t *testing.T) {
 			t.Parallel()
 			cache := authenticator.NewCache()
 			cache.Store(authenticator.Key{APIGroup: group, Kind: "JWTAuthenticator", Name: "sup"}, tt.authn)
+			cache.Store(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"}, tt.authn)
 			var logs bytes.Buffer
 			key := logfingerprint.Random()
 			r := NewREST(cache, caIssuer{ca: ca, err: tt.issuerErr}, schema.GroupResource{}, Options{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Fingerprint: key})
