@@ -6,17 +6,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 )
+
+// KeepKeyOnReadErrors is how long a loaded key survives reads that fail for reasons
+// other than the key being gone (the API server restarting, a timeout): dropping it would
+// send logins to the next strategy, whose certificates the cluster may not accept.
+const KeepKeyOnReadErrors = 10 * time.Minute
+
+// ErrKeyGone marks a load error that says the key is no longer there to read (the Secret
+// or file is missing, access was revoked, the content is invalid): the loaded key is
+// dropped at once.
+var ErrKeyGone = errors.New("the signing key is gone")
 
 // ErrNoKey is returned while no signing key could be loaded.
 var ErrNoKey = errors.New("no cluster signing key is loaded")
@@ -34,10 +46,20 @@ type Files struct{ CertFile, KeyFile string }
 func (f Files) Load(context.Context) ([]byte, []byte, error) {
 	cert, err := os.ReadFile(f.CertFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fileError(err)
 	}
 	key, err := os.ReadFile(f.KeyFile)
-	return cert, key, err
+	if err != nil {
+		return nil, nil, fileError(err)
+	}
+	return cert, key, nil
+}
+
+func fileError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w: %w", ErrKeyGone, err)
+	}
+	return err
 }
 
 func (f Files) String() string { return "files " + f.CertFile + " and " + f.KeyFile }
@@ -51,12 +73,15 @@ type Secret struct {
 // Load reads the Secret.
 func (s Secret) Load(ctx context.Context) ([]byte, []byte, error) {
 	sec, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return nil, nil, fmt.Errorf("%w: %w", ErrKeyGone, err)
+	case err != nil:
 		return nil, nil, err
 	}
 	cert, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
 	if len(cert) == 0 || len(key) == 0 {
-		return nil, nil, fmt.Errorf("secret %s/%s lacks %s or %s", s.Namespace, s.Name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+		return nil, nil, fmt.Errorf("%w: secret %s/%s lacks %s or %s", ErrKeyGone, s.Namespace, s.Name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 	}
 	return cert, key, nil
 }
@@ -70,9 +95,10 @@ type Issuer struct {
 	clock func() time.Time
 	log   *slog.Logger
 
-	mu      sync.RWMutex
-	ca      *certauthority.CA
-	loadErr error
+	mu       sync.RWMutex
+	ca       *certauthority.CA
+	loadErr  error
+	loadedAt time.Time // last successful read
 }
 
 // New returns an Issuer for certificates of lifetime ttl; call Refresh (or Run) to load
@@ -87,19 +113,31 @@ func New(src Source, ttl time.Duration, clock func() time.Time, log *slog.Logger
 	return &Issuer{src: src, ttl: ttl, clock: clock, log: log, loadErr: ErrNoKey}, nil
 }
 
-// Refresh reloads the key pair. A failed reload keeps no key: certificates from a
-// key that can no longer be read should not be issued.
+// Refresh reloads the key pair. A reload that finds the key gone (ErrKeyGone) or invalid
+// drops it: certificates from a key that was removed should not be issued. Any other
+// failure keeps the loaded key for up to KeepKeyOnReadErrors since the last good read.
 func (i *Issuer) Refresh(ctx context.Context) error {
 	certPEM, keyPEM, err := i.src.Load(ctx)
 	var ca *certauthority.CA
 	if err == nil {
-		ca, err = certauthority.Load(certPEM, keyPEM, certauthority.WithClock(i.clock))
+		if ca, err = certauthority.Load(certPEM, keyPEM, certauthority.WithClock(i.clock)); err != nil {
+			err = fmt.Errorf("%w: %w", ErrKeyGone, err)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("load cluster signing key from %s: %w", i.src, err)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	now := i.clock()
+	if err != nil && !errors.Is(err, ErrKeyGone) && i.ca != nil && now.Sub(i.loadedAt) < KeepKeyOnReadErrors {
+		i.log.WarnContext(ctx, "could not re-read the cluster signing key; still issuing with the one loaded",
+			"error", err, "loadedAt", i.loadedAt)
+		return err
+	}
+	if err == nil {
+		i.loadedAt = now
+	}
 	if (err == nil) != (i.loadErr == nil) {
 		if err != nil {
 			i.log.ErrorContext(ctx, "cluster signing key unavailable", "error", err)

@@ -13,8 +13,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	ktesting "k8s.io/client-go/testing"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 )
@@ -96,5 +100,52 @@ func TestNewRejectsTTL(t *testing.T) {
 	t.Parallel()
 	if _, err := New(Files{}, time.Minute, nil, nil); !errors.Is(err, certauthority.ErrTTLOutOfRange) {
 		t.Errorf("New with 1m TTL: %v", err)
+	}
+}
+
+// TestTransientReadErrorsKeepTheKey checks that a Secret read that fails for a moment
+// (the API server restarting, a timeout) keeps the loaded key, while an answer that says
+// the key is gone drops it at once.
+func TestTransientReadErrorsKeepTheKey(t *testing.T) {
+	t.Parallel()
+	_, cert, key := newCAFiles(t)
+	client := fake.NewClientset(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "signer"},
+		Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key},
+	})
+	var readErr error
+	client.PrependReactor("get", "secrets", func(ktesting.Action) (bool, runtime.Object, error) {
+		return readErr != nil, nil, readErr
+	})
+	now := time.Now()
+	iss, err := New(Secret{Client: client, Namespace: "ns", Name: "signer"}, certauthority.DefaultTTL,
+		func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr := schema.GroupResource{Resource: "secrets"}
+	start := now
+	for _, step := range []struct {
+		name    string
+		after   time.Duration
+		readErr error
+		wantKey bool
+	}{
+		{"loaded", 0, nil, true},
+		{"API server unavailable", time.Minute, apierrors.NewServiceUnavailable("restarting"), true},
+		{"timeout", 2 * time.Minute, apierrors.NewTimeoutError("slow", 1), true},
+		{"connection refused", 3 * time.Minute, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused"), true},
+		{"unreadable for longer than the grace period", 3*time.Minute + KeepKeyOnReadErrors, errors.New("connection refused"), false},
+		{"readable again", 20 * time.Minute, nil, true},
+		{"Secret deleted", 21 * time.Minute, apierrors.NewNotFound(gr, "signer"), false},
+		{"restored", 22 * time.Minute, nil, true},
+		{"access revoked", 23 * time.Minute, apierrors.NewForbidden(gr, "signer", errors.New("RBAC")), false},
+	} {
+		now, readErr = start.Add(step.after), step.readErr
+		_ = iss.Refresh(context.Background())
+		_, issueErr := iss.IssueClientCert(context.Background(), "pinny", nil)
+		if gotKey := iss.Status() == nil && issueErr == nil; gotKey != step.wantKey {
+			t.Errorf("%s: has a key %t (status %v, issue %v), want %t", step.name, gotKey, iss.Status(), issueErr, step.wantKey)
+		}
 	}
 }
