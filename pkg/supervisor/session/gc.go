@@ -69,7 +69,8 @@ func (g *GC) Run(ctx context.Context) {
 }
 
 // Once runs one round: it lists the sessions that expired before now, revokes and
-// deletes each, and returns how many it deleted. Sessions deleted or changed by
+// deletes each, then deletes expired sessions the store cannot read (no upstream
+// revocation is possible for those), and returns how many it deleted. Sessions deleted or changed by
 // someone else meanwhile are skipped quietly; other errors are joined.
 func (g *GC) Once(ctx context.Context) (int, error) {
 	now := g.now()
@@ -97,6 +98,13 @@ func (g *GC) Once(ctx context.Context) (int, error) {
 			g.logger().DebugContext(ctx, "expired session changed or deleted concurrently", "session", s.ID)
 		default:
 			errs = append(errs, fmt.Errorf("delete session %s: %w", s.ID, err))
+		}
+	}
+	if c, ok := g.Store.(UnreadableCollector); ok {
+		n, err := c.DeleteUnreadable(ctx, now)
+		deleted += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return deleted, errors.Join(errs...)
@@ -138,4 +146,16 @@ func (g *GC) maxRetryAge() time.Duration {
 		return DefaultMaxRetryAge
 	}
 	return g.MaxRetryAge
+}
+
+// UnreadableMaxAge is how long after its creation a stored session that cannot be read,
+// and whose expiry cannot be read either, is collected: longer than any session lives
+// (the supervisor's --session-lifetime is at most 168 hours), plus a day.
+const UnreadableMaxAge = 8 * 24 * time.Hour
+
+// UnreadableCollector is implemented by stores that can hold sessions they cannot read,
+// such as Secrets sealed with keys that were lost. DeleteUnreadable deletes those that
+// expired before the given time and returns how many it deleted.
+type UnreadableCollector interface {
+	DeleteUnreadable(ctx context.Context, expiredBefore time.Time) (int, error)
 }

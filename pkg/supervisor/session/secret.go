@@ -4,8 +4,11 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -188,12 +191,9 @@ func (st *secretStore) List(ctx context.Context, opts ListOptions) ([]*Session, 
 // listed returns the session in secret if it matches opts, nil otherwise.
 func (st *secretStore) listed(ctx context.Context, secret *corev1.Secret, opts ListOptions) *Session {
 	if !opts.ExpiredBefore.IsZero() {
-		expires, err := secretExpires(secret)
-		if err != nil {
-			st.logger.WarnContext(ctx, "skipping unreadable session secret", "name", secret.Name, "error", err)
-			return nil
-		}
-		if !expires.Before(opts.ExpiredBefore) {
+		// A readable annotation saves unsealing live sessions; without one, the stored
+		// session's own expiry decides below.
+		if expires, err := secretExpires(secret); err == nil && !expires.Before(opts.ExpiredBefore) {
 			return nil
 		}
 	}
@@ -208,4 +208,48 @@ func (st *secretStore) listed(ctx context.Context, secret *corev1.Secret, opts L
 		return nil
 	}
 	return s
+}
+
+// DeleteUnreadable implements UnreadableCollector: it deletes the session Secrets that
+// cannot be decoded (after a keyring loss, for instance) and expired before
+// expiredBefore, by their expires annotation or, when that cannot be read either, by
+// UnreadableMaxAge after their creation. Each deletion is conditional on the version
+// read, so a Secret rewritten meanwhile stays for the next round.
+func (st *secretStore) DeleteUnreadable(ctx context.Context, expiredBefore time.Time) (int, error) {
+	listOpts := metav1.ListOptions{LabelSelector: labels.Set{labelType: labelTypeSession}.String(), Limit: listPageSize}
+	deleted := 0
+	var errs []error
+	for {
+		page, err := st.secrets.List(ctx, listOpts)
+		if err != nil {
+			return deleted, fmt.Errorf("list sessions: %w", err)
+		}
+		for i := range page.Items {
+			secret := &page.Items[i]
+			expires, err := secretExpires(secret)
+			if err != nil {
+				expires = secret.CreationTimestamp.Add(UnreadableMaxAge)
+			}
+			if !expires.Before(expiredBefore) {
+				continue
+			}
+			_, decodeErr := decodeSecret(secret, st.sealer)
+			if decodeErr == nil {
+				continue // readable: the collector's List returned it
+			}
+			id, _ := strings.CutPrefix(secret.Name, secretNamePrefix)
+			switch err := st.Delete(ctx, id, secret.ResourceVersion); {
+			case err == nil:
+				deleted++
+				st.logger.WarnContext(ctx, "deleted unreadable expired session", "name", secret.Name, "reason", decodeErr.Error())
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+			default:
+				errs = append(errs, fmt.Errorf("delete unreadable session %s: %w", secret.Name, err))
+			}
+		}
+		if page.Continue == "" {
+			return deleted, errors.Join(errs...)
+		}
+		listOpts.Continue = page.Continue
+	}
 }

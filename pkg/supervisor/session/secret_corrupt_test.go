@@ -6,12 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session/conformance"
@@ -161,5 +164,66 @@ func TestSecretStoreListIndexMismatch(t *testing.T) {
 				t.Errorf("Expires (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestGCCollectsUnreadableSecrets loses the keyring: sessions sealed with the old keys
+// can never be read again, and the collector must still delete them once they expire
+// (by the expires annotation), or, without a readable annotation, once they are older
+// than any session can live.
+func TestGCCollectsUnreadableSecrets(t *testing.T) {
+	t.Parallel()
+	f := newSecretFixture(t)
+	now := time.Date(2026, time.August, 1, 0, 0, 0, 0, time.UTC)
+	create := func(name string, expires time.Time) *session.Session {
+		s := conformance.FullSession(conformance.ID(name))
+		s.Expires = expires
+		if err := f.store.Create(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	expired := create("expired", now.Add(-time.Hour))
+	live := create("live", now.Add(time.Hour))
+	oldUnknown := create("old-unknown-expiry", now.Add(time.Hour))
+	newUnknown := create("new-unknown-expiry", now.Add(time.Hour))
+	for _, tt := range []struct {
+		s       *session.Session
+		created time.Time
+	}{{oldUnknown, now.Add(-session.UnreadableMaxAge - time.Hour)}, {newUnknown, now.Add(-time.Hour)}} {
+		secret := f.secret(t, tt.s.ID)
+		secret.Annotations["storage.selkie.dev/expires"] = "garbage"
+		secret.CreationTimestamp = metav1.NewTime(tt.created)
+		f.put(t, secret)
+	}
+
+	// The keyring is lost: a new one in another Secret opens none of the sessions.
+	keyring, err := session.LoadKeyring(t.Context(), f.secrets, "selkie-session-keys-new", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := session.NewSecretStore(f.secrets, keyring, session.WithLogger(slog.New(slog.NewTextHandler(f.logs, nil))))
+	if _, err := store.Get(t.Context(), live.ID); !errors.Is(err, session.ErrCorrupt) {
+		t.Fatalf("Get with the new keyring = %v, want ErrCorrupt", err)
+	}
+	gc := &session.GC{Store: store, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
+	deleted, err := gc.Once(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted != 2 {
+		t.Errorf("deleted %d, want 2", deleted)
+	}
+	for _, tt := range []struct {
+		s        *session.Session
+		wantGone bool
+	}{{expired, true}, {live, false}, {oldUnknown, true}, {newUnknown, false}} {
+		_, err := f.secrets.Get(t.Context(), "selkie-session-"+tt.s.ID, metav1.GetOptions{})
+		if gone := apierrors.IsNotFound(err); gone != tt.wantGone {
+			t.Errorf("session %s: deleted %t, want %t (%v)", tt.s.ID, gone, tt.wantGone, err)
+		}
+	}
+	if !strings.Contains(f.logs.String(), "deleted unreadable expired session") {
+		t.Errorf("the deletions were not logged:\n%s", f.logs.String())
 	}
 }
