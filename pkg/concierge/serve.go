@@ -51,6 +51,8 @@ type serveFlags struct {
 	logLevel                        string
 	logUserInfo                     bool
 	logFingerprintKeyFile           string
+	kubeQPS                         float32
+	kubeBurst                       int
 
 	impersonationProxy         bool
 	proxyPort                  int
@@ -96,6 +98,8 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer; losing the lease never stops the replica")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
+	fs.Float32Var(&f.kubeQPS, "kube-api-qps", 100, "requests per second to the Kubernetes API, for each of the concierge's three clients (controllers and leader election; CSR-strategy logins; the impersonation proxy's TokenReviews, SubjectAccessReviews and token), so that load on one cannot starve the others")
+	fs.IntVar(&f.kubeBurst, "kube-api-burst", 200, "burst of requests to the Kubernetes API, for each of the three clients")
 	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints tokens in audit lines, so all replicas agree and its holder can search for a token (default: a random key per process)")
 	fs.BoolVar(&f.impersonationProxy, "impersonation-proxy", true, "run the impersonation proxy as the CredentialIssuer's spec.impersonationProxy says, and issue certificates with its signer CA after the other strategies")
 	fs.IntVar(&f.proxyPort, "impersonation-proxy-port", 8444, "port the impersonation proxy listens on (on --bind-address)")
@@ -138,11 +142,16 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
-	kube, err := kubernetes.NewForConfig(kubeCfg)
+	if f.kubeQPS <= 0 || f.kubeBurst <= 0 {
+		return fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", f.kubeQPS, f.kubeBurst)
+	}
+	kubeCfg.QPS, kubeCfg.Burst = f.kubeQPS, f.kubeBurst
+	clients, err := newKubeClients(kubeCfg)
 	if err != nil {
 		return err
 	}
-	chain, reporters, err := buildStrategies(ctx, f, kube, log)
+	kube := clients.control
+	chain, reporters, err := buildStrategies(ctx, f, clients, log)
 	if err != nil {
 		return err
 	}
@@ -155,7 +164,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			return err
 		}
 		proxy := impersonationproxy.NewController(impersonationproxy.Config{
-			Kube: kube, Concierge: ciClient, Upstream: kubeCfg, Namespace: f.namespace, NamePrefix: f.proxyNamePrefix,
+			Kube: clients.proxy, Concierge: ciClient, Upstream: kubeCfg, Namespace: f.namespace, NamePrefix: f.proxyNamePrefix,
 			CredentialIssuer: f.credentialIssuer, BindAddress: bind, Port: f.proxyPort, ServiceSelector: f.proxyServiceSelector,
 			ServiceAccount: f.proxyServiceAccount, CertTTL: f.certTTL, APIGroupSuffix: f.suffix, LogUserInfo: f.logUserInfo,
 			Log: log.With("controller", "impersonationproxy"),
@@ -201,7 +210,8 @@ func runServe(ctx context.Context, f *serveFlags) error {
 // buildStrategies returns the configured issuing strategies in the contract's order and
 // their CredentialIssuer reporters: the cluster signing key (files or Secret), then the
 // CSR API. The impersonation proxy's signer, last, is added by runServe.
-func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interface, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
+func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
+	kube := clients.control
 	var chain issuer.Chain
 	var reporters []credentialissuer.Reporter
 	var src signingkey.Source
@@ -229,7 +239,7 @@ func buildStrategies(ctx context.Context, f *serveFlags, kube kubernetes.Interfa
 		reporters = append(reporters, signingkey.Reporter{Issuer: iss, Kube: kube})
 	}
 	if f.csrSigning {
-		iss, err := csr.New(kube, f.certTTL, 20*time.Second)
+		iss, err := csr.New(clients.logins, f.certTTL, 20*time.Second)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -256,4 +266,28 @@ func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kuberne
 		return nil
 	}
 	return runWhileLeader(ctx, kube, f.namespace, log.With("component", "leaderelection"), run)
+}
+
+// kubeClients are the concierge's Kubernetes clients, each with its own rate limit
+// (QPS and Burst of the configuration): a flood of unknown bearer tokens at the
+// impersonation proxy (a TokenReview each) or of CSR-strategy logins then cannot starve
+// the other, nor leader election and the controllers.
+type kubeClients struct {
+	control kubernetes.Interface // controllers, leader election, CredentialIssuer, signing key
+	logins  kubernetes.Interface // the CSR strategy's requests
+	proxy   kubernetes.Interface // the impersonation proxy's reviews and token
+}
+
+func newKubeClients(cfg *restclient.Config) (kubeClients, error) {
+	var c kubeClients
+	for _, dst := range []*kubernetes.Interface{&c.control, &c.logins, &c.proxy} {
+		// Each client set made from a configuration without a RateLimiter gets a
+		// token bucket of its own.
+		cs, err := kubernetes.NewForConfig(restclient.CopyConfig(cfg))
+		if err != nil {
+			return kubeClients{}, err
+		}
+		*dst = cs
+	}
+	return c, nil
 }
