@@ -5,9 +5,7 @@ package impersonator
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/websocket"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
-	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
@@ -46,8 +43,10 @@ type authenticators struct {
 // newAuthenticators builds kube-apiserver's delegated authentication from k8s.io/apiserver
 // parts: client certificates from either CA, then bearer tokens (header or WebSocket
 // protocol) by TokenReview without audiences, everyone so far in system:authenticated,
-// and anonymous last, gated by anonymousAllowed.
-func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CAContentProvider, anonymousAllowed bool) (authenticators, error) {
+// and anonymous last: a request without credentials is system:anonymous here, and the
+// proxy forwards it without credentials of its own (see withAnonymous) so that the API
+// server applies its own anonymous policy.
+func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CAContentProvider) (authenticators, error) {
 	review, err := webhooktoken.NewFromInterface(cfg.Kube.AuthenticationV1(), nil, webhookBackoff(), webhookTimeout,
 		webhooktoken.AuthenticatorMetrics{
 			RecordRequestTotal:   func(context.Context, string) {},
@@ -71,7 +70,7 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 	))
 	all := union.NewFailOnError(known, anonymous.NewAuthenticator(nil))
 	return authenticators{
-		request: &anonymousGate{auth: all, allowAnonymous: anonymousAllowed},
+		request: all,
 		token:   group.NewAuthenticatedGroupAdder(bearertoken.New(tokens)),
 	}, nil
 }
@@ -95,54 +94,10 @@ func (a refuseReserved) AuthenticateRequest(r *http.Request) (*authenticator.Res
 	return resp, ok, err
 }
 
-// anonymousGate lets anonymous requests through only when the API server itself accepts
-// them, except TokenCredentialRequests, which are how clients without credentials log in.
-type anonymousGate struct {
-	auth           authenticator.Request
-	allowAnonymous bool
-}
-
-// AuthenticateRequest authenticates r and drops anonymous results the gate refuses.
-func (g *anonymousGate) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
-	resp, ok, err := g.auth.AuthenticateRequest(r)
-	if err != nil || !ok || g.allowAnonymous || resp.User.GetName() != user.Anonymous {
-		return resp, ok, err
-	}
-	if info, found := request.RequestInfoFrom(r.Context()); found && isTokenCredentialRequest(info) {
-		return resp, ok, err
-	}
-	return nil, false, nil
-}
-
 // isTokenCredentialRequest matches TokenCredentialRequests under any API group suffix.
 func isTokenCredentialRequest(info *request.RequestInfo) bool {
 	return info.IsResourceRequest && info.Resource == "tokencredentialrequests" &&
 		strings.HasPrefix(info.APIGroup, "login.concierge.")
-}
-
-// probeAnonymous asks the API server whether it accepts anonymous requests: an anonymous
-// GET /healthz answered 200 or 403 means yes (authenticated as system:anonymous), 401 no.
-func probeAnonymous(ctx context.Context, rt http.RoundTripper, upstream *url.URL) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, upstream.JoinPath("/healthz").String(), nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return false, fmt.Errorf("probe anonymous access: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
-	_ = resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusForbidden:
-		return true, nil
-	case http.StatusUnauthorized:
-		return false, nil
-	default:
-		return false, fmt.Errorf("probe anonymous access: GET /healthz answered %s", resp.Status)
-	}
 }
 
 // newClientCA follows the API server's client CA once runClientCA starts it.

@@ -66,7 +66,6 @@ const (
 	authzAllowTTL    = 10 * time.Second
 	authzDenyTTL     = 10 * time.Second
 	webhookTimeout   = 10 * time.Second
-	probeTimeout     = 10 * time.Second
 	clientCAWaitTime = 10 * time.Second
 )
 

@@ -8,9 +8,10 @@
 //
 // Authentication unions client certificates signed by the proxy's signer CA or by the API
 // server's client CA (kube-system/extension-apiserver-authentication, key client-ca-file,
-// followed live), bearer tokens checked by TokenReview, and anonymous access when the API
-// server allows it (probed once with an anonymous GET /healthz); anonymous
-// TokenCredentialRequests are always let through so clients can log in. Client
+// followed live) and bearer tokens checked by TokenReview. A request with no credentials
+// is forwarded as it came, without the proxy's identity, so that the API server applies
+// its own anonymous policy (per path, if it restricts anonymous access); only anonymous
+// TokenCredentialRequests go through the proxy's own chain, so clients can log in. Client
 // Impersonate-* headers get Kubernetes semantics (SubjectAccessReviews on verb
 // impersonate) and the authenticated requester travels upstream in the reserved extra
 // original-user-info.impersonation-proxy.concierge.pinniped.dev. Identities with a UID,

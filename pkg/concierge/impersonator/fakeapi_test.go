@@ -35,8 +35,13 @@ type fakeAPI struct {
 	srv       *httptest.Server
 	clusterCA *certauthority.CA
 
-	mu        sync.Mutex
-	healthz   int
+	mu      sync.Mutex
+	healthz int
+	// anonymousElsewhere is the answer to requests without credentials on other paths
+	// than /healthz: 0 accepts them as system:anonymous when healthz does not say 401
+	// (and then the backend answers), 401 refuses them (an AuthenticationConfiguration
+	// that allows anonymous requests on health paths only).
+	anonymousElsewhere int
 	tokens    map[string]authenticationv1.UserInfo
 	authorize policy
 	backend   http.HandlerFunc
@@ -114,7 +119,22 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	recorded := r.Clone(r.Context())
 	f.forwarded = append(f.forwarded, recorded)
 	backend := f.backend
+	refuse := 0
+	if r.Header.Get("Authorization") == "" {
+		switch {
+		case f.anonymousElsewhere != 0:
+			refuse = f.anonymousElsewhere
+		case f.healthz == http.StatusUnauthorized:
+			refuse = http.StatusUnauthorized
+		case r.Header.Get("Impersonate-User") != "":
+			refuse = http.StatusForbidden // system:anonymous may not impersonate
+		}
+	}
 	f.mu.Unlock()
+	if refuse != 0 {
+		w.WriteHeader(refuse)
+		return
+	}
 	backend(w, r)
 }
 

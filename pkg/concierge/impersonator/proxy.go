@@ -6,12 +6,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	endpointsfilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
@@ -30,15 +32,13 @@ type Proxy struct {
 	codecs           runtime.NegotiatedSerializer
 	signer           *signerCAContent
 	authn            authenticators
-	anonymousAllowed bool
 	handler          http.Handler
 	buffers          *bufferPool
 }
 
 var _ http.Handler = (*Proxy)(nil)
 
-// New builds the proxy. It probes the API server for anonymous access and starts
-// following the API server's client CA, waiting up to 10 seconds for its first copy; that
+// New builds the proxy. It starts following the API server's client CA, waiting up to 10 seconds for its first copy; that
 // follower, like every cache in the proxy, lives until ctx ends, so ctx should span the
 // proxy's whole life. New does not listen: serve the Proxy with Serve or as an
 // http.Handler behind a TLS server that requests client certificates.
@@ -54,14 +54,11 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	context.AfterFunc(ctx, p.transports.closeIdle)
-	if p.anonymousAllowed, err = probeAnonymous(ctx, p.transports.http2, upstream); err != nil {
-		return nil, err
-	}
 	clientCA, err := newClientCA(&p.cfg)
 	if err != nil {
 		return nil, err
 	}
-	if p.authn, err = newAuthenticators(&p.cfg, p.signer, clientCA, p.anonymousAllowed); err != nil {
+	if p.authn, err = newAuthenticators(&p.cfg, p.signer, clientCA); err != nil {
 		return nil, err
 	}
 	authz, err := newAuthorizer(&p.cfg)
@@ -72,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if err := runClientCA(ctx, &p.cfg, clientCA); err != nil {
 		return nil, err
 	}
-	p.log.InfoContext(ctx, "impersonation proxy ready", "upstream", upstream.Host, "anonymousAllowed", p.anonymousAllowed)
+	p.log.InfoContext(ctx, "impersonation proxy ready", "upstream", upstream.Host)
 	return p, nil
 }
 
@@ -91,10 +88,6 @@ func (p *Proxy) SetSignerCA(ca *certauthority.CA, previous ...*certauthority.CA)
 	p.signer.set(append([]*certauthority.CA{ca}, previous...)...)
 }
 
-// AnonymousAllowed reports what the probe found: whether the API server accepts anonymous
-// requests, and so whether the proxy does (beyond TokenCredentialRequests).
-func (p *Proxy) AnonymousAllowed() bool { return p.anonymousAllowed }
-
 // chain is kube-apiserver's order: request info, authentication, impersonation,
 // authorization (of the user being impersonated), then the proxying itself.
 func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
@@ -102,6 +95,7 @@ func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
 	h = endpointsfilters.WithAuthorization(h, authz, p.codecs)
 	h = impersonation.WithImpersonation(h, authz, p.codecs)
 	h = p.withRequester(h)
+	h = p.withAnonymous(h)
 	h = endpointsfilters.WithAuthentication(h, p.authn.request, endpointsfilters.Unauthorized(p.codecs), nil, nil)
 	h = p.withTimeout(h)
 	h = endpointsfilters.WithRequestInfo(h, &request.RequestInfoFactory{
@@ -109,6 +103,40 @@ func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
 		GrouplessAPIPrefixes: sets.NewString("api"),
 	})
 	return p.withState(h)
+}
+
+// withAnonymous forwards requests without credentials (system:anonymous) to the API
+// server as they came, without the proxy's identity, so that the API server's own
+// anonymous policy decides: it may refuse anonymous requests altogether or allow them on
+// some paths only (AuthenticationConfiguration's anonymous conditions), and the proxy
+// must never grant more. TokenCredentialRequests are the exception: they are how clients
+// without credentials log in, so they go through the proxy's chain as system:anonymous
+// even where the API server refuses anonymous requests.
+func (p *Proxy) withAnonymous(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := request.UserFrom(r.Context())
+		info, _ := request.RequestInfoFrom(r.Context())
+		if !ok || u.GetName() != user.Anonymous || (info != nil && isTokenCredentialRequest(info)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if state := stateFrom(r.Context()); state != nil {
+			state.requester, state.acting, state.mode = u, u, "anonymous"
+		}
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(p.upstream)
+				for _, name := range clientAddressHeaders {
+					pr.Out.Header.Del(name)
+				}
+			},
+			Transport:     p.transports.forRequest(r),
+			FlushInterval: flushInterval,
+			ErrorHandler:  p.upstreamError,
+			BufferPool:    p.buffers,
+		}
+		proxy.ServeHTTP(w, r)
+	})
 }
 
 // withRequester remembers who authenticated before WithImpersonation replaces the user.
