@@ -84,8 +84,15 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 }
 
 func serve(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logger, errc chan<- error) {
+	// Nothing the supervisor serves streams: every request is bounded, so a client that
+	// sends its headers or body slowly, or reads the answer slowly, holds a connection
+	// for seconds, not forever. An upstream login (an LDAP bind, an OIDC code exchange)
+	// fits well within the write timeout.
 	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 2 * time.Minute
 	srv.IdleTimeout = 5 * time.Minute
+	srv.MaxHeaderBytes = 256 << 10
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {

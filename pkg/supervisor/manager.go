@@ -98,7 +98,7 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 		Client: mgr.GetClient(), Namespace: f.namespace,
 		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: configGroupVersion(f.suffix),
 		Registry: registry, Keys: &keys.Manager{Secrets: kube.CoreV1().Secrets(f.namespace), Policy: keys.Policy{Period: f.keyRotationPeriod}},
-		Store: store, Router: router, Lifetimes: f.lifetimes, LogUserInfo: f.logUserInfo, Fingerprint: f.logFingerprint, Clients: clients.Find, Log: log.With("controller", "federationdomain"),
+		Store: store, Router: router, Lifetimes: f.lifetimes, LogUserInfo: f.logUserInfo, Fingerprint: f.logFingerprint, Limits: f.builtLimits, Clients: clients.Find, Log: log.With("controller", "federationdomain"),
 		DefaultTLSSecret: f.defaultTLSSecret,
 	}
 	if err := fd.SetupWithManager(mgr); err != nil {

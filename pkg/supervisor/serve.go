@@ -14,6 +14,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
@@ -35,6 +36,9 @@ type serveFlags struct {
 	logUserInfo                   bool
 	logFingerprintKeyFile         string
 	logFingerprint                *logfingerprint.Key
+	limits                        oidcprovider.LimitsConfig
+	trustedProxies                string
+	builtLimits                   *oidcprovider.Limits
 	keyRotationPeriod             time.Duration
 	sessionKeySecret              string
 	gcInterval                    time.Duration
@@ -55,7 +59,7 @@ type apiFlags struct {
 }
 
 func newServeCommand() *cobra.Command {
-	f := &serveFlags{lifetimes: oidcprovider.DefaultLifetimes()}
+	f := &serveFlags{lifetimes: oidcprovider.DefaultLifetimes(), limits: oidcprovider.DefaultLimits()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the FederationDomains' OpenID Connect issuers",
@@ -94,6 +98,14 @@ func newServeCommand() *cobra.Command {
 	fs.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", f.lifetimes.IDToken, "lifetime of ID tokens from authcode and refresh grants (2m to 30m)")
 	fs.DurationVar(&f.lifetimes.ExchangeIDToken, "exchange-id-token-lifetime", f.lifetimes.ExchangeIDToken, "lifetime of cluster-audience ID tokens from token exchange (1m to 10m)")
 	fs.DurationVar(&f.lifetimes.Session, "session-lifetime", f.lifetimes.Session, "how long a login lasts, refreshes included (1h to 168h)")
+	fs.Var(&f.limits.Requests, "rate-limit-requests", "requests per minute/burst per client address to the login, token, revoke and device endpoints (0: no limit)")
+	fs.Var(&f.limits.PasswordFailuresPerAddress, "rate-limit-password-failures-per-address", "failed password logins per minute/burst per client address; beyond it attempts get 429 without reaching the upstream")
+	fs.Var(&f.limits.PasswordFailuresPerUsername, "rate-limit-password-failures-per-username", "failed password logins per minute/burst per username and identity provider; keep the burst below an Active Directory lockout threshold")
+	fs.Var(&f.limits.DeviceAuthorizations, "rate-limit-device-authorizations", "device login starts per minute/burst per client address")
+	fs.IntVar(&f.limits.MaxPendingDeviceLogins, "max-pending-device-logins", f.limits.MaxPendingDeviceLogins, "device logins this replica started that may be pending at once (0: no bound)")
+	fs.Var(&f.limits.UserCodeFailures, "rate-limit-user-code-failures", "wrong device user codes per minute/burst per client address")
+	fs.Var(&f.limits.ClientSecretFailures, "rate-limit-client-secret-failures", "failed client authentications per minute/burst per OIDCClient (each costs bcrypt comparisons)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers or ingresses that terminate client connections; for requests from them the client address is the right-most untrusted X-Forwarded-For entry (default: none, the connection's peer is the client)")
 	fs.StringVar(&f.api.bindAddress, "api-bind-address", "0.0.0.0", "address the aggregated API (OIDCClientSecretRequest, SupervisorSession) listens on")
 	fs.IntVar(&f.api.port, "api-port", 10250, "HTTPS port of the aggregated API (0: do not serve it)")
 	fs.StringVar(&f.api.serviceName, "api-service-name", "selkie-supervisor-api", "Service in --namespace the APIService points at (names the API serving certificate)")
@@ -138,6 +150,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if f.logFingerprint, err = logfingerprint.New(f.logFingerprintKeyFile); err != nil {
 		return fmt.Errorf("--log-fingerprint-key-file: %w", err)
 	}
+	if f.limits.Address.Trusted, err = ratelimit.ParsePrefixes(f.trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if f.limits.MaxPendingDeviceLogins < 0 {
+		return fmt.Errorf("--max-pending-device-logins %d is negative", f.limits.MaxPendingDeviceLogins)
+	}
+	f.builtLimits = oidcprovider.NewLimits(f.limits)
 	if f.api.certDir == "" && f.api.port != 0 {
 		if f.api.certDir, err = os.MkdirTemp("", "selkie-supervisor-certs-"); err != nil {
 			return err

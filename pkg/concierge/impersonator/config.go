@@ -67,6 +67,8 @@ const (
 	authzDenyTTL     = 10 * time.Second
 	webhookTimeout   = 10 * time.Second
 	clientCAWaitTime = 10 * time.Second
+	// requestIOGrace lets a bounded request's answer be written after its timeout fires.
+	requestIOGrace = 5 * time.Second
 )
 
 // webhookBackoff is kube-apiserver's default retry schedule for delegated TokenReviews and

@@ -42,11 +42,11 @@ type fakeAPI struct {
 	// (and then the backend answers), 401 refuses them (an AuthenticationConfiguration
 	// that allows anonymous requests on health paths only).
 	anonymousElsewhere int
-	tokens    map[string]authenticationv1.UserInfo
-	authorize policy
-	backend   http.HandlerFunc
-	forwarded []*http.Request
-	sars      []authorizationv1.SubjectAccessReviewSpec
+	tokens             map[string]authenticationv1.UserInfo
+	authorize          policy
+	backend            http.HandlerFunc
+	forwarded          []*http.Request
+	sars               []authorizationv1.SubjectAccessReviewSpec
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,15 +26,15 @@ import (
 
 // Proxy is the impersonation proxy's request handler. It is safe for concurrent use.
 type Proxy struct {
-	cfg              Config
-	log              *slog.Logger
-	upstream         *url.URL
-	transports       upstreamTransports
-	codecs           runtime.NegotiatedSerializer
-	signer           *signerCAContent
-	authn            authenticators
-	handler          http.Handler
-	buffers          *bufferPool
+	cfg        Config
+	log        *slog.Logger
+	upstream   *url.URL
+	transports upstreamTransports
+	codecs     runtime.NegotiatedSerializer
+	signer     *signerCAContent
+	authn      authenticators
+	handler    http.Handler
+	buffers    *bufferPool
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -167,6 +168,12 @@ func (p *Proxy) withTimeout(next http.Handler) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), p.cfg.RequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
+			// The connection (an HTTP/2 stream) is bounded too, so that a client
+			// sending its body or reading the answer slowly cannot hold it open.
+			rc := http.NewResponseController(w)
+			deadline := time.Now().Add(p.cfg.RequestTimeout + requestIOGrace)
+			_ = rc.SetReadDeadline(deadline)
+			_ = rc.SetWriteDeadline(deadline)
 		}
 		next.ServeHTTP(w, r)
 	})

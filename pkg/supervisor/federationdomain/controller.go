@@ -50,6 +50,8 @@ type Reconciler struct {
 	LogUserInfo bool
 	// Fingerprint keys the usernames' fingerprints in audit events (nil: a random key).
 	Fingerprint *logfingerprint.Key
+	// Limits are the replica's rate limits, shared by every FederationDomain.
+	Limits *oidcprovider.Limits
 	// DefaultTLSSecret names a kubernetes.io/tls Secret of the namespace served to TLS
 	// clients that match no domain's certificate by server name (an IP-address issuer's
 	// clients send none); empty means none.
@@ -138,7 +140,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		Issuer: fd.Spec.Issuer, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
 		TokenKey: symmetric[names.TokenSigningKey.Name], StateSigningKey: symmetric[names.StateSigningKey.Name],
 		StateEncryptionKey: symmetric[names.StateEncryptionKey.Name], Store: r.Store, Clients: r.Clients,
-		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Now: r.Now, Log: r.Log,
+		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Limits: r.Limits, Now: r.Now, Log: r.Log,
 	})
 	return p, next, err
 }

@@ -168,11 +168,16 @@ func (p *Provider) passwordLogin(w http.ResponseWriter, r *http.Request, client 
 		p.redirectError(w, r, req, newError(errAccessDenied, "This identity provider does not allow logins with a username and password from the CLI."))
 		return
 	}
+	if !p.allowPassword(w, r, idp.DisplayName, username, false) {
+		return
+	}
 	id, err := pw.Login(ctx, username, password)
 	if err != nil {
 		desc := "Username or password is incorrect, or the user is not allowed to log in."
 		if !errors.Is(err, upstream.ErrBadCredentials) {
 			desc = "The identity provider could not check the username and password."
+		} else {
+			p.passwordFailed(r, idp.DisplayName, username)
 		}
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowCLIPassword, "reason", err.Error())
 		p.redirectError(w, r, req, newError(errAccessDenied, desc))

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Wire constants of the contract (§0.2).
@@ -74,23 +72,6 @@ func (p *Provider) client(ctx context.Context, id string) (*Client, error) {
 		return nil, ErrUnknownClient
 	}
 	return p.cfg.Clients(ctx, id)
-}
-
-// authenticate checks the client's credentials: none for the public client, a bcrypt
-// match against any stored secret otherwise.
-func (c *Client) authenticate(secret string, hasSecret bool) bool {
-	if c.Public {
-		return secret == ""
-	}
-	if !hasSecret || secret == "" {
-		return false
-	}
-	for _, h := range c.SecretHashes {
-		if bcrypt.CompareHashAndPassword(h, []byte(secret)) == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // allowsRedirect matches uri against the registered redirect URIs; for loopback http

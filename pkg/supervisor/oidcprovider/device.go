@@ -79,6 +79,16 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		oerr.write(w)
 		return
 	}
+	// Each device login stores a session before anyone has logged in: limit them per
+	// client address, and in total.
+	l := p.cfg.Limits
+	if ok, wait := l.deviceAuthorizations.Allow(l.clientAddress(r)); p.limited(w, r, "device-authorizations", ok, wait, false) {
+		return
+	}
+	if !l.pending.add(p.cfg.Now().Add(deviceCodeLifetime + deviceSessionGrace)) {
+		p.limited(w, r, "pending-device-logins", false, time.Minute, false)
+		return
+	}
 	resp, err := p.startDeviceGrant(ctx, client, granted, idp)
 	if err != nil {
 		p.storeError(ctx, w, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
@@ -51,28 +52,61 @@ func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form 
 	}
 }
 
-// pollPending records a poll of a pending grant: authorization_pending, or slow_down
-// (and a longer interval from now on) when it came too early.
-func (p *Provider) pollPending(w http.ResponseWriter, r *http.Request, s *session.Session) {
-	now := p.cfg.Now()
+// pollPending answers a poll of a pending grant: authorization_pending, or slow_down
+// (and a longer interval from now on) when it came too early. Polls are tracked in this
+// replica's memory, not in the session: a poll writes nothing, however fast it comes.
+func (p *Provider) pollPending(w http.ResponseWriter, _ *http.Request, s *session.Session) {
 	g := s.DeviceGrant
-	answer := newError(errAuthorizationPending, "the user has not completed the login yet")
-	if !g.LastPoll.IsZero() && now.Sub(g.LastPoll) < g.Interval-devicePollLeeway {
-		g.Interval += devicePollSlowDown
-		answer = newError(errSlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests")
+	if p.cfg.Limits.polls.poll(s.ID, p.cfg.Now(), s.Expires, g.Interval) {
+		newError(errSlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests").write(w)
+		return
 	}
-	g.LastPoll = now
-	err := p.cfg.Store.Update(r.Context(), s)
-	switch {
-	case errors.Is(err, session.ErrNotFound):
-		newError(errInvalidGrant, "the device code is invalid or was already used").write(w)
-	case err != nil && !errors.Is(err, session.ErrConflict):
-		// A conflict is a concurrent approval or poll: the next poll sees it.
-		p.storeError(r.Context(), w, err)
-	default:
-		answer.write(w)
-	}
+	newError(errAuthorizationPending, "the user has not completed the login yet").write(w)
 }
+
+// pollTracker remembers the last poll of each pending device grant and its interval.
+// Entries are only made for valid device codes and dropped once their session expires,
+// so it holds at most the pending device logins.
+type pollTracker struct {
+	mu    sync.Mutex
+	polls map[string]pollState
+}
+
+type pollState struct {
+	at, until time.Time
+	interval  time.Duration
+}
+
+// poll records a poll of session id at now and reports whether it came too early, in
+// which case the interval grows by devicePollSlowDown.
+func (t *pollTracker) poll(id string, now, until time.Time, interval time.Duration) (tooEarly bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.polls == nil {
+		t.polls = map[string]pollState{}
+	}
+	st, seen := t.polls[id]
+	if !seen {
+		if len(t.polls) >= pollTrackerPrune {
+			for k, v := range t.polls {
+				if !now.Before(v.until) {
+					delete(t.polls, k)
+				}
+			}
+		}
+		st.interval = interval
+	}
+	tooEarly = seen && now.Sub(st.at) < st.interval-devicePollLeeway
+	if tooEarly {
+		st.interval += devicePollSlowDown
+	}
+	st.at, st.until = now, until
+	t.polls[id] = st
+	return tooEarly
+}
+
+// pollTrackerPrune is the size at which the tracker drops expired entries.
+const pollTrackerPrune = 1024
 
 // collectDevice issues the tokens of an approved grant and removes the grant, so that the
 // device code works once.

@@ -60,14 +60,23 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 		p.deviceForm(w, r, http.StatusForbidden, "", "This form expired or was not sent from this browser. Enter the code again.")
 		return
 	}
+	// Wrong codes are counted per client address: user codes are short enough to guess
+	// at with enough attempts.
+	l := p.cfg.Limits
+	addr := l.clientAddress(r)
+	if ok, wait := l.userCodeFailures.Check(addr); p.limited(w, r, "user-code-failures", ok, wait, true) {
+		return
+	}
 	code, ok := normalizeUserCode(r.PostForm.Get("user_code"))
 	if !ok {
+		l.userCodeFailures.Fail(addr)
 		p.deviceForm(w, r, http.StatusBadRequest, "", deviceCodeInvalid)
 		return
 	}
 	s, err := p.cfg.Store.Get(ctx, p.deviceSessionID(code))
 	switch {
 	case errors.Is(err, session.ErrNotFound):
+		l.userCodeFailures.Fail(addr)
 		p.audit(ctx, "device code refused", "reason", "unknown user code")
 		p.deviceForm(w, r, http.StatusBadRequest, "", deviceCodeInvalid)
 		return
@@ -79,6 +88,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	idp, found := p.idp(s.IdP.DisplayName)
 	if g := s.DeviceGrant; s.Issuer != p.cfg.Issuer || g == nil || g.Status != session.DeviceGrantPending || !now.Before(g.Expires) ||
 		!found || idp.Provider.UID() != s.IdP.UID {
+		l.userCodeFailures.Fail(addr)
 		p.audit(ctx, "device code refused", "session", s.ID, "reason", "not a pending device grant of this domain")
 		p.deviceForm(w, r, http.StatusBadRequest, "", deviceCodeInvalid)
 		return

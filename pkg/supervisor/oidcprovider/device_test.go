@@ -321,7 +321,7 @@ func TestDeviceFlowExpired(t *testing.T) {
 func TestDeviceCodeGrantBadInput(t *testing.T) {
 	f := newDeviceFixture(t)
 	deviceCode, _ := f.authorize(t)
-	sid, _, _ := parseToken(prefixDeviceCode, deviceCode)
+	sid, _, _ := f.p.tokens.parse(prefixDeviceCode, deviceCode)
 	for _, tc := range []struct {
 		name       string
 		form       url.Values

@@ -5,6 +5,9 @@ package oidcprovider
 import (
 	"net/http"
 	"net/url"
+	"time"
+
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // OAuth 2.0 error codes used here.
@@ -26,6 +29,8 @@ const (
 	errExpiredToken         = "expired_token"
 	// errUpstreamRefresh is the reference's code for a failed upstream re-validation.
 	errUpstreamRefresh = "error"
+	// errTooManyRequests answers 429 with Retry-After (a rate limit).
+	errTooManyRequests = "too_many_requests"
 )
 
 // oauthError is an RFC 6749 error answer.
@@ -33,6 +38,7 @@ type oauthError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	status      int
+	retryAfter  time.Duration
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -48,8 +54,16 @@ func newError(code, description string) *oauthError {
 	return &oauthError{Code: code, Description: description, status: status}
 }
 
+// tooManyRequests is a rate limit's answer: retry after wait.
+func tooManyRequests(wait time.Duration) *oauthError {
+	return &oauthError{Code: errTooManyRequests, Description: "too many requests: try again later", status: http.StatusTooManyRequests, retryAfter: wait}
+}
+
 // write sends e as JSON (token endpoint, and authorize errors that cannot be redirected).
 func (e *oauthError) write(w http.ResponseWriter) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(e.retryAfter))
+	}
 	if e.status == http.StatusUnauthorized && e.Code == errInvalidClient {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
 	}

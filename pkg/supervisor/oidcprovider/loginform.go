@@ -74,12 +74,17 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) {
 		p.backToLoginForm(w, r, encoded, login.ErrIncorrectUsernameOrPassword)
 		return
 	}
+	if !p.allowPassword(w, r, idp.DisplayName, username, true) {
+		return
+	}
 	id, err := pw.Login(ctx, username, password)
 	if err != nil {
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowBrowserAuthcode, "reason", err.Error())
 		code := login.ErrIncorrectUsernameOrPassword
 		if !errors.Is(err, upstream.ErrBadCredentials) {
 			code = login.ErrInternal
+		} else {
+			p.passwordFailed(r, idp.DisplayName, username)
 		}
 		p.backToLoginForm(w, r, encoded, code)
 		return

@@ -101,9 +101,12 @@ type Config struct {
 	LogUserInfo bool
 	// Fingerprint keys the usernames' fingerprints in audit events (nil: a random key).
 	Fingerprint *logfingerprint.Key
-	Now         func() time.Time
-	Rand        io.Reader
-	Log         *slog.Logger
+	// Limits are the replica's rate limits, shared by its FederationDomains (nil: no
+	// rate limits; client secret checks are still cached and bounded).
+	Limits *Limits
+	Now    func() time.Time
+	Rand   io.Reader
+	Log    *slog.Logger
 }
 
 // Provider serves one FederationDomain. It is immutable and safe for concurrent use.
@@ -136,6 +139,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.Fingerprint == nil {
 		cfg.Fingerprint = logfingerprint.Random()
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = NewLimits(LimitsConfig{Now: cfg.Now})
 	}
 	if cfg.Lifetimes == (Lifetimes{}) {
 		cfg.Lifetimes = DefaultLifetimes()
@@ -186,6 +192,17 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		http.NotFound(w, r)
 		return
+	}
+	switch rest {
+	case PathDiscovery, PathJWKS, PathIDPs: // public documents, no input
+	case PathToken, PathRevoke, PathDeviceAuthorization:
+		if !p.allowRequest(w, r, false) {
+			return
+		}
+	default:
+		if !p.allowRequest(w, r, true) {
+			return
+		}
 	}
 	for _, m := range rt.methods {
 		if r.Method == m {

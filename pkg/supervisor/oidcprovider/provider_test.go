@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 type fakeIdP struct {
 	groups  []string
 	refresh error
+	logins  atomic.Int32 // calls of Login
 }
 
 func (f *fakeIdP) Type() string      { return upstream.TypeOIDC }
@@ -37,6 +39,7 @@ func (f *fakeIdP) DownstreamSubject(d string, id *upstream.Identity) string {
 	return "https://up?idpName=" + d + "&sub=" + id.Subject
 }
 func (f *fakeIdP) Login(_ context.Context, u, p string) (*upstream.Identity, error) {
+	f.logins.Add(1)
 	if u != "alice" || p != "pw" {
 		return nil, upstream.ErrBadCredentials
 	}

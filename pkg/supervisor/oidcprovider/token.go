@@ -97,7 +97,30 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*Client
 		}
 		return nil, newError(errInvalidClient, "client authentication failed")
 	}
-	if !client.authenticate(secret, basic) {
+	if client.Public {
+		if secret != "" {
+			return nil, newError(errInvalidClient, "client authentication failed")
+		}
+		return client, nil
+	}
+	if !basic || secret == "" {
+		return nil, newError(errInvalidClient, "client authentication failed")
+	}
+	l := p.cfg.Limits
+	if l.secrets.cached(client.SecretHashes, secret) {
+		return client, nil // a secret that matched recently: no bcrypt, no limit
+	}
+	if ok, wait := l.clientSecretFailures.Check(client.ID); !ok {
+		p.audit(r.Context(), "rate limited", "limit", "client-secret-failures", "client", client.ID, "clientAddress", l.clientAddress(r))
+		return nil, tooManyRequests(wait)
+	}
+	ok, err := l.secrets.match(r.Context(), client.SecretHashes, secret)
+	switch {
+	case errors.Is(err, errBusy):
+		p.audit(r.Context(), "rate limited", "limit", "client-secret-comparisons", "client", client.ID, "clientAddress", l.clientAddress(r))
+		return nil, tooManyRequests(time.Second)
+	case err != nil || !ok:
+		l.clientSecretFailures.Fail(client.ID)
 		return nil, newError(errInvalidClient, "client authentication failed")
 	}
 	return client, nil
@@ -216,7 +239,7 @@ func (p *Provider) issueTokens(s *session.Session, client *Client, nonce string)
 // sessionForToken finds the session a token names, in this FederationDomain.
 func (p *Provider) sessionForToken(ctx context.Context, prefix, token, code string) (*session.Session, string, *oauthError) {
 	invalid := newError(code, "the token is invalid or expired")
-	sid, secret, ok := parseToken(prefix, token)
+	sid, secret, ok := p.tokens.parse(prefix, token)
 	if !ok {
 		return nil, "", invalid
 	}

@@ -13,7 +13,9 @@ import (
 )
 
 // Opaque token prefixes. A token is <prefix><session ID>.<secret>: the session ID finds
-// the session, and the keyed hash of the secret must match the one stored there.
+// the session, and the keyed hash of the secret must match the one stored there. The
+// secret ends in a tag that binds it to the prefix and the session ID under the token
+// key, so that a token the supervisor did not mint is refused before any session is read.
 const (
 	prefixCode    = "sel_ac_"
 	prefixAccess  = "sel_at_"
@@ -22,8 +24,15 @@ const (
 	prefixDeviceCode = "sel_dc_"
 )
 
-// secretBytes is the entropy of a token's secret part.
-const secretBytes = 32
+// secretBytes is the entropy of a token's secret part; tagBytes follow it.
+const (
+	secretBytes = 32
+	tagBytes    = 8
+)
+
+// secretEncoding encodes a token's secret part; Strict refuses a second spelling of the
+// same bytes.
+var secretEncoding = base64.RawURLEncoding.Strict()
 
 var sessionIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -44,12 +53,20 @@ type tokenMinter struct {
 
 // mint returns a new token for the session and the hash to store.
 func (m tokenMinter) mint(prefix, sessionID string) (token string, hash []byte, err error) {
-	secret := make([]byte, secretBytes)
+	secret := make([]byte, secretBytes, secretBytes+tagBytes)
 	if _, err := io.ReadFull(m.random, secret); err != nil {
 		return "", nil, fmt.Errorf("generate token: %w", err)
 	}
-	encoded := base64.RawURLEncoding.EncodeToString(secret)
+	encoded := secretEncoding.EncodeToString(append(secret, m.tag(prefix, sessionID, secret)...))
 	return prefix + sessionID + "." + encoded, m.hash(encoded), nil
+}
+
+// tag binds a token's random part to its kind and session under the token key.
+func (m tokenMinter) tag(prefix, sessionID string, random []byte) []byte {
+	mac := hmac.New(sha256.New, m.key)
+	mac.Write([]byte("opaque token tag\x00" + prefix + "\x00" + sessionID + "\x00"))
+	mac.Write(random)
+	return mac.Sum(nil)[:tagBytes]
 }
 
 // hash is the keyed hash of a token's secret part: a stolen session record does not
@@ -60,8 +77,9 @@ func (m tokenMinter) hash(secret string) []byte {
 	return mac.Sum(nil)
 }
 
-// parse splits a token of the given kind into its session ID and secret part.
-func parseToken(prefix, token string) (sessionID, secret string, ok bool) {
+// parse splits a token of the given kind into its session ID and secret part, and checks
+// that the supervisor minted it (its tag), without reading anything.
+func (m tokenMinter) parse(prefix, token string) (sessionID, secret string, ok bool) {
 	rest, ok := strings.CutPrefix(token, prefix)
 	if !ok || len(token) > 256 {
 		return "", "", false
@@ -74,6 +92,11 @@ func parseToken(prefix, token string) (sessionID, secret string, ok bool) {
 		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
 			return "", "", false
 		}
+	}
+	raw, err := secretEncoding.DecodeString(secret)
+	if err != nil || len(raw) != secretBytes+tagBytes ||
+		!hmac.Equal(raw[secretBytes:], m.tag(prefix, sessionID, raw[:secretBytes])) {
+		return "", "", false
 	}
 	return sessionID, secret, true
 }

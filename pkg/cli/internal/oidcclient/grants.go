@@ -119,6 +119,9 @@ func (c *Client) PasswordLogin(ctx context.Context, req AuthRequest, listenPort 
 		return nil, fmt.Errorf("authorization request: %w", err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, fmt.Errorf("login refused for now: too many failed attempts; try again in %s seconds (Audit-ID %s)", resp.Header.Get("Retry-After"), resp.Header.Get("Audit-ID"))
+	}
 	if resp.StatusCode != http.StatusFound {
 		return nil, fmt.Errorf("authorization request: got %s, want a 302 redirect (Audit-ID %s)", resp.Status, resp.Header.Get("Audit-ID"))
 	}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcprovider
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+)
+
+// countingStore counts session reads.
+type countingStore struct {
+	session.Store
+	gets atomic.Int32
+}
+
+func (s *countingStore) Get(ctx context.Context, id string) (*session.Session, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, id)
+}
+
+// TestForgedTokensCostNoSessionRead sends tokens of the right shape that the supervisor
+// did not mint: each must be refused without reading a session, so that a flood of them
+// costs the API server nothing.
+func TestForgedTokensCostNoSessionRead(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t)
+	store := &countingStore{Store: p.cfg.Store}
+	p.cfg.Store = store
+	tokens := passwordLogin(t, p)
+	rt, at := tokens["refresh_token"].(string), tokens["access_token"].(string)
+	sid, realSecret, _ := strings.Cut(strings.TrimPrefix(rt, prefixRefresh), ".")
+	_, accessSecret, _ := strings.Cut(strings.TrimPrefix(at, prefixAccess), ".")
+	madeUp := base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("x", len(realSecret)*3/4)))
+	forged := map[string]string{
+		"made-up secret for a live session":        prefixRefresh + sid + "." + madeUp,
+		"made-up secret for a made-up session":     prefixRefresh + strings.Repeat("a", 26) + "." + madeUp,
+		"the access token's secret as refresh":     prefixRefresh + sid + "." + accessSecret,
+		"the real secret for another session":      prefixRefresh + strings.Repeat("b", 26) + "." + realSecret,
+		"the real secret, last character changed":  prefixRefresh + sid + "." + realSecret[:len(realSecret)-1] + flip(realSecret[len(realSecret)-1]),
+		"the real secret, shorter":                 prefixRefresh + sid + "." + realSecret[:len(realSecret)-4],
+		"the real secret with a non-canonical end": prefixRefresh + sid + "." + realSecret + "A",
+	}
+	before := store.gets.Load()
+	for name, token := range forged {
+		status, body := doToken(p, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {token}, "client_id": {CLIClientID}})
+		if status != http.StatusBadRequest || body["error"] != errInvalidGrant {
+			t.Errorf("%s: %d %v, want 400 invalid_grant", name, status, body)
+		}
+	}
+	if n := store.gets.Load() - before; n != 0 {
+		t.Errorf("forged tokens cost %d session reads, want 0", n)
+	}
+	if status, body := doToken(p, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}, "client_id": {CLIClientID}}); status != http.StatusOK {
+		t.Errorf("the real refresh token: %d %v", status, body)
+	}
+}
+
+// flip returns another base64url character than c.
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
