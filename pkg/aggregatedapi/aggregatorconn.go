@@ -4,9 +4,13 @@ package aggregatedapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
@@ -24,17 +28,52 @@ import (
 // logins under load. The mitigation is aimed at untrusted clients holding connections;
 // the aggregator, identified by a front-proxy client certificate, is not one. Direct
 // anonymous clients keep the mitigation.
+//
+// It also records the client's address for the handlers (ClientAddressFrom): for a
+// request from the aggregator, the address kube-apiserver appended to X-Forwarded-For;
+// for anyone else, the connection's peer, whatever headers they sent.
 func keepAggregatorConnections(next http.Handler, rh *authenticatorfactory.RequestHeaderConfig) http.Handler {
-	if rh == nil || rh.CAContentProvider == nil {
-		return next
+	var v *frontProxyVerifier
+	if rh != nil && rh.CAContentProvider != nil {
+		v = &frontProxyVerifier{rh: rh}
 	}
-	v := &frontProxyVerifier{rh: rh}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && v.verified(r) {
+		fromAggregator := v != nil && v.verified(r)
+		if fromAggregator && r.ProtoMajor == 2 {
 			w = responsewriter.WrapForHTTP1Or2(&keepAliveWriter{ResponseWriter: w})
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(WithClientAddress(r.Context(), clientAddress(r, fromAggregator))))
 	})
+}
+
+type clientAddressKey struct{}
+
+// WithClientAddress returns ctx carrying the request's client address.
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddressFrom is the address of the client whose request ctx belongs to, "" if
+// unknown.
+func ClientAddressFrom(ctx context.Context) string {
+	addr, _ := ctx.Value(clientAddressKey{}).(string)
+	return addr
+}
+
+// clientAddress is the connection's peer, or for the aggregator the last address of
+// X-Forwarded-For (the one kube-apiserver added for its client).
+func clientAddress(r *http.Request, fromAggregator bool) string {
+	if fromAggregator {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		if a, err := netip.ParseAddr(strings.TrimSpace(hops[len(hops)-1])); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // frontProxyVerifier checks a request's client certificate against the current

@@ -100,3 +100,22 @@ func TestKeepAggregatorConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAddress: X-Forwarded-For counts only when the aggregator sent it.
+func TestClientAddress(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.RemoteAddr = "10.0.0.5:443"
+	r.Header.Add("X-Forwarded-For", "203.0.113.66")
+	r.Header.Add("X-Forwarded-For", "198.51.100.7, 192.0.2.9")
+	if got := clientAddress(r, false); got != "10.0.0.5" {
+		t.Errorf("a direct client: %q, want its peer address", got)
+	}
+	if got := clientAddress(r, true); got != "192.0.2.9" {
+		t.Errorf("through the aggregator: %q, want the address it appended", got)
+	}
+	r.Header.Set("X-Forwarded-For", "garbage")
+	if got := clientAddress(r, true); got != "10.0.0.5" {
+		t.Errorf("an unreadable header: %q, want the peer", got)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 )
@@ -52,6 +53,8 @@ type serveFlags struct {
 	logUserInfo                     bool
 	logFingerprintKeyFile           string
 	kubeQPS                         float32
+	proxyTokenFailures              ratelimit.Rule
+	loginFailures                   ratelimit.Rule
 	kubeBurst                       int
 
 	impersonationProxy         bool
@@ -100,6 +103,10 @@ func newServeCommand() *cobra.Command {
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	fs.Float32Var(&f.kubeQPS, "kube-api-qps", 100, "requests per second to the Kubernetes API, for each of the concierge's three clients (controllers and leader election; CSR-strategy logins; the impersonation proxy's TokenReviews, SubjectAccessReviews and token), so that load on one cannot starve the others")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", 200, "burst of requests to the Kubernetes API, for each of the three clients")
+	f.proxyTokenFailures = ratelimit.Rule{PerMinute: 600, Burst: 100}
+	fs.Var(&f.proxyTokenFailures, "impersonation-proxy-token-failures", "bearer tokens per minute/burst per client address that may fail their TokenReview at the impersonation proxy; beyond it requests with a bearer token get 429 without a review (0: no limit)")
+	f.loginFailures = ratelimit.Rule{PerMinute: 600, Burst: 100}
+	fs.Var(&f.loginFailures, "login-failures", "failed TokenCredentialRequests per minute/burst per client address (as kube-apiserver reports it); beyond it logins get 429 before their token is checked (0: no limit)")
 	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints tokens in audit lines, so all replicas agree and its holder can search for a token (default: a random key per process)")
 	fs.BoolVar(&f.impersonationProxy, "impersonation-proxy", true, "run the impersonation proxy as the CredentialIssuer's spec.impersonationProxy says, and issue certificates with its signer CA after the other strategies")
 	fs.IntVar(&f.proxyPort, "impersonation-proxy-port", 8444, "port the impersonation proxy listens on (on --bind-address)")
@@ -167,7 +174,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			Kube: clients.proxy, Concierge: ciClient, Upstream: kubeCfg, Namespace: f.namespace, NamePrefix: f.proxyNamePrefix,
 			CredentialIssuer: f.credentialIssuer, BindAddress: bind, Port: f.proxyPort, ServiceSelector: f.proxyServiceSelector,
 			ServiceAccount: f.proxyServiceAccount, CertTTL: f.certTTL, APIGroupSuffix: f.suffix, LogUserInfo: f.logUserInfo,
-			Log: log.With("controller", "impersonationproxy"),
+			TokenFailures: f.proxyTokenFailures, Log: log.With("controller", "impersonationproxy"),
 		})
 		// Every replica serves the proxy while it is active, leader or not.
 		proxyCtx, stopProxy := context.WithCancel(ctx)
@@ -199,7 +206,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace, Groups: groups,
 		BindAddress: bind, SecurePort: f.securePort,
 		ServiceName: f.serviceName, ServingCertSecret: f.servingCertSecret, CertDir: filepath.Clean(f.certDir),
-		Authenticators: authenticators, Issuer: chain, LogUserInfo: f.logUserInfo, Fingerprint: fingerprint, Log: log,
+		Authenticators: authenticators, Issuer: chain, LogUserInfo: f.logUserInfo, Fingerprint: fingerprint, LoginFailures: f.loginFailures, Log: log,
 	})
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause

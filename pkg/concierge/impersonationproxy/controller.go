@@ -21,6 +21,7 @@ import (
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/impersonator"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // Config is what NewController needs.
@@ -40,7 +41,9 @@ type Config struct {
 	CertTTL          time.Duration
 	APIGroupSuffix   string
 	LogUserInfo      bool
-	Log              *slog.Logger
+	// TokenFailures limits failed bearer tokens per client address at the proxy.
+	TokenFailures ratelimit.Rule
+	Log           *slog.Logger
 }
 
 // Controller runs the impersonation proxy on this replica while the CredentialIssuer asks
@@ -246,7 +249,7 @@ func (c *Controller) start(ctx context.Context, cas SignerCAs) error {
 	proxyCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	proxy, err := impersonator.New(proxyCtx, impersonator.Config{
 		Upstream: c.cfg.Upstream, Kube: c.cfg.Kube, ProxyToken: c.tokens.Token, SignerCA: cas.Current, PreviousSignerCA: cas.Previous,
-		APIGroupSuffix: c.cfg.APIGroupSuffix, LogUserInfo: c.cfg.LogUserInfo, Log: c.cfg.Log.With("component", "impersonation-proxy"),
+		APIGroupSuffix: c.cfg.APIGroupSuffix, LogUserInfo: c.cfg.LogUserInfo, TokenFailures: c.cfg.TokenFailures, Log: c.cfg.Log.With("component", "impersonation-proxy"),
 	})
 	if err != nil {
 		cancel()

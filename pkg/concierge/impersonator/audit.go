@@ -29,8 +29,11 @@ type requestState struct {
 	acting user.Info
 	// nested says the client sent Impersonate-* headers.
 	nested bool
-	// mode is how the request went upstream: "impersonate" or "passthrough".
+	// mode is how the request went upstream: "impersonate", "passthrough" or
+	// "anonymous".
 	mode string
+	// retryAfter is set when a rate limit refused the request.
+	retryAfter time.Duration
 }
 
 type stateKey struct{}

@@ -4,6 +4,7 @@ package impersonator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 
 	conciergeauthn "github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // The API server publishes the CA it trusts for client certificates here.
@@ -62,11 +64,13 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 	certs := func(ca dynamiccertificates.CAContentProvider) authenticator.Request {
 		return newCachedCertAuthenticator(x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion), ca.CurrentCABundleContent, time.Now)
 	}
+	limiter := ratelimit.New(cfg.TokenFailures, 0, nil)
 	known := group.NewAuthenticatedGroupAdder(union.New(
 		refuseReserved{certs(signer)},
 		certs(clusterCA),
-		bearertoken.New(tokens),
-		websocket.NewProtocolAuthenticator(tokens),
+		// One limiter around both places a bearer token can be, so that a failed token
+		// counts once.
+		failureLimited{union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens)), limiter},
 	))
 	all := union.NewFailOnError(known, anonymous.NewAuthenticator(nil))
 	return authenticators{
@@ -93,6 +97,36 @@ func (a refuseReserved) AuthenticateRequest(r *http.Request) (*authenticator.Res
 	}
 	return resp, ok, err
 }
+
+// failureLimited counts, per client address, bearer tokens that fail to authenticate;
+// past the limit it refuses without a TokenReview and marks the request so that the
+// answer is 429 rather than 401.
+type failureLimited struct {
+	authenticator.Request
+	limiter *ratelimit.Limiter
+}
+
+// AuthenticateRequest reviews r's bearer token unless its address is over the limit.
+func (a failureLimited) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
+	if a.limiter == nil || bearerToken(r.Header) == "" {
+		return a.Request.AuthenticateRequest(r)
+	}
+	key := ratelimit.ClientAddress{}.Of(r)
+	if ok, wait := a.limiter.Check(key); !ok {
+		if state := stateFrom(r.Context()); state != nil {
+			state.retryAfter = wait
+		}
+		return nil, false, errTooManyTokenFailures
+	}
+	resp, ok, err := a.Request.AuthenticateRequest(r)
+	if err != nil || !ok {
+		a.limiter.Fail(key)
+	}
+	return resp, ok, err
+}
+
+// errTooManyTokenFailures refuses a bearer token from an address over the limit.
+var errTooManyTokenFailures = errors.New("too many failed bearer tokens from this address")
 
 // isTokenCredentialRequest matches TokenCredentialRequests under any API group suffix.
 func isTokenCredentialRequest(info *request.RequestInfo) bool {

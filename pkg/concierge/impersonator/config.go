@@ -16,6 +16,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // Config is what New needs.
@@ -47,6 +48,10 @@ type Config struct {
 	// RequestTimeout bounds every request that is not long-running (default 60s).
 	// Watches, proxy, attach, exec, log and port-forward requests have no timeout.
 	RequestTimeout time.Duration
+	// TokenFailures limits, per client address, bearer tokens that fail their
+	// TokenReview: past the burst, a request with a bearer token is answered 429 without
+	// a review, so random tokens cannot keep the API server busy. Zero: no limit.
+	TokenFailures ratelimit.Rule
 	// LogUserInfo puts usernames and groups in the per-request log lines; off, they are
 	// redacted.
 	LogUserInfo bool

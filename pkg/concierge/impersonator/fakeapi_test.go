@@ -47,6 +47,8 @@ type fakeAPI struct {
 	backend            http.HandlerFunc
 	forwarded          []*http.Request
 	sars               []authorizationv1.SubjectAccessReviewSpec
+	// tokenReviews counts TokenReviews.
+	tokenReviews int
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
@@ -148,6 +150,7 @@ func (f *fakeAPI) serveKubeClient(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		info, ok := f.tokens[review.Spec.Token]
+		f.tokenReviews++
 		f.mu.Unlock()
 		review.Status = authenticationv1.TokenReviewStatus{Authenticated: ok, User: info}
 		writeJSON(w, &review)

@@ -5,19 +5,23 @@ package impersonator
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	endpointsfilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 
@@ -97,13 +101,29 @@ func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
 	h = impersonation.WithImpersonation(h, authz, p.codecs)
 	h = p.withRequester(h)
 	h = p.withAnonymous(h)
-	h = endpointsfilters.WithAuthentication(h, p.authn.request, endpointsfilters.Unauthorized(p.codecs), nil, nil)
+	h = endpointsfilters.WithAuthentication(h, p.authn.request, p.unauthorized(), nil, nil)
 	h = p.withTimeout(h)
 	h = endpointsfilters.WithRequestInfo(h, &request.RequestInfoFactory{
 		APIPrefixes:          sets.NewString("api", "apis"),
 		GrouplessAPIPrefixes: sets.NewString("api"),
 	})
 	return p.withState(h)
+}
+
+// unauthorized answers a failed authentication: 401, or 429 with Retry-After when a rate
+// limit refused it.
+func (p *Proxy) unauthorized() http.Handler {
+	unauthorized := endpointsfilters.Unauthorized(p.codecs)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		state := stateFrom(r.Context())
+		if state == nil || state.retryAfter <= 0 {
+			unauthorized.ServeHTTP(w, r)
+			return
+		}
+		seconds := int(math.Ceil(state.retryAfter.Seconds()))
+		responsewriters.ErrorNegotiated(apierrors.NewTooManyRequests("too many failed bearer tokens from this address; try again later", seconds),
+			p.codecs, schema.GroupVersion{}, w, r)
+	})
 }
 
 // withAnonymous forwards requests without credentials (system:anonymous) to the API

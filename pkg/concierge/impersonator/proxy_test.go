@@ -3,6 +3,7 @@
 package impersonator
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // allowAll lets everyone do anything except impersonate.
@@ -245,5 +247,47 @@ func TestSetSignerCA(t *testing.T) {
 		if status, _ := f.do(t, f.client(t, fromNext), http.MethodGet, "/api", nil); status != step.wantNext {
 			t.Errorf("%s: new signer's certificate got %d, want %d", step.name, status, step.wantNext)
 		}
+	}
+}
+
+// TestRandomBearerTokensAreLimited floods the proxy with bearer tokens nobody issued:
+// past the burst an address gets 429 without a TokenReview, while certificate users are
+// served.
+func TestRandomBearerTokensAreLimited(t *testing.T) {
+	t.Parallel()
+	rule := ratelimit.Rule{PerMinute: 1, Burst: 20} // no refill within the test
+	f := newFixture(t, func(a *fakeAPI) { a.authorize = allowAll }, func(c *Config) { c.TokenFailures = rule })
+	client := f.client(t, nil)
+	limited := 0
+	for i := range 50 {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.url+"/api/v1/namespaces", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer random-%d", i))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("random token %d: %d", i, resp.StatusCode)
+		}
+	}
+	f.api.mu.Lock()
+	reviews := f.api.tokenReviews
+	f.api.mu.Unlock()
+	if limited != 50-rule.Burst || reviews > rule.Burst+1 {
+		t.Errorf("%d of 50 random tokens limited after %d TokenReviews; want %d limited and at most %d reviews", limited, reviews, 50-rule.Burst, rule.Burst+1)
+	}
+	if status, body := f.do(t, f.client(t, issue(t, f.signer, "alice")), http.MethodGet, "/api/v1/namespaces", nil); status != http.StatusOK {
+		t.Errorf("a certificate user during the flood: %d %s", status, body)
 	}
 }

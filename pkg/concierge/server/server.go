@@ -16,6 +16,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/credentialrequest"
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/whoami"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // Config is everything the concierge's API server needs.
@@ -44,6 +45,8 @@ type Config struct {
 	LogUserInfo bool
 	// Fingerprint keys the tokens' fingerprints in audit lines; nil draws one.
 	Fingerprint *logfingerprint.Key
+	// LoginFailures limits failed TokenCredentialRequests per client address.
+	LoginFailures ratelimit.Rule
 	// Log is the server's logger.
 	Log *slog.Logger
 }
@@ -61,7 +64,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	tcr := credentialrequest.NewREST(cfg.Authenticators, cfg.Issuer,
 		schema.GroupResource{Group: cfg.Groups.Login, Resource: "tokencredentialrequests"},
-		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo, Fingerprint: cfg.Fingerprint})
+		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo, Fingerprint: cfg.Fingerprint, Failures: cfg.LoginFailures})
 	whoAmI := whoami.NewREST(schema.GroupResource{Group: cfg.Groups.Identity, Resource: "whoamirequests"})
 	return aggregatedapi.Run(ctx, aggregatedapi.Config{
 		Name: "selkie-concierge", Title: "Selkie Concierge",

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,10 +19,12 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/concierge/login"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 // FailureMessage is the only thing a client learns about a failed login.
@@ -48,6 +51,7 @@ type REST struct {
 	log            *slog.Logger
 	logUserInfo    bool
 	fingerprint    *logfingerprint.Key
+	failures       *ratelimit.Limiter
 	table          rest.TableConvertor
 }
 
@@ -66,6 +70,9 @@ type Options struct {
 	Log *slog.Logger
 	// Fingerprint keys the tokens' fingerprints; nil draws a key for this process.
 	Fingerprint *logfingerprint.Key
+	// Failures limits failed logins per client address: past the burst a request is
+	// answered 429 before its token is checked (so a webhook authenticator is not called).
+	Failures ratelimit.Rule
 	// LogUserInfo puts usernames and groups in audit lines; off, they are redacted.
 	LogUserInfo bool
 }
@@ -81,7 +88,7 @@ func NewREST(authenticators Authenticators, issuer Issuer, gr schema.GroupResour
 		fp = logfingerprint.Random()
 	}
 	return &REST{authenticators: authenticators, issuer: issuer, log: log, logUserInfo: opts.LogUserInfo,
-		fingerprint: fp, table: rest.NewDefaultTableConvertor(gr)}
+		fingerprint: fp, failures: ratelimit.New(opts.Failures, 0, nil), table: rest.NewDefaultTableConvertor(gr)}
 }
 
 // New returns an empty TokenCredentialRequest.
@@ -117,6 +124,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err != nil {
 		return nil, err
 	}
+	addr := aggregatedapi.ClientAddressFrom(ctx)
+	if ok, wait := r.failures.Check(addr); !ok {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request rate limited",
+			slog.String("auditID", string(audit.GetAuditIDTruncated(ctx))), slog.String("clientAddress", addr))
+		return nil, apierrors.NewTooManyRequests("too many failed logins from this address; try again later", int(math.Ceil(wait.Seconds())))
+	}
 	start := time.Now()
 	cred, reason, attrs := r.exchange(ctx, req)
 	attrs = append(attrs,
@@ -124,6 +137,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		slog.String("tokenFingerprint", r.fingerprint.Of(req.Spec.Token)),
 		slog.Duration("duration", time.Since(start)))
 	if cred == nil {
+		r.failures.Fail(addr)
 		r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request failed", append(attrs, slog.String("reason", reason))...)
 		msg := FailureMessage
 		return &login.TokenCredentialRequest{Status: login.TokenCredentialRequestStatus{Message: &msg}}, nil

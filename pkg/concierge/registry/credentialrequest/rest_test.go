@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +23,12 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/concierge/login"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
 const (
@@ -198,5 +201,50 @@ func TestListIsEmpty(t *testing.T) {
 	list, ok := out.(*login.TokenCredentialRequestList)
 	if err != nil || !ok || len(list.Items) != 0 || list.ResourceVersion != "0" {
 		t.Errorf("List = %+v, %v", out, err)
+	}
+}
+
+// countingToken counts the tokens it is asked about.
+type countingToken struct {
+	fakeToken
+	calls *atomic.Int32
+}
+
+func (c countingToken) AuthenticateToken(ctx context.Context, tok string) (*authn.Response, bool, error) {
+	c.calls.Add(1)
+	return c.fakeToken.AuthenticateToken(ctx, tok)
+}
+
+// TestFailedLoginsAreLimitedPerAddress: past the burst of failures, an address gets 429
+// and its tokens are not checked at all (a webhook authenticator is not called).
+func TestFailedLoginsAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	ca, err := certauthority.New("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	cache := authenticator.NewCache()
+	cache.Store(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"},
+		countingToken{fakeToken{user: &user.DefaultInfo{Name: "pinny"}, ok: true}, &calls})
+	r := NewREST(cache, caIssuer{ca: ca}, schema.GroupResource{}, Options{Failures: ratelimit.Rule{PerMinute: 1, Burst: 3}})
+	from := func(addr string) context.Context { return aggregatedapi.WithClientAddress(context.Background(), addr) }
+	bad := request("WebhookAuthenticator", "hook")
+	bad.Spec.Token = "wrong"
+	for i := range 3 {
+		if _, err := r.Create(from("192.0.2.1"), bad.DeepCopy(), nil, &metav1.CreateOptions{}); err != nil {
+			t.Fatalf("failure %d: %v, want the generic failure", i+1, err)
+		}
+	}
+	before := calls.Load()
+	if _, err := r.Create(from("192.0.2.1"), request("WebhookAuthenticator", "hook"), nil, &metav1.CreateOptions{}); !apierrors.IsTooManyRequests(err) {
+		t.Errorf("past the burst: %v, want 429", err)
+	}
+	if calls.Load() != before {
+		t.Error("a refused request reached the authenticator")
+	}
+	out, err := r.Create(from("192.0.2.2"), request("WebhookAuthenticator", "hook"), nil, &metav1.CreateOptions{})
+	if err != nil || out.(*login.TokenCredentialRequest).Status.Credential == nil {
+		t.Errorf("another address: %v", err)
 	}
 }
