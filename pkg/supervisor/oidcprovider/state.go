@@ -80,11 +80,11 @@ func (c *stateCodec) decode(purpose, encoded string, now time.Time, v any) error
 	if !ok || len(encoded) > 8*maxParamLength {
 		return errStateInvalid
 	}
-	gotMAC, err := base64.RawURLEncoding.DecodeString(sig)
+	gotMAC, err := decodeCanonical(sig)
 	if err != nil || !hmac.Equal(gotMAC, c.mac(purpose, body)) {
 		return errStateInvalid
 	}
-	sealed, err := base64.RawURLEncoding.DecodeString(body)
+	sealed, err := decodeCanonical(body)
 	if err != nil || len(sealed) < c.aead.NonceSize() {
 		return errStateInvalid
 	}

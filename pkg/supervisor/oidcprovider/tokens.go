@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -31,8 +32,18 @@ const (
 )
 
 // secretEncoding encodes a token's secret part; Strict refuses a second spelling of the
-// same bytes.
+// same bytes (but not line breaks: see decodeCanonical).
 var secretEncoding = base64.RawURLEncoding.Strict()
+
+// decodeCanonical decodes unpadded base64url that is spelled exactly as the encoder
+// spells it. encoding/base64 skips CR and LF even in strict mode, so those are refused
+// here: every value the supervisor issues then has one spelling only.
+func decodeCanonical(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64url")
+	}
+	return secretEncoding.DecodeString(s)
+}
 
 var sessionIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -93,7 +104,7 @@ func (m tokenMinter) parse(prefix, token string) (sessionID, secret string, ok b
 			return "", "", false
 		}
 	}
-	raw, err := secretEncoding.DecodeString(secret)
+	raw, err := decodeCanonical(secret)
 	if err != nil || len(raw) != secretBytes+tagBytes ||
 		!hmac.Equal(raw[secretBytes:], m.tag(prefix, sessionID, raw[:secretBytes])) {
 		return "", "", false

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
@@ -69,3 +70,48 @@ func flip(c byte) string {
 	}
 	return "A"
 }
+
+// TestEncodingsHaveOneSpelling: a token or a state accepted in a second spelling (a line
+// break, which encoding/base64 skips; other padding bits) could slip past checks that
+// compare spellings, such as the read-free token tag.
+func TestEncodingsHaveOneSpelling(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t)
+	token, _, err := p.tokens.mint(prefixRefresh, strings.Repeat("a", 26))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := p.tokens.parse(prefixRefresh, token); !ok {
+		t.Fatal("a minted token was refused")
+	}
+	dot := strings.IndexByte(token, '.')
+	for _, bad := range []string{token[:dot+3] + "\n" + token[dot+3:], token[:dot+3] + "\r" + token[dot+3:]} {
+		if _, _, ok := p.tokens.parse(prefixRefresh, bad); ok {
+			t.Errorf("token with a line break accepted: %q", bad)
+		}
+	}
+	state, err := p.state.encode("test", map[string]string{"a": "b"}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]string
+	if err := p.state.decode("test", state, time.Now(), &v); err != nil {
+		t.Fatal(err)
+	}
+	body, sig, _ := strings.Cut(state, ".")
+	last := sig[len(sig)-1]
+	// The last character of a 32-byte MAC carries 4 padding bits: flipping one keeps the
+	// bytes a lenient decoder reads.
+	other := string(base64URLAlphabet[(strings.IndexByte(base64URLAlphabet, last)^1)%64])
+	for name, bad := range map[string]string{
+		"line break in the signature": body + "." + sig[:4] + "\n" + sig[4:],
+		"line break in the body":      body[:4] + "\n" + body[4:] + "." + sig,
+		"other padding bits":          body + "." + sig[:len(sig)-1] + other,
+	} {
+		if err := p.state.decode("test", bad, time.Now(), &v); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // idLength and idAlphabet describe Session.ID: 26 characters of lower-case base32
@@ -39,6 +40,11 @@ func validateID(id string) error {
 // store return exactly the same values. Claims that encoding/json cannot encode are an
 // error.
 func normalize(s *Session) (*Session, error) {
+	if field := invalidUTF8(s); field != "" {
+		// encoding/json would turn the invalid bytes into U+FFFD in the Secret store
+		// only: the two stores would disagree, and a refresh would see a new identity.
+		return nil, fmt.Errorf("session field %s is not valid UTF-8", field)
+	}
 	claims, err := normalizeClaims(s.AdditionalClaims)
 	if err != nil {
 		return nil, err
@@ -46,6 +52,29 @@ func normalize(s *Session) (*Session, error) {
 	c := clone(s)
 	c.AdditionalClaims = claims
 	return c, nil
+}
+
+// invalidUTF8 names the first string field of s that is not valid UTF-8, or "".
+func invalidUTF8(s *Session) string {
+	fields := []struct {
+		name  string
+		value []string
+	}{
+		{"issuer", []string{s.Issuer}}, {"clientID", []string{s.ClientID}}, {"grantedScopes", s.GrantedScopes},
+		{"redirectURI", []string{s.RedirectURI}}, {"nonce", []string{s.Nonce}}, {"codeChallenge", []string{s.CodeChallenge}},
+		{"idp", []string{s.IdP.DisplayName, s.IdP.Type, s.IdP.Kind, s.IdP.Name, s.IdP.UID}},
+		{"subject", []string{s.Subject}}, {"username", []string{s.Username}}, {"groups", s.Groups},
+		{"upstreamUsername", []string{s.UpstreamUsername}}, {"upstreamGroups", s.UpstreamGroups},
+		{"upstreamSubject", []string{s.UpstreamSubject}},
+	}
+	for _, f := range fields {
+		for _, v := range f.value {
+			if !utf8.ValidString(v) {
+				return f.name
+			}
+		}
+	}
+	return ""
 }
 
 func normalizeClaims(claims map[string]any) (map[string]any, error) {
