@@ -12,7 +12,7 @@ ENV_ARGS ?= -workload-clusters=1
 # IMAGE_ARGS='-tag selkie:dev,selkie:dev2 -pause'.
 IMAGE_ARGS ?= -tag selkie:dev
 
-.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench image image-docker
+.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench fuzz image image-docker
 
 all: build
 
@@ -35,6 +35,11 @@ test-unit:
 
 test-integration:
 	hack/test-integration.sh
+
+# fuzz runs every fuzz target for FUZZTIME (default 10m) each; go test ./... runs their
+# seed corpora.
+fuzz:
+	hack/fuzz.sh
 
 # bench runs the Go benchmarks, unit and integration (no timed assertions; read the figures).
 bench:
