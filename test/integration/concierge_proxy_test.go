@@ -167,6 +167,9 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	if got.Username != user.Email {
 		t.Errorf("whoami through the proxy: %q, want %q", got.Username, user.Email)
 	}
+	t.Run("abuse: random bearer tokens", func(t *testing.T) {
+		abuseProxyWithRandomTokens(t, info.Endpoint, servingCA, proxyKubeconfig, admin)
+	})
 }
 
 func freePort(t testing.TB) int {

@@ -41,17 +41,8 @@ const (
 // supervisor's aggregated API, logs in with that client through Dex's login form and
 // redeems the code with client_secret_basic, then checks the secret limits.
 func TestSupervisorOIDCClients(t *testing.T) {
-	s, api := startSupervisorWithAPI(t)
+	s, api := startOIDCClientSupervisor(t)
 	ns := s.namespace
-	manifest := dexIdPYAML(ns, "dex", false) + "---\n" + federationDomainYAML(ns, "fd1", s.issuer("/fd1"), "dex") + "---\n" + oidcClientYAML(ns)
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "FederationDomain /fd1 lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
 	waitOIDCClient(t, api, ns, configv1alpha1.OIDCClientPhaseError, 0)
 
 	// The first secret through kubectl, as an administrator would.
@@ -148,6 +139,24 @@ func TestSupervisorOIDCClients(t *testing.T) {
 			t.Errorf("a request for YAML: %d %v, want 406", status, err)
 		}
 	})
+}
+
+// startOIDCClientSupervisor runs a supervisor with its aggregated API and a
+// FederationDomain /fd1 on Dex, with the test OIDCClient (no secret yet).
+func startOIDCClientSupervisor(t *testing.T) (*supervisor, *supervisorAPI) {
+	t.Helper()
+	s, api := startSupervisorWithAPI(t)
+	ns := s.namespace
+	manifest := dexIdPYAML(ns, "dex", false) + "---\n" + federationDomainYAML(ns, "fd1", s.issuer("/fd1"), "dex") + "---\n" + oidcClientYAML(ns)
+	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "FederationDomain /fd1 lists Dex", func() (bool, error) {
+		var doc oidcprovider.IDPDiscovery
+		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
+		return err == nil && len(doc.IdentityProviders) == 1, err
+	})
+	return s, api
 }
 
 func oidcClientYAML(ns string) string {
