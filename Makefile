@@ -30,8 +30,9 @@ demo:
 # test runs the unit tier, then the integration tier against the real local environment.
 test: test-unit test-integration
 
+# test-unit runs with the race detector (it needs cgo and a C compiler).
 test-unit:
-	go test ./...
+	go test -race ./...
 
 test-integration:
 	hack/test-integration.sh
