@@ -19,10 +19,15 @@ import (
 // stateVersion is the format of encoded values; a different one is refused (422).
 const stateVersion = 2
 
+// maxStateLength bounds an encoded state, as it travels in URLs and cookies.
+const maxStateLength = 8 * maxParamLength
+
 var (
 	errStateInvalid = errors.New("state is not valid")
 	errStateVersion = errors.New("state has an unsupported version")
-	errStateExpired = errors.New("state has expired")
+	// errStateTooLarge is a value whose encoding would exceed maxStateLength.
+	errStateTooLarge = errors.New("state is too large")
+	errStateExpired  = errors.New("state has expired")
 )
 
 // stateCodec seals values that travel through the browser (the upstream state parameter,
@@ -70,14 +75,19 @@ func (c *stateCodec) encode(purpose string, v any, expires time.Time) (string, e
 	}
 	sealed := c.aead.Seal(nonce, nonce, plain, []byte(purpose))
 	body := base64.RawURLEncoding.EncodeToString(sealed)
-	return body + "." + base64.RawURLEncoding.EncodeToString(c.mac(purpose, body)), nil
+	encoded := body + "." + base64.RawURLEncoding.EncodeToString(c.mac(purpose, body))
+	if len(encoded) > maxStateLength {
+		// decode would refuse it: never hand out a value that cannot come back.
+		return "", errStateTooLarge
+	}
+	return encoded, nil
 }
 
 // decode opens a value sealed for purpose into v; it refuses tampered, foreign,
 // expired and differently versioned values.
 func (c *stateCodec) decode(purpose, encoded string, now time.Time, v any) error {
 	body, sig, ok := strings.Cut(encoded, ".")
-	if !ok || len(encoded) > 8*maxParamLength {
+	if !ok || len(encoded) > maxStateLength {
 		return errStateInvalid
 	}
 	gotMAC, err := decodeCanonical(sig)
