@@ -68,10 +68,18 @@ type attack struct {
 	status map[int]int
 	errs   int
 	wg     sync.WaitGroup
+	start  time.Time
+}
+
+// allowed is how many requests a limit of burst, refilled at perMinute, lets through
+// from each of keys during the attack so far, with slack for the moments between the
+// limiter's decision and the count.
+func (a *attack) allowed(keys, burst int, perMinute float64) int {
+	return keys * (burst + int(time.Since(a.start).Seconds()*perMinute/60) + 2)
 }
 
 func startAttack(workers, maxEach int, fire func(worker int) (int, error)) *attack {
-	a := &attack{status: map[int]int{}}
+	a := &attack{status: map[int]int{}, start: time.Now()}
 	for w := range workers {
 		a.wg.Add(1)
 		go func() {
@@ -211,7 +219,7 @@ func TestAbuseSupervisor(t *testing.T) {
 			total(counts)+errs, counts, errs, p50(under), p50(baseline))
 		// Five guesses reach the directory (a few more when concurrent guesses pass the
 		// check together); every other one is refused before it.
-		if counts[http.StatusFound] > 5+4 || counts[http.StatusFound]+counts[http.StatusTooManyRequests] != total(counts) {
+		if counts[http.StatusFound] > a.allowed(1, 5, 1)+4 || counts[http.StatusFound]+counts[http.StatusTooManyRequests] != total(counts) {
 			t.Errorf("guesses answered %v: more than the burst reached the directory", counts)
 		}
 	})
@@ -296,7 +304,8 @@ func TestAbuseClientSecrets(t *testing.T) {
 		total(counts)+errs, counts, errs, p50(under), p50(baseline))
 	// The default allows 20 failures per client, then one a second: the rest are refused
 	// without bcrypt.
-	if counts[http.StatusUnauthorized] > 20+10 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != total(counts) {
+	if counts[http.StatusUnauthorized] > a.allowed(1, 20, 60) || counts[http.StatusTooManyRequests] == 0 ||
+		counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != total(counts) {
 		t.Errorf("wrong secrets answered %v: more than the burst cost bcrypt", counts)
 	}
 }
@@ -345,7 +354,8 @@ func abuseProxyWithRandomTokens(t *testing.T, endpoint string, servingCA []byte,
 		total(counts)+errs, counts, errs, p50(under), p50(baseline))
 	// Each address has a burst of 100 failed tokens (then 10 a second): most of the flood
 	// is refused without a TokenReview.
-	if counts[http.StatusTooManyRequests] < total(counts)/2 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != total(counts) {
-		t.Errorf("random tokens answered %v, want mostly 429 and nothing else than 401 or 429", counts)
+	if counts[http.StatusUnauthorized] > a.allowed(len(clients), 100, 600) || counts[http.StatusTooManyRequests] == 0 ||
+		counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != total(counts) {
+		t.Errorf("random tokens answered %v: more TokenReviews than the limit allows, or other answers than 401 and 429", counts)
 	}
 }
