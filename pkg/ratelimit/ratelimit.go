@@ -120,23 +120,15 @@ func (l *Limiter) bucket(key string) *rate.Limiter {
 
 // Allow takes a token for key. When there is none it takes nothing and returns false
 // and how long until one is available.
-func (l *Limiter) Allow(key string) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.bucket(key)
-	now := l.now()
-	if b.AllowN(now, 1) {
-		return true, 0
-	}
-	return false, l.wait(b, now)
-}
+func (l *Limiter) Allow(key string) (bool, time.Duration) { return l.token(key, true) }
 
 // Check reports whether key has a token, without taking it: for limits that count only
 // failures (Check before the attempt, Fail after a failed one).
-func (l *Limiter) Check(key string) (bool, time.Duration) {
+func (l *Limiter) Check(key string) (bool, time.Duration) { return l.token(key, false) }
+
+// token reports whether key has a token, taking it when take is set, or how long until
+// one is available.
+func (l *Limiter) token(key string, take bool) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -144,7 +136,7 @@ func (l *Limiter) Check(key string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b := l.bucket(key)
 	now := l.now()
-	if b.TokensAt(now) >= 1 {
+	if (take && b.AllowN(now, 1)) || (!take && b.TokensAt(now) >= 1) {
 		return true, 0
 	}
 	return false, l.wait(b, now)

@@ -49,12 +49,27 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, apierrors.NewInternalError(errors.New(msg)), err)
 		return
 	}
+	p.toUpstream(w, r, auth.apply)
+}
+
+// toUpstream sends r to the API server, streaming the answer back, after removing the
+// headers through which a client can claim an address and letting setHeaders set the
+// outgoing request's credentials (nil: none).
+func (p *Proxy) toUpstream(w http.ResponseWriter, r *http.Request, setHeaders func(http.Header)) {
 	proxy := &httputil.ReverseProxy{
 		// Rewrite (unlike Director) starts from a request without X-Forwarded-* headers
-		// and adds none, so clients cannot spoof their address in the API server's logs.
+		// and adds none.
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(p.upstream)
-			auth.apply(pr.Out.Header)
+			// The API server records a client's address from X-Forwarded-For, then
+			// X-Real-Ip; a client could plant either to fake the source address in the
+			// audit log. Forwarded carries the same claim in its standard form.
+			for _, name := range clientAddressHeaders {
+				pr.Out.Header.Del(name)
+			}
+			if setHeaders != nil {
+				setHeaders(pr.Out.Header)
+			}
 		},
 		Transport: p.transports.forRequest(r),
 		// Flushes at least this often; chunked responses such as watches are flushed
@@ -117,12 +132,6 @@ func (a *upstreamAuth) apply(h http.Header) {
 		if isImpersonationHeader(k) {
 			delete(h, k)
 		}
-	}
-	// The API server records a client's address from X-Forwarded-For, then X-Real-Ip; a
-	// client could plant either to fake the source address in the audit log. Forwarded
-	// carries the same claim in its standard form.
-	for _, name := range clientAddressHeaders {
-		h.Del(name)
 	}
 	h.Set("Authorization", "Bearer "+a.token)
 	if a.as == nil {

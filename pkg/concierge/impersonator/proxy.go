@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"time"
 
@@ -144,19 +143,7 @@ func (p *Proxy) withAnonymous(next http.Handler) http.Handler {
 		if state := stateFrom(r.Context()); state != nil {
 			state.requester, state.acting, state.mode = u, u, "anonymous"
 		}
-		proxy := &httputil.ReverseProxy{
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(p.upstream)
-				for _, name := range clientAddressHeaders {
-					pr.Out.Header.Del(name)
-				}
-			},
-			Transport:     p.transports.forRequest(r),
-			FlushInterval: flushInterval,
-			ErrorHandler:  p.upstreamError,
-			BufferPool:    p.buffers,
-		}
-		proxy.ServeHTTP(w, r)
+		p.toUpstream(w, r, nil)
 	})
 }
 
