@@ -123,7 +123,9 @@ func (l *Limiter) bucket(key string) *rate.Limiter {
 func (l *Limiter) Allow(key string) (bool, time.Duration) { return l.token(key, true) }
 
 // Check reports whether key has a token, without taking it: for limits that count only
-// failures (Check before the attempt, Fail after a failed one).
+// failures (Check before the attempt, Fail after a failed one). Concurrent attempts for
+// one key may each pass Check for the same token before the first Fail: the limit lets
+// through at most that many more per refill.
 func (l *Limiter) Check(key string) (bool, time.Duration) { return l.token(key, false) }
 
 // token reports whether key has a token, taking it when take is set, or how long until
