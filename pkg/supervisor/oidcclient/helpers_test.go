@@ -56,7 +56,13 @@ func newFixture(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *
 		f.statusWrites.Add(1)
 		return c.SubResource(sub).Update(ctx, obj, opts...)
 	}
-	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
+	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&configv1alpha1.OIDCClient{}).WithInterceptorFuncs(fs).Build()
 	f.store = &oidcclient.SecretStore{Client: f.client, Namespace: ns, OIDCClientAPIVersion: apiVersion}
 	return f

@@ -48,9 +48,15 @@ func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
 	if err := corev1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithStatusSubresource(&authenticationv1alpha1.JWTAuthenticator{}).
-		WithObjects(objs...).Build()
+		WithObjects(own...).Build()
 	return &Reconciler{
 		Client:    c,
 		Cache:     authenticator.NewCache(),

@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -53,6 +54,8 @@ func TestSetupWithManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, ctrl.Options{
+		// Controller names are process-global: let `go test -count=N` build it again.
+		Controller:     config.Controller{SkipNameValidation: new(true)},
 		Scheme:         s,
 		Metrics:        metricsserver.Options{BindAddress: "0"},
 		MapperProvider: staticMapper(s),

@@ -31,7 +31,13 @@ func newClient(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) cl
 	if err := corev1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	b := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...)
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
+	b := fake.NewClientBuilder().WithScheme(s).WithObjects(own...)
 	if funcs != nil {
 		b = b.WithInterceptorFuncs(*funcs)
 	}

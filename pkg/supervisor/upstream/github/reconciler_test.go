@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -126,7 +127,13 @@ func TestReconcile(t *testing.T) {
 			if tt.secret != nil {
 				objs = append(objs, tt.secret)
 			}
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
+			// The fake client writes resourceVersion into what it is given, and parallel
+			// tests share their fixtures: give it copies.
+			own := make([]client.Object, 0, len(objs))
+			for _, o := range objs {
+				own = append(own, o.DeepCopyObject().(client.Object))
+			}
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(own...).
 				WithStatusSubresource(&idpv1alpha1.GitHubIdentityProvider{}).Build()
 			registry := upstream.NewRegistry()
 			r := &github.Reconciler{Client: c, Registry: registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
@@ -215,7 +222,9 @@ func TestRequestsFor(t *testing.T) {
 func TestSetupWithManager(t *testing.T) {
 	t.Parallel()
 	mgr, err := ctrl.NewManager(&rest.Config{Host: "https://" + closedPort(t)}, ctrl.Options{
-		Scheme: testScheme(t), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Controller names are process-global: let `go test -count=N` build it again.
+		Controller: config.Controller{SkipNameValidation: new(true)},
+		Scheme:     testScheme(t), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)

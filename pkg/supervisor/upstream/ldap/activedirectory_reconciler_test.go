@@ -62,7 +62,13 @@ func newADEnv(t *testing.T, objs ...client.Object) *adTestEnv {
 		t.Fatal(err)
 	}
 	e := &adTestEnv{registry: upstream.NewRegistry(), dir: newADDir()}
-	e.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
+	e.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.ActiveDirectoryIdentityProvider{}).Build()
 	e.r = &upstreamldap.ActiveDirectoryReconciler{Client: e.client, Registry: e.registry, Namespace: ns, Timeout: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler), Dial: e.dir.dial}

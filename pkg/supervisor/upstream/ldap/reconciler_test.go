@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -64,7 +65,13 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 		env.statusWrites.Add(1)
 		return c.SubResource(sub).Update(ctx, obj, opts...)
 	}
-	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
+	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.LDAPIdentityProvider{}).WithInterceptorFuncs(f).Build()
 	env.r = &upstreamldap.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, Timeout: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler), Dial: env.dir.dial}
@@ -367,7 +374,9 @@ func TestSetupWithManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(&rest.Config{Host: "https://" + closedPort(t)}, ctrl.Options{
-		Scheme: s, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Controller names are process-global: let `go test -count=N` build it again.
+		Controller: config.Controller{SkipNameValidation: new(true)},
+		Scheme:     s, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)

@@ -65,7 +65,13 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 		env.statusWrites.Add(1)
 		return c.SubResource(sub).Update(ctx, obj, opts...)
 	}
-	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+	// The fake client writes resourceVersion into what it is given, and parallel
+	// tests share their fixtures: give it copies.
+	own := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		own = append(own, o.DeepCopyObject().(client.Object))
+	}
+	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.OIDCIdentityProvider{}).WithInterceptorFuncs(f).Build()
 	env.r = &oidc.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}

@@ -9,6 +9,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
@@ -28,7 +29,9 @@ func TestSetupWithManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(&rest.Config{Host: "https://" + closedPort(t)}, ctrl.Options{
-		Scheme: s, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Controller names are process-global: let `go test -count=N` build it again.
+		Controller: config.Controller{SkipNameValidation: new(true)},
+		Scheme:     s, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
