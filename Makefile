@@ -3,10 +3,16 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/selkie-dev/selkie/pkg/version.version=$(VERSION)
 BIN := bin
-# Release builds are static and trimmed; TRIMPATH= CGO=1 builds share the build cache
-# with go test (the integration tests use that).
+# One build configuration for every target but the race tier: static (CGO_ENABLED=0) and
+# trimmed (-trimpath), as release builds and the image are. `make verify`, `make image`, the
+# integration tests and the binaries they build then share one compile of the dependency
+# graph instead of two (the race tier needs cgo and compiles its own anyway).
+export CGO_ENABLED ?= 0
+ifeq ($(filter -trimpath,$(GOFLAGS)),)
+export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
+endif
 TRIMPATH ?= -trimpath
-CGO ?= 0
+CGO ?= $(CGO_ENABLED)
 ENV_ARGS ?= -workload-clusters=1
 # IMAGE_ARGS are passed to test/env/cmd/selkie-image by `make image`, e.g.
 # IMAGE_ARGS='-tag selkie:dev,selkie:dev2 -pause'.
@@ -32,7 +38,7 @@ test: test-unit test-integration
 
 # test-unit runs with the race detector (it needs cgo and a C compiler).
 test-unit:
-	go test -race ./...
+	CGO_ENABLED=1 go test -race ./...
 
 test-integration:
 	hack/test-integration.sh
