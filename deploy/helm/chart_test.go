@@ -276,6 +276,9 @@ func TestBadValuesAreRefusedByBoth(t *testing.T) {
 		{"unknown key", "concierge:\n  replica: 3\n", "replica"},
 		{"proxy without endpoint", "concierge:\n  impersonation_proxy:\n    service_type: None\n", "external_endpoint"},
 		{"pull policy", "supervisor:\n  image_pull_policy: Sometimes\n", "image_pull_policy"},
+		{"bad rate limit", "supervisor:\n  rate_limits:\n    requests: 100 per minute\n", "requests"},
+		{"bad concierge rate limit", "concierge:\n  rate_limits:\n    login_failures: lots\n", "login_failures"},
+		{"bad traffic policy", "supervisor:\n  service:\n    external_traffic_policy: Nearest\n", "external_traffic_policy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "values.yaml")

@@ -78,7 +78,8 @@ type ControlPlane struct {
 	// when ControlPlaneOptions.AuditLog is set, else empty.
 	AuditLog string
 
-	procs []*Process
+	procs  []*Process
+	probes map[string]func(context.Context) error
 }
 
 // ControlPlaneOptions configures StartControlPlaneWith.
@@ -332,6 +333,10 @@ func (cp *ControlPlane) run(ctx context.Context, name, bin string, timeout time.
 		return err
 	}
 	cp.procs = append(cp.procs, p)
+	if cp.probes == nil {
+		cp.probes = map[string]func(context.Context) error{}
+	}
+	cp.probes[name] = probe
 	if err := p.waitReady(ctx, timeout, probe); err != nil {
 		return err
 	}
@@ -358,6 +363,26 @@ func (cp *ControlPlane) Client() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(cfg)
+}
+
+// Restart stops one component ("etcd", "kube-apiserver", "kube-controller-manager"),
+// keeps it away for down, starts it again with the same flags and data, and waits until
+// it is ready: a fault the tests inject.
+func (cp *ControlPlane) Restart(ctx context.Context, component string, down time.Duration) error {
+	for i, p := range cp.procs {
+		if p.Name != component {
+			continue
+		}
+		next, err := p.Respawn(ctx, down, 3*time.Minute, cp.probes[component])
+		if next != nil {
+			cp.procs[i] = next
+		}
+		if err != nil {
+			return errPeer(component, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("control plane %s has no component %q", cp.Name, component)
 }
 
 // Processes returns the control plane's running processes in start order.

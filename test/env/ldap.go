@@ -310,6 +310,19 @@ func ssha(password string) string {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...))
 }
 
+// Restart stops slapd, keeps it away for down and starts it again on the same addresses
+// with the same directory: a fault the tests inject.
+func (l *LDAP) Restart(ctx context.Context, down time.Duration) error {
+	next, err := l.proc.Respawn(ctx, down, 30*time.Second, l.probe)
+	if next != nil {
+		l.proc = next
+	}
+	if err != nil {
+		return errPeer("slapd", err)
+	}
+	return nil
+}
+
 // Process returns slapd's process.
 func (l *LDAP) Process() *Process { return l.proc }
 

@@ -31,6 +31,10 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // set before done is closed
+
+	// How it was started, for Respawn.
+	dir, bin  string
+	env, args []string
 }
 
 // StartProcess starts bin with args, its output going to dir/name.log. The child gets
@@ -59,7 +63,8 @@ func startProcess(dir, name string, env []string, bin string, args ...string) (*
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	p := &Process{Name: name, LogFile: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogFile: logPath, cmd: cmd, done: make(chan struct{}),
+		dir: dir, bin: bin, env: env, args: args}
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
@@ -93,6 +98,26 @@ func (p *Process) Stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// Respawn stops the process, waits down (a peer that is away for a while), starts the
+// same command again, logging to the same file, and waits for probe. The returned
+// Process replaces p.
+func (p *Process) Respawn(ctx context.Context, down, timeout time.Duration, probe func(context.Context) error) (*Process, error) {
+	p.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(down):
+	}
+	next, err := startProcess(p.dir, p.Name, p.env, p.bin, p.args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := next.waitReady(ctx, timeout, probe); err != nil {
+		return next, err
+	}
+	return next, nil
 }
 
 // failure describes why the process did not come up, with the end of its log.
