@@ -146,6 +146,7 @@ func TestSignerRotationIssuesFromThePreviousCAFirst(t *testing.T) {
 	expiring, expiringCA := caSecret(t, 30*time.Minute)
 	kube := fake.NewClientset(expiring)
 	now := time.Now()
+	rotated := now // the clock stands still until the steps move it
 	s := &Signer{Kube: kube, Namespace: "ns", Name: "signer", TTL: 5 * time.Minute, Clock: func() time.Time { return now }}
 	s.setActive(true)
 	cas, err := s.Refresh(context.Background())
@@ -164,7 +165,8 @@ func TestSignerRotationIssuesFromThePreviousCAFirst(t *testing.T) {
 		{"before the activation delay", SignerActivationDelay - time.Second, oldPool},
 		{"after the activation delay", SignerActivationDelay, newPool},
 	} {
-		now = time.Now().Add(step.after)
+		// From the rotation's own instant: a slow machine must not move the steps.
+		now = rotated.Add(step.after)
 		kp, err := s.IssueClientCert(context.Background(), "alice", nil)
 		if err != nil {
 			t.Fatal(err)

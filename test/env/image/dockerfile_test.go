@@ -113,7 +113,7 @@ func TestGoBuildFlagsMatchMakefile(t *testing.T) {
 	if m := regexp.MustCompile(`(?m)^LDFLAGS := (.*)$`).FindStringSubmatch(makefile); m == nil || m[1] != want[2] {
 		t.Errorf("Makefile LDFLAGS line %q, want %q", m, "LDFLAGS := "+want[2])
 	}
-	for _, line := range []string{"TRIMPATH ?= " + want[0], "CGO ?= 0"} {
+	for _, line := range []string{"TRIMPATH ?= " + want[0], "export CGO_ENABLED ?= 0", "CGO ?= $(CGO_ENABLED)"} {
 		if !strings.Contains(makefile, "\n"+line+"\n") {
 			t.Errorf("Makefile has no line %q", line)
 		}
