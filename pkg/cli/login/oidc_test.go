@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/selkie-dev/selkie/pkg/cli/cache"
-	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
+	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 	"github.com/selkie-dev/selkie/pkg/cli/internal/oidcclient"
 )
 

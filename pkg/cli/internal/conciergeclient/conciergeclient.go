@@ -23,7 +23,7 @@ import (
 	clientauthv1beta1 "k8s.io/client-go/pkg/apis/clientauthentication/v1beta1"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
-	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
+	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 )
 
 // Config says where the concierge is and which authenticator validates the token.

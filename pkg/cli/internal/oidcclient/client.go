@@ -17,7 +17,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
-	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
+	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 )
 
 // Metadata is what the CLI reads from the issuer's discovery document.

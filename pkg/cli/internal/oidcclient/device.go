@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
+	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 )
 
 // Device logins (RFC 8628, a Selkie supervisor extension).

@@ -22,7 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/selkie-dev/selkie/pkg/cli/internal/httpretry"
+	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 )
 
 // fakeIssuer is a supervisor with a device endpoint whose token endpoint gives the
