@@ -96,6 +96,10 @@ type ControlPlaneOptions struct {
 	// workload controllers run.
 	Network *Network
 	Index   int
+	// AnonymousPaths, when set, restricts anonymous requests to these paths with an
+	// AuthenticationConfiguration's anonymous conditions, as hardened API servers do
+	// (every other anonymous request gets 401).
+	AnonymousPaths []string
 }
 
 // auditPolicy logs ServiceAccounts' requests at level Metadata: who, verb, resource,
@@ -197,6 +201,17 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPl
 		cp.AuditLog = filepath.Join(cp.Dir, "audit.log")
 		args = append(args, "--audit-policy-file="+policy, "--audit-log-path="+cp.AuditLog,
 			"--audit-log-format=json", "--audit-log-mode=blocking")
+	}
+	if len(opts.AnonymousPaths) > 0 {
+		config := "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n  conditions:\n"
+		for _, p := range opts.AnonymousPaths {
+			config += "  - path: " + strconv.Quote(p) + "\n"
+		}
+		file := filepath.Join(cp.Dir, "authentication-config.yaml")
+		if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+			return err
+		}
+		args = append(args, "--authentication-config="+file)
 	}
 	if err := cp.run(ctx, "kube-apiserver", filepath.Join(binDir, "kube-apiserver"), 3*time.Minute,
 		httpProbe(cp.APIURL+"/readyz", adminTLS), args...); err != nil {

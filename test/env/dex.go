@@ -29,6 +29,8 @@ type Dex struct {
 	ReadyAfter time.Duration
 
 	proc *Process
+	// opts are the options Dex last ran with, for RestartAfter.
+	opts DexOptions
 	// etcd is the storage of a persistent Dex.
 	etcd *Process
 	// What Restart needs to start Dex again on the same ports with the same keys.
@@ -111,6 +113,7 @@ func (d *Dex) run(ctx context.Context, opts DexOptions) error {
 	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
 		return err
 	}
+	d.opts = opts
 	if d.proc, err = StartProcess(d.dir, "dex", filepath.Join(d.bins.Dex, "dex"), "serve", cfgFile); err != nil {
 		return err
 	}
@@ -145,6 +148,19 @@ func (d *Dex) Restart(ctx context.Context, opts DexOptions) error {
 		return errPeer("dex", err)
 	}
 	return nil
+}
+
+// RestartAfter stops Dex, keeps it away for down and starts it again as it last ran: an
+// outage of the upstream identity provider, which the tests inject. Only a Persistent
+// Dex keeps its refresh tokens across it.
+func (d *Dex) RestartAfter(ctx context.Context, down time.Duration) error {
+	d.proc.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	return d.Restart(ctx, d.opts)
 }
 
 func (d *Dex) config(listen, telemetry string, serving KeyPair, ca *CA, opts DexOptions) ([]byte, error) {

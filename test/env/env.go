@@ -158,7 +158,7 @@ func (e *Environment) start(ctx context.Context, opts Options) error {
 		}
 	}
 	e.Dex, err = StartDex(ctx, bins, filepath.Join(e.Info.Dir, "dex"), e.CA, DexOptions{Users: e.Users, RedirectURIs: redirects, LDAP: e.LDAP,
-		ListenIP: strings.Join(hostIPs, "")})
+		ListenIP: strings.Join(hostIPs, ""), Persistent: true}) // refresh tokens survive a Dex outage, as at a real IdP
 	if err != nil {
 		return err
 	}
