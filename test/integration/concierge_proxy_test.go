@@ -5,11 +5,16 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +34,7 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -44,7 +50,10 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := env.StartControlPlane(ctx, bins, t.TempDir(), "proxy")
+	// Anonymous requests are restricted to the health checks and logins, as on hardened
+	// clusters: the proxy must not grant anonymous clients more than that.
+	cp, err := env.StartControlPlaneWith(ctx, bins, t.TempDir(), "proxy", env.ControlPlaneOptions{
+		AnonymousPaths: []string{"/healthz", "/livez", "/readyz", "/apis/login.concierge.selkie.dev/v1alpha1/tokencredentialrequests"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +176,9 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	if got.Username != user.Email {
 		t.Errorf("whoami through the proxy: %q, want %q", got.Username, user.Email)
 	}
+	t.Run("anonymous requests get what the API server gives them", func(t *testing.T) {
+		proxyAnonymous(t, ctx, base, info.Endpoint, servingCA, dexIDToken(t, user), name)
+	})
 	t.Run("abuse: random bearer tokens", func(t *testing.T) {
 		abuseProxyWithRandomTokens(t, info.Endpoint, servingCA, proxyKubeconfig, admin)
 	})
@@ -237,4 +249,58 @@ func writeKubeconfig(t testing.TB, server string, caPEM, certPEM, keyPEM []byte)
 		t.Fatal(err)
 	}
 	return path
+}
+
+// proxyAnonymous sends anonymous requests to the API server and through the proxy: both
+// must answer alike, where the API server allows anonymous requests (health, logins) and
+// where it does not (401, although RBAC lets system:unauthenticated read /version).
+func proxyAnonymous(t *testing.T, ctx context.Context, base *rest.Config, proxyURL string, proxyCA []byte, idToken, authenticator string) {
+	directPool, proxyPool := x509.NewCertPool(), x509.NewCertPool()
+	directPool.AppendCertsFromPEM(base.CAData)
+	proxyPool.AppendCertsFromPEM(proxyCA)
+	clients := map[string]struct {
+		url    string
+		client *http.Client
+	}{
+		"the API server": {strings.TrimSuffix(base.Host, "/"), &http.Client{Timeout: 30 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: directPool, MinVersion: tls.VersionTLS12}}}},
+		"the proxy": {proxyURL, &http.Client{Timeout: 30 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: proxyPool, MinVersion: tls.VersionTLS12}}}},
+	}
+	group := "authentication.concierge.selkie.dev"
+	tcr, err := json.Marshal(&loginv1alpha1.TokenCredentialRequest{
+		TypeMeta: metav1.TypeMeta{APIVersion: loginv1alpha1.SchemeGroupVersion.String(), Kind: "TokenCredentialRequest"},
+		Spec: loginv1alpha1.TokenCredentialRequestSpec{Token: idToken,
+			Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "JWTAuthenticator", Name: authenticator}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method, path string
+		body         []byte
+		want         int
+	}{
+		{http.MethodGet, "/healthz", nil, http.StatusOK},
+		{http.MethodGet, "/version", nil, http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/namespaces", nil, http.StatusUnauthorized},
+		{http.MethodPost, "/apis/login.concierge.selkie.dev/v1alpha1/tokencredentialrequests", tcr, http.StatusCreated},
+	} {
+		for who, target := range clients {
+			req, err := http.NewRequestWithContext(ctx, c.method, target.url+c.path, bytes.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := target.client.Do(req)
+			if err != nil {
+				t.Errorf("%s %s at %s: %v", c.method, c.path, who, err)
+				continue
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("anonymous %s %s at %s: %d %s, want %d", c.method, c.path, who, resp.StatusCode, body, c.want)
+			}
+		}
+	}
 }
