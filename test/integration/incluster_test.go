@@ -51,11 +51,13 @@ func startDemo(t *testing.T, ctx context.Context, opts demo.Options) *demo.Demo 
 // impersonation proxy, which has a load balancer address here, and uses exec, attach,
 // logs, port-forward and cp through it against a real pod (ProxyStreams), and checks
 // that one concierge pod at a time writes the CredentialIssuer (LeaderElection), and
+// that a bounded load of logins, refreshes and credential requests fails only where it
+// must while replicas are killed and the supervisor's peers restart (Faults), and
 // that kubectl calls of a logged-in user never fail while pods are deleted and both
 // Deployments roll to a new image (Disruption), and logs in by password and in Chromium
 // with each issuing strategy (Strategies).
 func TestInClusterDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	d := startDemo(t, ctx, demo.Options{Dir: dir, InCluster: true, Audit: true})
@@ -148,6 +150,8 @@ func TestInClusterDemo(t *testing.T) {
 			env: []string{"PINNIPED_USERNAME=" + pinny.Email, "PINNIPED_PASSWORD=" + pinny.Password}})
 	})
 	t.Run("LeaderElection", func(t *testing.T) { leaderElection(t, ctx, d) })
+	// Before Disruption, which ends the image's first tag.
+	t.Run("Faults", func(t *testing.T) { faults(t, ctx, d, kubeconfig) })
 	// Last: it rolls both Deployments to another image tag.
 	t.Run("Disruption", func(t *testing.T) { disruption(t, ctx, d) })
 	// After Disruption: it switches the concierge to the CSR strategy, whose logins cost
