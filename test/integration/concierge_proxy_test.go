@@ -34,7 +34,6 @@ import (
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
-	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -267,11 +266,7 @@ func proxyAnonymous(t *testing.T, ctx context.Context, base *rest.Config, proxyU
 		"the proxy": {proxyURL, &http.Client{Timeout: 30 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: proxyPool, MinVersion: tls.VersionTLS12}}}},
 	}
-	group := "authentication.concierge.selkie.dev"
-	tcr, err := json.Marshal(&loginv1alpha1.TokenCredentialRequest{
-		TypeMeta: metav1.TypeMeta{APIVersion: loginv1alpha1.SchemeGroupVersion.String(), Kind: "TokenCredentialRequest"},
-		Spec: loginv1alpha1.TokenCredentialRequestSpec{Token: idToken,
-			Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "JWTAuthenticator", Name: authenticator}}})
+	tcr, err := json.Marshal(tcrBody(idToken, authenticator))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,6 +232,14 @@ func newTCR(token, kind, name string) *loginv1alpha1.TokenCredentialRequest {
 		Token: token, Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: kind, Name: name}}}
 }
 
+// tcrBody is newTCR for a JWTAuthenticator as a raw request body (with its apiVersion
+// and kind), for tests that send it with plain HTTP.
+func tcrBody(token, authenticator string) *loginv1alpha1.TokenCredentialRequest {
+	req := newTCR(token, "JWTAuthenticator", authenticator)
+	req.TypeMeta = metav1.TypeMeta{APIVersion: loginv1alpha1.SchemeGroupVersion.String(), Kind: "TokenCredentialRequest"}
+	return req
+}
+
 func tokenCredentialRequest(t testing.TB, cluster int, token, authenticator string) *loginv1alpha1.TokenCredentialRequest {
 	t.Helper()
 	return tokenCredentialRequestKind(t, cluster, token, "JWTAuthenticator", authenticator)

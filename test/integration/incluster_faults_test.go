@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -262,12 +261,7 @@ func (l *faultLoad) tcr(ctx context.Context, c *http.Client, base string) (*logi
 	l.mu.Lock()
 	token := l.idToken
 	l.mu.Unlock()
-	group := "authentication.concierge.selkie.dev"
-	req := loginv1alpha1.TokenCredentialRequest{
-		TypeMeta: metav1.TypeMeta{APIVersion: loginv1alpha1.SchemeGroupVersion.String(), Kind: "TokenCredentialRequest"},
-		Spec: loginv1alpha1.TokenCredentialRequestSpec{Token: token,
-			Authenticator: corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "JWTAuthenticator", Name: "demo"}}}
-	body, err := json.Marshal(req)
+	body, err := json.Marshal(tcrBody(token, "demo"))
 	if err != nil {
 		return nil, err
 	}
