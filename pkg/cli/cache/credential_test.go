@@ -3,9 +3,13 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,5 +309,42 @@ func TestCredentialCacheGetPutDelete(t *testing.T) {
 	}
 	if c.Delete("k") {
 		t.Error("second Delete() = true, want false")
+	}
+}
+
+// A credential YAML cannot carry faithfully is not cached, and the file keeps the other
+// entries: DEL makes the encoder fail, and NEL would read back as a space, which would
+// hand kubectl a changed token until it expired.
+func TestCredentialCacheSkipsValuesYAMLCannotCarry(t *testing.T) {
+	t.Parallel()
+	for _, token := range []string{"a\x7fb", "a\u0085b"} {
+		t.Run(fmt.Sprintf("%q", token), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "credentials.yaml")
+			var logs logBuffer
+			c := NewCredentialCache(path, WithClock(newFakeClock(at(0)).Now), WithLogger(logs.logger()))
+			c.Put("kept", &clientauthenticationv1beta1.ExecCredentialStatus{ExpirationTimestamp: metaTimePtr(at(time.Hour)), Token: "t"})
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Put("k", &clientauthenticationv1beta1.ExecCredentialStatus{ExpirationTimestamp: metaTimePtr(at(time.Hour)), Token: token})
+			if got := c.Get("k"); got != nil {
+				t.Errorf("Get() = %+v, want nil (not cached)", got)
+			}
+			if got := c.Get("kept"); got == nil || got.Token != "t" {
+				t.Errorf("Get(kept) = %+v, want token t", got)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("the file changed:\n%s\n---\n%s", before, after)
+			}
+			if !strings.Contains(logs.String(), "could not write cache file") {
+				t.Errorf("no debug line says why; logs:\n%s", logs.String())
+			}
+		})
 	}
 }

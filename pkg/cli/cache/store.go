@@ -3,11 +3,14 @@
 package cache
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -132,6 +135,9 @@ func (s *store) write(doc any) error {
 	if err != nil {
 		return fmt.Errorf("marshal cache file: %w", err)
 	}
+	if err := readsBack(doc, data); err != nil {
+		return err
+	}
 	target := resolveSymlinks(s.path)
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
@@ -144,6 +150,26 @@ func (s *store) write(doc any) error {
 	if err := os.Rename(tmp.Name(), target); err != nil {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("replace cache file: %w", err)
+	}
+	return nil
+}
+
+// errNotFaithful is returned when a document would not read back as written.
+const errNotFaithful = constError("the cache file would not read back as written (a value holds a character YAML cannot carry, such as DEL or NEL), so it was not written")
+
+// readsBack checks that data, the YAML encoding of doc, decodes to doc again. YAML
+// refuses some characters (the encoder fails on DEL) and folds others (NEL reads back
+// as a space): a credential changed on the way would be served from the cache later,
+// so such a document is not written and the entry it carried is simply not cached.
+func readsBack(doc any, data []byte) error {
+	back := reflect.New(reflect.TypeOf(doc).Elem()).Interface()
+	if err := yaml.Unmarshal(data, back); err != nil {
+		return fmt.Errorf("%w: %w", errNotFaithful, err)
+	}
+	want, werr := json.Marshal(doc)
+	got, gerr := json.Marshal(back)
+	if werr != nil || gerr != nil || !bytes.Equal(want, got) {
+		return errNotFaithful
 	}
 	return nil
 }
