@@ -83,7 +83,12 @@ type LDAPInfo struct {
 }
 
 // Management returns the management cluster.
-func (i Info) Management() ClusterInfo { return i.Clusters[0] }
+func (i Info) Management() ClusterInfo {
+	if len(i.Clusters) == 0 {
+		panic("env: no cluster in this environment's Info (was it started, or is this a test run with SELKIE_SHARED_ENV=off?)")
+	}
+	return i.Clusters[0]
+}
 
 // User returns the test user with this username.
 func (i Info) User(name string) (User, bool) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,6 +47,21 @@ func runMain(m *testing.M) int {
 			cleanups[i]()
 		}
 	}()
+	if v := os.Getenv("SELKIE_SHARED_ENV"); v != "" {
+		if v != "off" {
+			fmt.Fprintf(os.Stderr, "integration: SELKIE_SHARED_ENV=%q: the only value is off\n", v)
+			return 1
+		}
+		// The selected tests start environments of their own (hack/test-integration.sh
+		// runs them beside the others); they use only the shared kubectl.
+		bins, err := env.FindBinaries(context.Background())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
+			return 1
+		}
+		testEnv = env.Info{Kubectl: filepath.Join(bins.ControlPlane, "kubectl")}
+		return m.Run()
+	}
 	if path := os.Getenv("SELKIE_ENV_FILE"); path != "" {
 		info, err := env.LoadEnvFile(path)
 		if err != nil {
