@@ -117,6 +117,8 @@ type Provider struct {
 	tokens tokenMinter
 	state  *stateCodec
 	log    *slog.Logger
+
+	upstream *upstreamKeeper // upstream data refreshed but not yet stored
 }
 
 // New validates cfg and builds the provider.
@@ -151,8 +153,13 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	log := cfg.Log.With("federationDomain", cfg.Issuer)
-	return &Provider{cfg: cfg, issuer: issuer, path: strings.TrimSuffix(issuer.Path, "/"),
-		tokens: tokenMinter{key: cfg.TokenKey, random: cfg.Rand}, state: state, log: log}, nil
+	p := &Provider{cfg: cfg, issuer: issuer, path: strings.TrimSuffix(issuer.Path, "/"),
+		tokens: tokenMinter{key: cfg.TokenKey, random: cfg.Rand}, state: state, log: log}
+	p.upstream = newUpstreamKeeper(func() session.Store { return p.cfg.Store }, cfg.Now, func(id string, err error) {
+		log.Warn("gave up storing the upstream tokens of a refreshed session: its next refresh may fail upstream",
+			"session", id, "error", err)
+	})
+	return p, nil
 }
 
 // Issuer returns the issuer the provider serves.

@@ -3,13 +3,13 @@
 package oidcprovider
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
-
-	"errors"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
@@ -47,6 +47,10 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 		invalid.write(w)
 		return
 	}
+	// The upstream may have rotated its tokens in a refresh whose result could not be
+	// stored: present what it answered then (see upstreamKeeper).
+	storedUpstream := s.UpstreamData
+	s.UpstreamData = p.upstream.use(s.ID, storedUpstream)
 	warnings, err := p.revalidate(r, s)
 	if err != nil {
 		p.audit(ctx, "refresh failed", "session", s.ID, "idp", s.IdP.DisplayName, "reason", err.Error())
@@ -67,9 +71,13 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 			invalid.write(w) // refreshed, revoked or ended concurrently
 			return
 		}
+		if !bytes.Equal(s.UpstreamData, storedUpstream) {
+			p.upstream.keep(s.ID, storedUpstream, s.UpstreamData)
+		}
 		p.storeError(ctx, w, err)
 		return
 	}
+	p.upstream.stored(s.ID)
 	if client.ID == CLIClientID {
 		for _, warning := range warnings {
 			w.Header().Add("Warning", "299 - "+strconv.Quote(warning))

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package oidcprovider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+)
+
+// rotatingIdP is an upstream that rotates its refresh token on every refresh, as Dex
+// and Okta do: only the data it answered last refreshes again.
+type rotatingIdP struct {
+	fakeIdP
+	mu      sync.Mutex
+	current string
+	refused int
+}
+
+func (f *rotatingIdP) Login(ctx context.Context, u, p string) (*upstream.Identity, error) {
+	id, err := f.fakeIdP.Login(ctx, u, p)
+	if err == nil {
+		f.mu.Lock()
+		f.current = "rt-0"
+		id.UpstreamData = []byte(f.current)
+		f.mu.Unlock()
+	}
+	return id, err
+}
+
+func (f *rotatingIdP) Refresh(_ context.Context, prev *upstream.Identity) (*upstream.Identity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if string(prev.UpstreamData) != f.current {
+		f.refused++
+		return nil, errors.New("refresh token is invalid or has already been claimed")
+	}
+	n, _ := strconv.Atoi(f.current[len("rt-"):])
+	f.current = "rt-" + strconv.Itoa(n+1)
+	return &upstream.Identity{Subject: prev.Subject, Username: "alice", Groups: f.groups, UpstreamData: []byte(f.current)}, nil
+}
+
+// failingStore fails the next n updates as an unreachable API server would.
+type failingStore struct {
+	session.Store
+	mu   sync.Mutex
+	fail int
+}
+
+func (s *failingStore) Update(ctx context.Context, x *session.Session) error {
+	s.mu.Lock()
+	fail := s.fail > 0
+	if fail {
+		s.fail--
+	}
+	s.mu.Unlock()
+	if fail {
+		return errors.New("connection refused")
+	}
+	return s.Store.Update(ctx, x)
+}
+
+func (s *failingStore) failNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = n
+}
+
+// A refresh whose upstream call rotated the upstream's token but whose session write
+// failed must not lose the new upstream token: the client keeps its refresh token (it
+// got an error), and its next refresh must still work upstream, on this replica at once
+// and on any replica once the store takes writes again.
+func TestRefreshKeepsUpstreamTokensTheStoreCouldNotTake(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t)
+	idp := &rotatingIdP{fakeIdP: fakeIdP{groups: []string{"a"}}}
+	p.cfg.IdPs = []IdP{{DisplayName: "corp", Provider: idp}}
+	store := &failingStore{Store: p.cfg.Store}
+	p.cfg.Store = store
+	p.upstream.retry = 10 * time.Millisecond
+
+	rt := passwordLogin(t, p)["refresh_token"].(string)
+	refresh := func() (int, map[string]any) {
+		return doToken(p, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}})
+	}
+
+	// The store fails the write and its retries for a while: the same replica still
+	// refreshes, with the data the upstream answered last.
+	store.failNext(1_000_000)
+	if status, body := refresh(); status != http.StatusInternalServerError {
+		t.Fatalf("refresh with a failing store: %d %v, want 500", status, body)
+	}
+	if status, body := refresh(); status != http.StatusInternalServerError {
+		t.Fatalf("second refresh with a failing store: %d %v, want 500", status, body)
+	}
+	if idp.refused != 0 {
+		t.Fatalf("the upstream refused %d refreshes: the replica presented replaced upstream tokens", idp.refused)
+	}
+
+	// Once the store takes writes, the kept data is stored without a refresh, so any
+	// replica (here: one that kept nothing) refreshes.
+	store.failNext(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sessions, err := store.List(context.Background(), session.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sessions) == 1 && string(sessions[0].UpstreamData) == "rt-2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session's upstream data was not stored: %q", sessions[0].UpstreamData)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	other, err := New(p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := doToken(other, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}})
+	if status != http.StatusOK || idp.refused != 0 {
+		t.Fatalf("refresh on another replica after the store recovered: %d %v (upstream refused %d)", status, body, idp.refused)
+	}
+	if next := body["refresh_token"]; next == rt || next == "" {
+		t.Errorf("refresh token not rotated: %v", next)
+	}
+}
