@@ -6,6 +6,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -78,14 +79,16 @@ type request struct {
 // (the last stage seen of each audit ID: ResponseComplete, or ResponseStarted of a
 // watch that was still open).
 func readAudit(path string) ([]request, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	// The API server may be appending while we read: a last line without its newline is
+	// an event still being written, not a broken log.
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
 	byID := map[string]auditv1.Event{}
 	var order []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		var ev auditv1.Event
@@ -401,4 +404,27 @@ func groupResource(group, resource string) string {
 		return res + "." + group + "/" + sub
 	}
 	return resource + "." + group
+}
+
+// TestReadAuditIgnoresAPartialLastLine: the tests read audit logs while the API server
+// appends to them, so the last line may be half written.
+func TestReadAuditIgnoresAPartialLastLine(t *testing.T) {
+	t.Parallel()
+	ev := auditv1.Event{AuditID: "a1", Stage: auditv1.StageResponseComplete, Verb: "get", RequestURI: "/version",
+		User: authenticationv1.UserInfo{Username: supervisorSA}, ResponseStatus: &metav1.Status{Code: 200}}
+	line, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, append(append(line, '\n'), line[:len(line)/2]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := readAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 1 || reqs[0].NonResource != "/version" || reqs[0].Code != 200 {
+		t.Errorf("readAudit = %+v, want the one complete event", reqs)
+	}
 }
