@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -525,6 +526,30 @@ func killReplica(t *testing.T, ctx context.Context, client kubernetes.Interface,
 	return killed, removed
 }
 
+// serverProblems returns the WARN and ERROR log lines of every pod of ns, from its
+// current container and, after a restart, from the previous one.
+func serverProblems(ctx context.Context, kubectl, kubeconfig, ns string) string {
+	run := func(args ...string) string {
+		out, _ := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	var b strings.Builder
+	for _, pod := range strings.Fields(run("get", "pods", "-l", "app="+ns, "-o", "name")) {
+		for _, previous := range []bool{false, true} {
+			args := []string{"logs", pod, "--all-containers"}
+			if previous {
+				args = append(args, "--previous")
+			}
+			for _, line := range strings.Split(run(args...), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+					fmt.Fprintf(&b, "%s (previous container: %t): %s\n", pod, previous, line)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
 // sessionSecrets lists the names of the supervisor's session Secrets.
 func sessionSecrets(t *testing.T, ctx context.Context, client kubernetes.Interface) []string {
 	t.Helper()
@@ -544,6 +569,13 @@ func sessionSecrets(t *testing.T, ctx context.Context, client kubernetes.Interfa
 func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig string) {
 	mgmt := kubernetes.NewForConfigOrDie(adminConfig(t, d.Mgmt.AdminKubeconfig))
 	workload := kubernetes.NewForConfigOrDie(adminConfig(t, d.Workload.AdminKubeconfig))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the servers' warnings and errors (killed containers included):\n%s\n%s",
+				serverProblems(ctx, d.Env.Kubectl, d.Mgmt.AdminKubeconfig, demo.SupervisorNamespace),
+				serverProblems(ctx, d.Env.Kubectl, d.Workload.AdminKubeconfig, demo.ConciergeNamespace))
+		}
+	})
 	l := newFaultLoad(t, d, proxyKubeconfig)
 	baseline := sessionSecrets(t, ctx, mgmt)
 
