@@ -109,7 +109,7 @@ func TestErrors(t *testing.T) {
 			ci(t, tcrStrategy())(t, e)
 			broken := newTLSServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 			e.kubeconfig = writeSourceKubeconfig(t, broken.URL, e.caPEM, e.secrets)
-		}, args: []string{"--timeout", "2s"}, want: []string{"could not validate the new kubeconfig", "status below 500", "502", "--skip-validation"}},
+		}, args: []string{"--timeout", "5s"}, want: []string{"could not validate the new kubeconfig", "status below 500", "502", "--skip-validation"}},
 		{name: "CA Secret of a wrong type", setup: func(t *testing.T, e *testEnv) {
 			withCI(t, e)
 			e.objects = append(e.objects, jwtAuthenticator(t, sfx, "supervisor", e.issuer, "cluster-a", dataSource("Secret")),

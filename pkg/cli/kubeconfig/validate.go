@@ -31,6 +31,7 @@ func validateCluster(ctx context.Context, deps Deps, log *slog.Logger, server st
 	client := &http.Client{Timeout: validateRequestTimeout, Transport: &http.Transport{
 		TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: validateRequestTimeout}}
 	defer client.CloseIdleConnections()
+	lastAnswer := "" // the status of the last answer, kept when a later attempt gets none
 	ping := func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, server, nil)
 		if err != nil {
@@ -42,7 +43,8 @@ func validateCluster(ctx context.Context, deps Deps, log *slog.Logger, server st
 		}
 		_ = resp.Body.Close()
 		if resp.StatusCode >= http.StatusInternalServerError {
-			return fmt.Errorf("status %s", resp.Status)
+			lastAnswer = "status " + resp.Status
+			return errors.New(lastAnswer)
 		}
 		return nil
 	}
@@ -55,8 +57,12 @@ func validateCluster(ctx context.Context, deps Deps, log *slog.Logger, server st
 		log.Info("could not reach the cluster yet; retrying", "server", server, "attempt", attempt, "error", err)
 		select {
 		case <-ctx.Done():
+			detail := fmt.Sprintf("last error: %v", err)
+			if lastAnswer != "" && lastAnswer != err.Error() {
+				detail = fmt.Sprintf("last answer: %s; last error: %v", lastAnswer, err)
+			}
 			return fmt.Errorf("could not validate the new kubeconfig: %s did not answer with a status below 500 within --timeout "+
-				"(last error: %v; use --skip-validation to skip this check)", server, err)
+				"(%s; use --skip-validation to skip this check)", server, detail)
 		case <-time.After(deps.PollInterval):
 		}
 	}
