@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,15 +37,27 @@ func (d *discoverer) resource(baseGroup, resource string) schema.GroupVersionRes
 	return schema.GroupVersionResource{Group: suffix.Group(baseGroup, d.suffix), Version: "v1alpha1", Resource: resource}
 }
 
+// errNoCredentialIssuer marks a CredentialIssuer API without the CredentialIssuer: the
+// concierge creates it once it runs, so right after an install it may not exist yet.
+var errNoCredentialIssuer = errors.New("no CredentialIssuer was found")
+
 // credentialIssuer returns the named or only CredentialIssuer; with wait, it re-reads it
-// every interval while a strategy is Pending (transient by wire contract §4.4).
+// every interval while it does not exist yet or a strategy is Pending (transient by
+// wire contract §4.4).
 func (d *discoverer) credentialIssuer(ctx context.Context, name string, wait bool) (*configv1alpha1.CredentialIssuer, error) {
 	ci, err := d.lookupCredentialIssuer(ctx, name)
-	for attempt := 1; err == nil && wait && pending(ci); attempt++ {
-		logStrategies(d.log, ci)
-		d.log.Info("waiting for pending CredentialIssuer strategies", "name", ci.Name, "attempt", attempt)
+	for attempt := 1; wait && (errors.Is(err, errNoCredentialIssuer) || err == nil && pending(ci)); attempt++ {
+		if err != nil {
+			d.log.Info("waiting for the concierge to create its CredentialIssuer", "attempt", attempt)
+		} else {
+			logStrategies(d.log, ci)
+			d.log.Info("waiting for pending CredentialIssuer strategies", "name", ci.Name, "attempt", attempt)
+		}
 		select {
 		case <-ctx.Done():
+			if err != nil {
+				return nil, fmt.Errorf("%w (waited until --timeout; or use --concierge-skip-wait)", err)
+			}
 			return nil, fmt.Errorf("CredentialIssuer %q still has Pending strategies (%s) at --timeout (or use --concierge-skip-wait): %w",
 				ci.Name, describeStrategies(ci), ctx.Err())
 		case <-time.After(d.interval):
@@ -59,6 +72,9 @@ func (d *discoverer) lookupCredentialIssuer(ctx context.Context, name string) (*
 	var u *unstructured.Unstructured
 	if name != "" {
 		got, err := res.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && d.noCredentialIssuers(ctx) { // a concierge still starting, not a typo
+			return nil, fmt.Errorf("%w: CredentialIssuer %q does not exist yet", errNoCredentialIssuer, name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("could not get CredentialIssuer %q (is the concierge installed with --concierge-api-group-suffix %q?): %w", name, d.suffix, err)
 		}
@@ -73,7 +89,7 @@ func (d *discoverer) lookupCredentialIssuer(ctx context.Context, name string) (*
 		}
 		switch len(list.Items) {
 		case 0:
-			return nil, fmt.Errorf("no CredentialIssuer was found: is the concierge running with --concierge-api-group-suffix %q? (or use --no-concierge)", d.suffix)
+			return nil, fmt.Errorf("%w: is the concierge running with --concierge-api-group-suffix %q? (or use --no-concierge)", errNoCredentialIssuer, d.suffix)
 		case 1:
 			u = &list.Items[0]
 		default:
@@ -86,6 +102,13 @@ func (d *discoverer) lookupCredentialIssuer(ctx context.Context, name string) (*
 	}
 	d.log.Info("discovered CredentialIssuer", "name", ci.Name)
 	return &ci, nil
+}
+
+// noCredentialIssuers reports whether the cluster serves CredentialIssuers of the
+// suffix (the concierge's CRDs are installed) but holds none.
+func (d *discoverer) noCredentialIssuers(ctx context.Context) bool {
+	list, err := d.client.Resource(d.resource(configv1alpha1.GroupName, "credentialissuers")).List(ctx, metav1.ListOptions{Limit: 1})
+	return err == nil && len(list.Items) == 0
 }
 
 func pending(ci *configv1alpha1.CredentialIssuer) bool {

@@ -41,7 +41,10 @@ func TestErrors(t *testing.T) {
 		args  []string
 		want  []string // substrings of the error
 	}{
-		{name: "no CredentialIssuer", setup: jwtOnly, want: []string{"no CredentialIssuer was found", `"selkie.dev"`, "--no-concierge"}},
+		{name: "no CredentialIssuer", setup: jwtOnly, args: []string{"--concierge-skip-wait"},
+			want: []string{"no CredentialIssuer was found", `"selkie.dev"`, "--no-concierge"}},
+		{name: "no CredentialIssuer within --timeout", setup: jwtOnly, args: []string{"--timeout", "300ms"},
+			want: []string{"no CredentialIssuer was found", `"selkie.dev"`, "--no-concierge", "waited until --timeout"}},
 		{name: "several CredentialIssuers", setup: func(t *testing.T, e *testEnv) {
 			jwtOnly(t, e)
 			e.objects = append(e.objects, credentialIssuer(t, sfx, "one", tcrStrategy()), credentialIssuer(t, sfx, "two", tcrStrategy()))
