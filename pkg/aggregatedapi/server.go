@@ -29,7 +29,7 @@ import (
 	"github.com/selkie-dev/selkie/generated/openapi"
 )
 
-// Version is the one version every aggregated group serves (wire contract §0.1).
+// Version is the one version every aggregated group serves (docs/wire-contract.md §0.1).
 const Version = "v1alpha1"
 
 // Config is one aggregated API server.
@@ -60,7 +60,7 @@ type Config struct {
 	// Groups are served at Version; each has the APIService Version.<group>.
 	Groups []Group
 	// JSONOnly serves the groups' resources as application/json only (no YAML, no
-	// protobuf), as wire contract §0.1 asks of aggregated APIs.
+	// protobuf), as docs/wire-contract.md §0.1 asks of aggregated APIs.
 	JSONOnly bool
 	// Log is the server's logger.
 	Log *slog.Logger

@@ -84,7 +84,7 @@ func TestConversionRoundTrip(t *testing.T) {
 }
 
 // TestAggregatedDefaults checks that the registered defaulters leave every
-// aggregated kind unchanged: the wire contract defines no defaults for them, so
+// aggregated kind unchanged: docs/wire-contract.md defines no defaults for them, so
 // the server must see requests exactly as sent.
 func TestAggregatedDefaults(t *testing.T) {
 	t.Parallel()

@@ -21,7 +21,7 @@ import (
 	sessioninstall "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/install"
 )
 
-// TestSchemeRegistration checks that every kind of the wire contract §0.1 is
+// TestSchemeRegistration checks that every kind of the docs/wire-contract.md §0.1 is
 // registered under its group with the default suffix, with a List kind, and for
 // the aggregated groups also in the internal version.
 func TestSchemeRegistration(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Client certificate lifetimes (wire contract §5): 5 minutes by default, configurable
+// Client certificate lifetimes (docs/wire-contract.md §5): 5 minutes by default, configurable
 // from 5 to 60 minutes. Reference CLIs drop cached credentials after an hour, so longer
 // certificates would only be thrown away.
 const (

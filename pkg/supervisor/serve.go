@@ -114,7 +114,7 @@ func newServeCommand() *cobra.Command {
 	return cmd
 }
 
-// validateLifetimes applies the bounds of wire contract §5.
+// validateLifetimes applies the bounds of docs/wire-contract.md §5.
 func validateLifetimes(l oidcprovider.Lifetimes) error {
 	for _, b := range []struct {
 		flag     string

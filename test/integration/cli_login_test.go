@@ -135,7 +135,7 @@ func grantGroupNamespaceListIn(t testing.TB, kubeconfig, group string) {
 }
 
 // execKubeconfig writes a kubeconfig for workload cluster f.cluster whose user runs
-// `selkie login oidc` in the wire contract's exec layout (§3.2).
+// `selkie login oidc` in the exec layout of docs/wire-contract.md §3.2.
 func (f *loginFixture) execKubeconfig(t *testing.T, dir string, extraArgs ...string) string {
 	t.Helper()
 	cl := testEnv.Clusters[f.cluster]

@@ -76,7 +76,7 @@ func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *superv
 
 // supervisorAPIYAML is what an install provides for the supervisor's aggregated API:
 // the Service (ExternalName localhost, as the supervisor runs on loopback here) and
-// the APIService of wire contract §1.12 and the Selkie-only one of the session API,
+// the APIService of docs/wire-contract.md §1.12 and the Selkie-only one of the session API,
 // whose caBundles the supervisor fills in.
 func supervisorAPIYAML(ns string, port int) string {
 	return fmt.Sprintf(`apiVersion: v1

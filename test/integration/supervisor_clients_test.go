@@ -131,7 +131,7 @@ func TestSupervisorOIDCClients(t *testing.T) {
 		if !apierrors.IsForbidden(err) && !apierrors.IsUnauthorized(err) {
 			t.Errorf("anonymous request: %v, want 403 or 401", err)
 		}
-		// The group speaks JSON only (wire contract §0.1).
+		// The group speaks JSON only (docs/wire-contract.md §0.1).
 		var status int
 		err = api.client.ClientSecretV1alpha1().RESTClient().Post().Namespace(ns).Resource("oidcclientsecretrequests").
 			SetHeader("Accept", "application/yaml").Body(secretRequest(false, false)).Do(ctx).StatusCode(&status).Error()

@@ -72,7 +72,7 @@ func transformsFDYAML(ns, name, issuer, idps string) string {
 		name, ns, issuer, idps)
 }
 
-// TestSupervisorTransforms runs FederationDomain identity transforms (wire contract
+// TestSupervisorTransforms runs FederationDomain identity transforms (docs/wire-contract.md
 // §1.6) against Dex: a policy rejecting a login, a username and groups prefix that
 // reaches the concierge's certificate, a failing example disabling its identity provider,
 // and refresh re-running the transforms after they change.

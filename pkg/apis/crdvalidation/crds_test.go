@@ -49,7 +49,7 @@ func TestCRDInventory(t *testing.T) {
 
 // TestCRDs checks that the API server would accept every CRD (structural schema,
 // CEL rules compile within the cost budget) and that each has the conventions of
-// the wire contract: a status subresource, phase and age columns, categories.
+// docs/wire-contract.md: a status subresource, phase and age columns, categories.
 func TestCRDs(t *testing.T) {
 	t.Parallel()
 	for file, want := range wantCRDs {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package suffix registers Selkie's CRD kinds in a runtime.Scheme under the API
-// groups of one install's group suffix (wire contract §0.1): with suffix
+// groups of one install's group suffix (docs/wire-contract.md §0.1): with suffix
 // "pinniped.dev" a JWTAuthenticator is
 // authentication.concierge.pinniped.dev/v1alpha1, with the default "selkie.dev"
 // it keeps the groups declared by the API packages.

@@ -21,7 +21,7 @@ const (
 	credentialMaxAge = time.Hour
 )
 
-// CredentialCache is the YAML cache of ExecCredential statuses (wire contract §3.7). It
+// CredentialCache is the YAML cache of ExecCredential statuses (docs/wire-contract.md §3.7). It
 // is safe for concurrent use by several goroutines and processes; each call locks the
 // file.
 type CredentialCache struct {

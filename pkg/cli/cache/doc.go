@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package cache owns the two on-disk caches of the selkie CLI: the session cache
-// (OIDC tokens per issuer, client, scopes, redirect URI and upstream IdP; wire contract
+// (OIDC tokens per issuer, client, scopes, redirect URI and upstream IdP; docs/wire-contract.md
 // §3.6) and the credential cache (ExecCredential statuses per command line and cluster;
 // §3.7). Both files are byte-compatible with the reference Pinniped CLI's
 // (apiVersion config.supervisor.pinniped.dev/v1alpha1, kinds SessionCache and

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// SessionKey selects a session cache entry (wire contract §3.5 step 2). Its YAML form is
+// SessionKey selects a session cache entry (docs/wire-contract.md §3.5 step 2). Its YAML form is
 // the reference CLI's oidcclient.SessionCacheKey.
 type SessionKey struct {
 	// Issuer is the FederationDomain issuer URL.
@@ -61,7 +61,7 @@ type IDToken struct {
 	Claims map[string]any `json:"claims,omitempty"`
 }
 
-// SessionCache is the YAML session cache file (wire contract §3.6). It is safe for
+// SessionCache is the YAML session cache file (docs/wire-contract.md §3.6). It is safe for
 // concurrent use by several goroutines and processes; each call locks the file.
 type SessionCache struct {
 	s store

@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	// apiVersion is the apiVersion of both cache files (wire contract §0.2).
+	// apiVersion is the apiVersion of both cache files (docs/wire-contract.md §0.2).
 	apiVersion = "config.supervisor.pinniped.dev/v1alpha1"
 
 	// errUnsupportedFile is wrapped when a file parses but has another apiVersion/kind.

@@ -31,7 +31,7 @@ func authenticatorKinds() []struct{ typ, resource string } {
 }
 
 // authenticator returns the authenticator named by typ and name, or the only one
-// matching those given (wire contract §3.1: exactly one must exist otherwise).
+// matching those given (docs/wire-contract.md §3.1: exactly one must exist otherwise).
 func (d *discoverer) authenticator(ctx context.Context, typ, name string) (*authenticatorRef, error) {
 	var found []*unstructured.Unstructured
 	var foundTypes, all []string
@@ -127,7 +127,7 @@ func (d *discoverer) applyJWTAuthenticator(ctx context.Context, ja *authenticati
 }
 
 // caFromSource reads a certificateAuthorityDataSource: a Secret or ConfigMap in the
-// concierge's namespace, which the login APIService names (wire contract §1.12).
+// concierge's namespace, which the login APIService names (docs/wire-contract.md §1.12).
 func (d *discoverer) caFromSource(ctx context.Context, jaName string, src *authenticationv1alpha1.CertificateAuthorityDataSourceSpec) ([]byte, error) {
 	namespace, err := d.conciergeNamespace(ctx)
 	if err != nil {

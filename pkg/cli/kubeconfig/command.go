@@ -13,7 +13,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 )
 
-// Defaults of wire contract §3.1 that differ from the reference CLI's or are shared
+// Defaults of docs/wire-contract.md §3.1 that differ from the reference CLI's or are shared
 // with the login command.
 const (
 	defaultNameSuffix  = "-pinniped"
@@ -162,7 +162,7 @@ func (f *flagpole) validate() error {
 }
 
 // checkAudience refuses audiences the supervisor would never issue: the substring is
-// reserved (wire contract §0.2).
+// reserved (docs/wire-contract.md §0.2).
 func checkAudience(audience string) error {
 	if strings.Contains(audience, ".pinniped.dev") {
 		return fmt.Errorf("the request audience %q must not contain the reserved substring \".pinniped.dev\"", audience)

@@ -43,7 +43,7 @@ var errNoCredentialIssuer = errors.New("no CredentialIssuer was found")
 
 // credentialIssuer returns the named or only CredentialIssuer; with wait, it re-reads it
 // every interval while it does not exist yet or a strategy is Pending (transient by
-// wire contract §4.4).
+// docs/wire-contract.md §4.4).
 func (d *discoverer) credentialIssuer(ctx context.Context, name string, wait bool) (*configv1alpha1.CredentialIssuer, error) {
 	ci, err := d.lookupCredentialIssuer(ctx, name)
 	for attempt := 1; wait && (errors.Is(err, errNoCredentialIssuer) || err == nil && pending(ci)); attempt++ {

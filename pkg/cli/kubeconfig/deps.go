@@ -14,7 +14,7 @@ import (
 )
 
 // pollInterval is how often a pending CredentialIssuer is re-read and the new cluster
-// URL retried (wire contract §3.1).
+// URL retried (docs/wire-contract.md §3.1).
 const pollInterval = 2 * time.Second
 
 // Deps are the command's ties to the outside world, replaceable in tests.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package kubeconfig implements `selkie get kubeconfig` (wire contract §3.1–§3.2): from
+// Package kubeconfig implements `selkie get kubeconfig` (docs/wire-contract.md §3.1–§3.2): from
 // an admin kubeconfig it discovers how users should log in to that cluster — the
 // concierge's CredentialIssuer strategy and endpoint, the authenticator, the supervisor
 // and its identity provider — and prints a kubeconfig whose user runs `selkie login oidc`

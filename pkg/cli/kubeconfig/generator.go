@@ -133,7 +133,7 @@ func (g *generator) discoverConcierge(ctx context.Context) (*conciergeParams, er
 // static reports whether the kubeconfig uses `login static`.
 func (f *flagpole) static() bool { return f.staticToken != "" || f.staticTokenEnv != "" }
 
-// conciergeArgs are the exec plugin's concierge flags, in the order of wire contract §3.2.
+// conciergeArgs are the exec plugin's concierge flags, in the order of docs/wire-contract.md §3.2.
 func conciergeArgs(c *conciergeParams, apiGroupSuffix string) []string {
 	return []string{
 		"--enable-concierge",
@@ -146,7 +146,7 @@ func conciergeArgs(c *conciergeParams, apiGroupSuffix string) []string {
 }
 
 // oidcArgs are the exec plugin's `login oidc` flags after the concierge ones, in the
-// order of wire contract §3.2.
+// order of docs/wire-contract.md §3.2.
 func oidcArgs(o *oidcFlags) []string {
 	args := []string{"--issuer=" + o.issuer, "--client-id=" + o.clientID, "--scopes=" + strings.Join(o.scopes, ",")}
 	if o.skipBrowser {

@@ -31,7 +31,7 @@ func golden(t *testing.T, name string, replace ...string) string {
 }
 
 // TestGoldenOIDCThroughTokenCredentialRequestAPI is full autodiscovery: the whole
-// kubeconfig, exec arguments in the order of wire contract §3.2, byte for byte.
+// kubeconfig, exec arguments in the order of docs/wire-contract.md §3.2, byte for byte.
 func TestGoldenOIDCThroughTokenCredentialRequestAPI(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)

@@ -20,7 +20,7 @@ const discoveryTimeout = 30 * time.Second
 
 // discoverIdentityProvider checks the issuer answers OIDC discovery (with the CA bundle
 // the kubeconfig will carry) and, when it advertises IdP discovery, picks the identity
-// provider and its flow (wire contract §2.3, §3.1).
+// provider and its flow (docs/wire-contract.md §2.3, §3.1).
 func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	o := &g.f.oidc
 	if o.issuer == "" {

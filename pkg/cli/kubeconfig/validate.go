@@ -17,7 +17,7 @@ import (
 const validateRequestTimeout = 10 * time.Second
 
 // validateCluster GETs the new cluster URL with its CA until it answers with a status
-// below 500, every interval until ctx ends (wire contract §3.1). Any such status counts:
+// below 500, every interval until ctx ends (docs/wire-contract.md §3.1). Any such status counts:
 // the request is anonymous, so 401 or 403 show a working endpoint.
 func validateCluster(ctx context.Context, deps Deps, log *slog.Logger, server string, caPEM []byte) error {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -39,7 +39,7 @@ func ParseOIDCArgs(args []string) (*OIDCArgs, error) {
 		caBundles: f.caBundles, caBundleD: f.caBundleData}, nil
 }
 
-// SessionKey is the session cache key of this invocation (wire contract §3.5).
+// SessionKey is the session cache key of this invocation (docs/wire-contract.md §3.5).
 func (a *OIDCArgs) SessionKey() cache.SessionKey {
 	scopes := slices.Clone(a.Scopes)
 	slices.Sort(scopes)

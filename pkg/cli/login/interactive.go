@@ -14,7 +14,7 @@ import (
 )
 
 // Login flows. flowDevice is Selkie's own: IdP discovery never lists it, any IdP with
-// flowBrowser allows it (wire contract §5).
+// flowBrowser allows it (docs/wire-contract.md §5).
 const (
 	flowBrowser  = "browser_authcode"
 	flowPassword = "cli_password"

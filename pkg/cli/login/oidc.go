@@ -24,7 +24,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/cli/internal/oidcclient"
 )
 
-// Cache freshness rules of wire contract §3.5.
+// Cache freshness rules of docs/wire-contract.md §3.5.
 const (
 	minAccessTokenLife = 10 * time.Second
 	minIDTokenLife     = 10 * time.Minute

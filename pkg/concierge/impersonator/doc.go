@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package impersonator is the concierge's impersonation proxy (wire contract §4.3) as a
+// Package impersonator is the concierge's impersonation proxy (docs/wire-contract.md §4.3) as a
 // library: an http.Handler, and a TLS server around it, that authenticates clients the way
 // kube-apiserver would, authorizes every request with a SubjectAccessReview as the
 // requesting user, and forwards it to the real API server under the proxy's own

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
-// OriginalUserInfoKey is the reserved user extra (wire contract §0.2) that carries, as JSON
+// OriginalUserInfoKey is the reserved user extra (docs/wire-contract.md §0.2) that carries, as JSON
 // of an authentication.k8s.io/v1 UserInfo, who really sent a request that used nested
 // impersonation.
 const OriginalUserInfoKey = "original-user-info.impersonation-proxy.concierge.pinniped.dev"

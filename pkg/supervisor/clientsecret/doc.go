@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package clientsecret is the supervisor's aggregated API, clientsecret.supervisor.<suffix>
-// (wire contract §1.11): the scheme of the group and the create-only storage of
+// (docs/wire-contract.md §1.11): the scheme of the group and the create-only storage of
 // OIDCClientSecretRequest, which generates and revokes an OIDCClient's secrets.
 //
 // It stores hashes through oidcclient.SecretStore; serving the group (certificates,

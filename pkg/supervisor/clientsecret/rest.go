@@ -74,7 +74,7 @@ func (*REST) NamespaceScoped() bool { return true }
 func (*REST) GetSingularName() string { return "oidcclientsecretrequest" }
 
 // Create generates and revokes the secrets of the OIDCClient named like the request
-// (wire contract §1.11) and returns a generated secret, the only time it is shown.
+// (docs/wire-contract.md §1.11) and returns a generated secret, the only time it is shown.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	req, err := r.validate(ctx, obj, createValidation, options)
 	if err != nil {

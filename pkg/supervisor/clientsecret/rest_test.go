@@ -82,7 +82,7 @@ func inNamespace(namespace string) context.Context {
 	return genericapirequest.WithNamespace(context.Background(), namespace)
 }
 
-// TestCreateErrors checks every refusal of wire contract §1.11 and its status code.
+// TestCreateErrors checks every refusal of docs/wire-contract.md §1.11 and its status code.
 func TestCreateErrors(t *testing.T) {
 	t.Parallel()
 	five := []string{"h5", "h4", "h3", "h2", "h1"}

@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-// FormPost renders the form_post completion page (wire contract §2.5): its script POSTs
+// FormPost renders the form_post completion page (docs/wire-contract.md §2.5): its script POSTs
 // encodedParams to redirectURI (the CLI's loopback listener) and reports the outcome;
 // when that cannot work it shows the authorization code for pasting into the CLI.
 func FormPost(w http.ResponseWriter, redirectURI, encodedParams, code string) {

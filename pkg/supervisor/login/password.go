@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// Values of the /login `err` query parameter (wire contract §2.5).
+// Values of the /login `err` query parameter (docs/wire-contract.md §2.5).
 const (
 	ErrIncorrectUsernameOrPassword = "incorrect_username_or_password"
 	ErrInternal                    = "internal_error"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package oidcclient owns the OIDCClient side of the supervisor (wire contract §1.10,
+// Package oidcclient owns the OIDCClient side of the supervisor (docs/wire-contract.md §1.10,
 // §2.6): the Secret that stores each client's bcrypt secret hashes, the controller that
 // writes an OIDCClient's status, and the lookup through which the OIDC provider finds
 // a Ready client and its hashes.

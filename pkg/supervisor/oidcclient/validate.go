@@ -21,7 +21,7 @@ type verdict struct {
 	ready      bool
 }
 
-// evaluate checks spec against the rules of wire contract §1.10 and the stored
+// evaluate checks spec against the rules of docs/wire-contract.md §1.10 and the stored
 // hashes (or the error reading them, which must be ErrUnreadable).
 func evaluate(spec *configv1alpha1.OIDCClientSpec, hashes []string, unreadable error) verdict {
 	v := verdict{

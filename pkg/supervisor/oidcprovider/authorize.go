@@ -13,7 +13,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
-// CLI password flow headers and IdP selection parameters (wire contract §0.2).
+// CLI password flow headers and IdP selection parameters (docs/wire-contract.md §0.2).
 const (
 	headerUsername = "Pinniped-Username"
 	headerPassword = "Pinniped-Password"
@@ -38,7 +38,7 @@ type authRequest struct {
 	passwordFlow bool
 }
 
-// authorize handles GET and POST /oauth2/authorize (wire contract §2.4).
+// authorize handles GET and POST /oauth2/authorize (docs/wire-contract.md §2.4).
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		newError(errInvalidRequest, "the request could not be parsed").write(w)

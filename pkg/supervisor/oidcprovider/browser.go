@@ -108,7 +108,7 @@ func s256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// callback is where redirect-based upstreams send the browser back (wire contract §2.5).
+// callback is where redirect-based upstreams send the browser back (docs/wire-contract.md §2.5).
 func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
 
-// Device logins (RFC 8628, a Selkie extension: wire contract §5). The CLI asks for a
+// Device logins (RFC 8628, a Selkie extension: docs/wire-contract.md §5). The CLI asks for a
 // device code and a user code, the user enters the user code at <issuer>/device and logs
 // in at the upstream in any browser, and the CLI polls the token endpoint meanwhile.
 const (

@@ -11,7 +11,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
-// Discovery is the OpenID provider metadata (wire contract §2.2, §5).
+// Discovery is the OpenID provider metadata (docs/wire-contract.md §2.2, §5).
 type Discovery struct {
 	Issuer                            string                `json:"issuer"`
 	AuthorizationEndpoint             string                `json:"authorization_endpoint"`
@@ -36,7 +36,7 @@ type SupervisorDiscoveryV1 struct {
 	IdentityProvidersEndpoint string `json:"pinniped_identity_providers_endpoint"`
 }
 
-// IDPDiscovery is the IdP discovery document (wire contract §2.3).
+// IDPDiscovery is the IdP discovery document (docs/wire-contract.md §2.3).
 type IDPDiscovery struct {
 	IdentityProviders []IDPDiscoveryEntry `json:"pinniped_identity_providers"`
 	SupportedTypes    []IDPType           `json:"pinniped_supported_identity_provider_types"`

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package oidcprovider is one FederationDomain's OpenID Connect provider: the HTTP
-// endpoints of wire contract §2 (discovery, JWKS, IdP discovery, authorize, callback,
+// endpoints of docs/wire-contract.md §2 (discovery, JWKS, IdP discovery, authorize, callback,
 // chooser, token, revocation, and the Selkie-only RFC 8628 device login) over a session
 // store, the domain's keys and its upstream identity providers.
 //

@@ -23,7 +23,7 @@ type exchangeResponse struct {
 }
 
 // exchangeGrant mints an ID token for one cluster audience from a live access token
-// (wire contract §2.7). The audience is only the requested one, never the client's ID,
+// (docs/wire-contract.md §2.7). The audience is only the requested one, never the client's ID,
 // so a cluster-scoped token cannot be replayed at the supervisor's clients.
 func (p *Provider) exchangeGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()

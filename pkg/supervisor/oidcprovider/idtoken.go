@@ -13,7 +13,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 )
 
-// idTokenClaims are the claims of wire contract §2.8.
+// idTokenClaims are the claims of docs/wire-contract.md §2.8.
 type idTokenClaims struct {
 	Issuer           string         `json:"iss"`
 	Subject          string         `json:"sub"`

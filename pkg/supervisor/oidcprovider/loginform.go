@@ -32,7 +32,7 @@ func supportsBrowser(idp *IdP) bool {
 	return usesLoginForm(idp) || isRedirect && slices.Contains(idp.Provider.Flows(), upstream.FlowBrowserAuthcode)
 }
 
-// redirectToLoginForm starts a browser login at the login form (wire contract §2.4):
+// redirectToLoginForm starts a browser login at the login form (docs/wire-contract.md §2.4):
 // a 303 to <issuer>/login?state=<sealed state>, with the same CSRF cookie as a
 // redirect to an upstream.
 func (p *Provider) redirectToLoginForm(w http.ResponseWriter, r *http.Request, req *authRequest) {
@@ -124,7 +124,7 @@ func (p *Provider) loginState(w http.ResponseWriter, r *http.Request, encoded st
 	return &st, idp, true
 }
 
-// backToLoginForm sends the browser back to the form with an alert (wire contract §2.5).
+// backToLoginForm sends the browser back to the form with an alert (docs/wire-contract.md §2.5).
 func (p *Provider) backToLoginForm(w http.ResponseWriter, r *http.Request, state, errCode string) {
 	http.Redirect(w, r, p.endpoint(PathLogin)+"?"+url.Values{"err": {errCode}, "state": {state}}.Encode(), http.StatusSeeOther)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
-// Paths relative to the issuer (wire contract §2.1).
+// Paths relative to the issuer (docs/wire-contract.md §2.1).
 const (
 	PathDiscovery   = "/.well-known/openid-configuration"
 	PathJWKS        = "/jwks.json"
@@ -35,13 +35,13 @@ const (
 	maxRequestBytes = 64 << 10
 )
 
-// Paths of RFC 8628 device logins, a Selkie extension (wire contract §5).
+// Paths of RFC 8628 device logins, a Selkie extension (docs/wire-contract.md §5).
 const (
 	PathDeviceAuthorization = "/oauth2/device_authorization"
 	PathDevice              = "/device"
 )
 
-// Lifetimes are how long what the provider issues lives (wire contract §2.10, §5).
+// Lifetimes are how long what the provider issues lives (docs/wire-contract.md §2.10, §5).
 type Lifetimes struct {
 	Code            time.Duration
 	AccessToken     time.Duration

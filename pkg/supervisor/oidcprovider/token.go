@@ -26,7 +26,7 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 }
 
-// token handles POST /oauth2/token (wire contract §2.7).
+// token handles POST /oauth2/token (docs/wire-contract.md §2.7).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	form, oerr := parseTokenForm(r)
 	if oerr != nil {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package sessionapi is the supervisor's Selkie-only admin API for sessions,
-// session.supervisor.<suffix> (wire contract §5, "Logout and session revocation"): the
+// session.supervisor.<suffix> (docs/wire-contract.md §5, "Logout and session revocation"): the
 // scheme of the group and the get, list and delete storage of SupervisorSession, a
 // read-only view of one session of the session store. Deleting a SupervisorSession
 // deletes the session, so its refresh tokens stop working, and then revokes its

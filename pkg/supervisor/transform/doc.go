@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package transform compiles and runs the identity transforms of one identity provider
-// in a FederationDomain (spec.identityProviders[].transforms, wire contract §1.6): CEL
+// in a FederationDomain (spec.identityProviders[].transforms, docs/wire-contract.md §1.6): CEL
 // policies and username and groups mappings over the upstream identity, with the
 // constants they reference, and the examples that check them.
 //

@@ -17,7 +17,7 @@ import (
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
 )
 
-// The CEL variables (wire contract §1.6). The constants are maps, as in the reference,
+// The CEL variables (docs/wire-contract.md §1.6). The constants are maps, as in the reference,
 // so that strConst.name and strConst["name"] both work.
 const (
 	varUsername     = "username"

@@ -15,7 +15,7 @@ type expects = configv1alpha1.FederationDomainTransformsExampleExpects
 
 func TestRunExamples(t *testing.T) {
 	t.Parallel()
-	// The wire contract's transforms, plus a policy without a message and one that errs.
+	// The transforms of docs/wire-contract.md, plus a policy without a message and one that errs.
 	spec := configv1alpha1.FederationDomainTransforms{
 		Constants: contractConstants(),
 		Expressions: []configv1alpha1.FederationDomainTransformsExpression{

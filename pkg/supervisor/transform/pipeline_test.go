@@ -30,7 +30,7 @@ func groups(src string) configv1alpha1.FederationDomainTransformsExpression {
 	return expr(configv1alpha1.TransformsExpressionTypeGroups, src)
 }
 
-// contractConstants are the constants of the wire contract's example.
+// contractConstants are the constants of the example in docs/wire-contract.md.
 func contractConstants() []configv1alpha1.FederationDomainTransformsConstant {
 	return []configv1alpha1.FederationDomainTransformsConstant{
 		{Name: "prefix", Type: configv1alpha1.TransformsConstantTypeString, StringValue: "ldap:"},

@@ -53,7 +53,7 @@ type Provider interface {
 	// Flows lists the login flows in the server's order of preference.
 	Flows() []string
 	// DownstreamSubject is the downstream `sub` for id when the provider is used under
-	// displayName in a FederationDomain (wire contract §2.8).
+	// displayName in a FederationDomain (docs/wire-contract.md §2.8).
 	DownstreamSubject(displayName string, id *Identity) string
 }
 

@@ -2,7 +2,7 @@
 
 // Package session holds the internal (hub) version of the session.supervisor.selkie.dev
 // API: SupervisorSession, a read-only view of one downstream login that an
-// administrator can list and delete (revoke). The API is Selkie-only (wire contract §5).
+// administrator can list and delete (revoke). The API is Selkie-only (docs/wire-contract.md §5).
 //
 // The supervisor's aggregated API server works on these types; clients use the
 // versioned types in the v1alpha1 package. The REST storage lives elsewhere, and so

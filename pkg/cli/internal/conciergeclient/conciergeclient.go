@@ -2,7 +2,7 @@
 
 // Package conciergeclient sends TokenCredentialRequests to a concierge, through the API
 // server's aggregation layer or the impersonation proxy, anonymously (the token is the
-// credential) and in JSON, as the wire contract requires of clients.
+// credential) and in JSON, as docs/wire-contract.md requires of clients.
 package conciergeclient
 
 import (

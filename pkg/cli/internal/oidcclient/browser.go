@@ -105,7 +105,7 @@ func readPastedCode(prompt io.Writer, tty io.Reader, results chan<- callbackResu
 	}
 }
 
-// callbackHandler serves the loopback /callback (wire contract §3.5): GET with a query or
+// callbackHandler serves the loopback /callback (docs/wire-contract.md §3.5): GET with a query or
 // POST with a form (the form_post page's fetch), CORS preflight for that fetch.
 func (c *Client) callbackHandler(state string, results chan<- callbackResult) http.Handler {
 	origin := c.Meta.Issuer

@@ -44,7 +44,7 @@ func (p *probe) build(context.Context) (string, *checks.Failure) {
 		JWTAuthenticator: apiserver.JWTAuthenticator{
 			Issuer: apiserver.Issuer{URL: p.spec.Issuer, Audiences: []string{p.spec.Audience}},
 			ClaimMappings: apiserver.ClaimMappings{
-				// The wire contract takes username and groups from the claims without a prefix.
+				// docs/wire-contract.md takes username and groups from the claims without a prefix.
 				Username: apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Username, Prefix: ptr.To("")},
 				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Groups, Prefix: ptr.To("")},
 			},

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package jwt is the JWTAuthenticator controller of the concierge (wire contract
+// Package jwt is the JWTAuthenticator controller of the concierge (docs/wire-contract.md
 // §1.1). For each JWTAuthenticator it checks spec.issuer, loads spec.tls,
 // performs OIDC discovery, checks and fetches the JWKS, builds a live token
 // authenticator with k8s.io/apiserver's OIDC authenticator (RS256 and ES256,

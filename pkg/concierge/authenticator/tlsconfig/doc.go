@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package tlsconfig turns a TLSSpec (wire contract §1, "TLSSpec") into the trust
+// Package tlsconfig turns a TLSSpec (docs/wire-contract.md §1, "TLSSpec") into the trust
 // roots used to reach a remote endpoint: an inline base64 PEM bundle, a PEM
 // bundle read from a Secret or ConfigMap in the server's own namespace, or the
 // system roots when neither is set. It also builds HTTP clients and TLS

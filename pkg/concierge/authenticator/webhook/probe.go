@@ -90,7 +90,7 @@ func (p *probe) build(context.Context) (string, *checks.Failure) {
 	if _, err := rest.TransportFor(cfg); err != nil {
 		return fail(authenticationv1alpha1.ReasonUnableToCreateClient, "unable to create a client for the webhook: %v", err)
 	}
-	// No implicit audiences: the TokenReview carries none (wire contract §1.2).
+	// No implicit audiences: the TokenReview carries none (docs/wire-contract.md §1.2).
 	token, err := webhook.New(cfg, authenticationv1beta1.SchemeGroupVersion.Version, nil, *webhook.DefaultRetryBackoff())
 	if err != nil {
 		return fail(authenticationv1alpha1.ReasonUnableToInstantiateWebhook, "unable to instantiate the webhook: %v", err)

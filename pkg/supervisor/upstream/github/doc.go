@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package github connects the supervisor to GitHub and GitHub Enterprise Server:
-// it turns a GitHubIdentityProvider custom resource (wire contract §1.9) into a
+// it turns a GitHubIdentityProvider custom resource (docs/wire-contract.md §1.9) into a
 // live Provider in an upstream.Registry, and implements the OAuth web flow login,
 // refresh re-validation (§2.9) and best-effort revocation of the GitHub access
 // token.

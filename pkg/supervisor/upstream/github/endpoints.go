@@ -18,7 +18,7 @@ type endpoints struct {
 	api string
 }
 
-// endpointsFor returns the endpoints of spec.githubAPI.host (wire contract §1.9):
+// endpointsFor returns the endpoints of spec.githubAPI.host (docs/wire-contract.md §1.9):
 // github.com and api.github.com use https://api.github.com and github.com's
 // OAuth endpoints; any other host[:port] uses https://<host>/api/v3 and
 // https://<host>/login/oauth/….

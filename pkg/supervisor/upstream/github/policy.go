@@ -23,7 +23,7 @@ type policy struct {
 	allowed []string
 }
 
-// policyOf resolves spec.allowAuthentication.organizations (wire contract §1.9).
+// policyOf resolves spec.allowAuthentication.organizations (docs/wire-contract.md §1.9).
 func policyOf(o idpv1alpha1.GitHubOrganizationsSpec) (policy, error) {
 	switch o.Policy {
 	case idpv1alpha1.GitHubAllowedAuthOrganizationsPolicyAllGitHubUsers:
@@ -63,7 +63,7 @@ func (p policy) admit(orgs []string) error {
 	return ErrNotInAllowedOrganizations
 }
 
-// usernameOf forms the username of a user (wire contract §1.9).
+// usernameOf forms the username of a user (docs/wire-contract.md §1.9).
 func usernameOf(attr idpv1alpha1.GitHubUsernameAttribute, u *user) string {
 	id := strconv.FormatInt(u.ID, 10)
 	switch attr {

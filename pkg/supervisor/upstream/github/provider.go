@@ -107,7 +107,7 @@ func (p *Provider) APIBase() string { return p.endpoints.api }
 func (p *Provider) Flows() []string { return []string{upstream.FlowBrowserAuthcode} }
 
 // DownstreamSubject returns "<API base>?idpName=<displayName>&login=<login>&id=<id>"
-// with the values query-escaped (wire contract §2.8). The subject of a GitHub
+// with the values query-escaped (docs/wire-contract.md §2.8). The subject of a GitHub
 // identity is the user ID; the login comes from its UpstreamData.
 func (p *Provider) DownstreamSubject(displayName string, id *upstream.Identity) string {
 	login := ""

@@ -23,7 +23,7 @@ import (
 const DefaultHTTPTimeout = 30 * time.Second
 
 // Reconciler reconciles the GitHubIdentityProviders of the supervisor's namespace
-// into a Registry and writes their status (wire contract §1.9). The API group is
+// into a Registry and writes their status (docs/wire-contract.md §1.9). The API group is
 // whatever the manager's scheme maps the idp types to (see suffix.AddToScheme).
 // Set the exported fields before use; do not copy a Reconciler after first use.
 type Reconciler struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
-// Refresh re-validates previous at GitHub (wire contract §2.9): with the stored
+// Refresh re-validates previous at GitHub (docs/wire-contract.md §2.9): with the stored
 // access token it queries the user, organizations and teams again. The user ID
 // and login must be unchanged, the organization policy must still admit the
 // user, and the groups are updated. A revoked token or any GitHub failure is an

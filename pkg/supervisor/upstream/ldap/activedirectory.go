@@ -15,7 +15,7 @@ import (
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
 )
 
-// Active Directory attributes read at login and checked on refresh (wire contract §1.8).
+// Active Directory attributes read at login and checked on refresh (docs/wire-contract.md §1.8).
 const (
 	attributePwdLastSet = "pwdLastSet"
 	// attributeUserAccountControl holds the account flags; 0x2 is ACCOUNTDISABLE.
@@ -35,7 +35,7 @@ func activeDirectoryRefreshAttributes() []string {
 }
 
 // withActiveDirectoryDefaults fills the empty filters and attributes with the Active
-// Directory defaults of wire contract §1.8. The search bases have no static default:
+// Directory defaults of docs/wire-contract.md §1.8. The search bases have no static default:
 // see DefaultNamingContext.
 func withActiveDirectoryDefaults(user UserSearch, group GroupSearch) (UserSearch, GroupSearch) {
 	if user.Filter == "" {
@@ -57,7 +57,7 @@ func withActiveDirectoryDefaults(user UserSearch, group GroupSearch) (UserSearch
 }
 
 // activeDirectoryUID renders the raw UID attribute as the identity's subject: objectGUID
-// as a GUID string (wire contract §2.8), any other attribute as base64url like LDAP.
+// as a GUID string (docs/wire-contract.md §2.8), any other attribute as base64url like LDAP.
 func activeDirectoryUID(attr string, raw []byte) (string, error) {
 	if attr != idpv1alpha1.ActiveDirectoryDefaultUIDAttribute {
 		return base64.RawURLEncoding.EncodeToString(raw), nil

@@ -22,7 +22,7 @@ import (
 
 // ActiveDirectoryReconciler reconciles the ActiveDirectoryIdentityProviders of the
 // supervisor's namespace into a Registry (key kind upstream.KindActiveDirectory) and
-// writes their status (wire contract §1.8). It validates like Reconciler and adds the
+// writes their status (docs/wire-contract.md §1.8). It validates like Reconciler and adds the
 // SearchBaseFound condition. Set the exported fields before use; do not copy an
 // ActiveDirectoryReconciler after first use.
 type ActiveDirectoryReconciler struct {

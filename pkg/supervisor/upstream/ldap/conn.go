@@ -90,7 +90,7 @@ func SplitHost(hostPort string) (host, port string, err error) {
 }
 
 // protocolOrder is the order in which Probe tries the protocols: LDAPS first when the
-// host names no port or port 636 (wire contract §1.8), StartTLS first otherwise.
+// host names no port or port 636 (docs/wire-contract.md §1.8), StartTLS first otherwise.
 func protocolOrder(port string) []Protocol {
 	if port == "" || port == DefaultLDAPSPort {
 		return []Protocol{LDAPS, StartTLS}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package ldap connects the supervisor to upstream LDAP directories: it turns an
-// LDAPIdentityProvider custom resource (wire contract §1.8) into a live Provider in an
+// LDAPIdentityProvider custom resource (docs/wire-contract.md §1.8) into a live Provider in an
 // upstream.Registry, and implements the password login (user search, bind as the user,
 // group search) and the refresh re-validation of §2.9 (re-read the user's entry by DN,
 // search the groups again).

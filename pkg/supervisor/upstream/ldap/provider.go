@@ -141,7 +141,7 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// withDefaults checks the searches and fills in the defaults of wire contract §1.8.
+// withDefaults checks the searches and fills in the defaults of docs/wire-contract.md §1.8.
 func withDefaults(user UserSearch, group GroupSearch) (UserSearch, GroupSearch, error) {
 	switch {
 	case user.Base == "":
@@ -215,14 +215,14 @@ func (p *Provider) Host() string { return p.endpoint.Host }
 func (p *Provider) Protocol() Protocol { return p.endpoint.Protocol }
 
 // Flows returns cli_password then browser_authcode (the login form), in the
-// server's order of preference (wire contract §2.3).
+// server's order of preference (docs/wire-contract.md §2.3).
 func (p *Provider) Flows() []string {
 	return []string{upstream.FlowCLIPassword, upstream.FlowBrowserAuthcode}
 }
 
 // DownstreamSubject returns
 // "ldaps://<host>?base=<user search base>&idpName=<displayName>&sub=<uid>", the query
-// form-encoded with sorted keys and the scheme ldaps even over StartTLS (wire contract
+// form-encoded with sorted keys and the scheme ldaps even over StartTLS (docs/wire-contract.md
 // §2.8). id.Subject is already the base64url of the raw UID.
 func (p *Provider) DownstreamSubject(displayName string, id *upstream.Identity) string {
 	q := url.Values{"base": {p.user.Base}, "idpName": {displayName}, "sub": {id.Subject}}

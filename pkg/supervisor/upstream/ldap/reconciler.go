@@ -20,7 +20,7 @@ import (
 )
 
 // Reconciler reconciles the LDAPIdentityProviders of the supervisor's namespace into a
-// Registry and writes their status (wire contract §1.8). The API group is whatever the
+// Registry and writes their status (docs/wire-contract.md §1.8). The API group is whatever the
 // manager's scheme maps the idp types to (see suffix.AddToScheme). Set the exported
 // fields before use; do not copy a Reconciler after first use.
 type Reconciler struct {

@@ -57,11 +57,11 @@ func parseUpstreamData(b []byte) (*upstreamData, error) {
 	return &d, nil
 }
 
-// Refresh re-validates previous (wire contract §2.9): the user's entry is read again by
+// Refresh re-validates previous (docs/wire-contract.md §2.9): the user's entry is read again by
 // its DN and must still exist with the same username and UID; the groups are searched
 // again unless SkipGroupRefresh is set, in which case the previous ones are kept. For
 // Active Directory the account must also be unchanged: same pwdLastSet as at login,
-// neither disabled nor locked (wire contract §1.8).
+// neither disabled nor locked (docs/wire-contract.md §1.8).
 func (p *Provider) Refresh(ctx context.Context, previous *upstream.Identity) (*upstream.Identity, error) {
 	if previous == nil {
 		return nil, errors.New("refresh LDAP identity: no previous identity")

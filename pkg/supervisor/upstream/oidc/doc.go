@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package oidc connects the supervisor to upstream OpenID Connect providers: it
-// turns an OIDCIdentityProvider custom resource (wire contract §1.7) into a live
+// turns an OIDCIdentityProvider custom resource (docs/wire-contract.md §1.7) into a live
 // Provider in an upstream.Registry, and implements the login (authorization code
 // with PKCE, and optionally the resource owner password grant), refresh
 // re-validation (§2.9) and RFC 7009 revocation against the upstream.

@@ -182,7 +182,7 @@ func (p *PasswordProvider) Flows() []string {
 }
 
 // DownstreamSubject returns "<upstream iss>?idpName=<displayName>&sub=<upstream sub>"
-// with both values query-escaped (wire contract §2.8).
+// with both values query-escaped (docs/wire-contract.md §2.8).
 func (p *Provider) DownstreamSubject(displayName string, id *upstream.Identity) string {
 	return p.discovery.Issuer + "?idpName=" + url.QueryEscape(displayName) + "&sub=" + url.QueryEscape(id.Subject)
 }

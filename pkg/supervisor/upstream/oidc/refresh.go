@@ -14,7 +14,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
-// Refresh re-validates previous at the upstream (wire contract §2.9). With a stored
+// Refresh re-validates previous at the upstream (docs/wire-contract.md §2.9). With a stored
 // refresh token it runs the refresh grant and keeps the rotated refresh token; the
 // claims come from the returned ID token (verified, same sub), else from userinfo
 // with the new access token, else the previous identity is kept. Without a refresh

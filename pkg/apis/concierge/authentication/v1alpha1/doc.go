@@ -7,7 +7,7 @@
 // It owns the Go types, their OpenAPI/CEL validation markers and the
 // condition vocabulary; it does not own the controllers that act on them.
 // The group suffix "selkie.dev" is the default; installs may serve another
-// suffix (see the wire contract §0.1).
+// suffix (see the docs/wire-contract.md §0.1).
 //
 // +k8s:deepcopy-gen=package
 // +groupName=authentication.concierge.selkie.dev

@@ -2,7 +2,7 @@
 
 // Package v1alpha1 holds the login.concierge.selkie.dev/v1alpha1 API served by the
 // concierge's aggregated API server: TokenCredentialRequest (cluster-scoped,
-// create and list). Its JSON shape is fixed by the wire contract §1.4 and shared
+// create and list). Its JSON shape is fixed by the docs/wire-contract.md §1.4 and shared
 // with the reference Pinniped clients.
 //
 // +k8s:deepcopy-gen=package

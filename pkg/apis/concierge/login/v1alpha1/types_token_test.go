@@ -15,7 +15,7 @@ import (
 	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 )
 
-// The examples of the wire contract §1.4, verbatim except for the elided token
+// The examples of the docs/wire-contract.md §1.4, verbatim except for the elided token
 // and PEM bodies.
 const (
 	contractRequest = `{"kind":"TokenCredentialRequest","apiVersion":"login.concierge.selkie.dev/v1alpha1","metadata":{"creationTimestamp":null},

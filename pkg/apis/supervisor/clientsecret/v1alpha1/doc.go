@@ -2,7 +2,7 @@
 
 // Package v1alpha1 holds the clientsecret.supervisor.selkie.dev/v1alpha1 API served
 // by the supervisor's aggregated API server: OIDCClientSecretRequest (namespaced,
-// create only). Its shape is fixed by the wire contract §1.11.
+// create only). Its shape is fixed by the docs/wire-contract.md §1.11.
 //
 // +k8s:deepcopy-gen=package
 // +k8s:conversion-gen=github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret

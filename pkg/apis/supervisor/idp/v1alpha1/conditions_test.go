@@ -33,7 +33,7 @@ func TestClientSecretTypes(t *testing.T) {
 	}
 }
 
-// TestForbiddenAuthorizeParameterNames pins the list of the wire contract §1.7.
+// TestForbiddenAuthorizeParameterNames pins the list of the docs/wire-contract.md §1.7.
 // The CRD's CEL rule repeats it; crdvalidation tests that they agree.
 func TestForbiddenAuthorizeParameterNames(t *testing.T) {
 	t.Parallel()
