@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -528,10 +527,10 @@ func killReplica(t *testing.T, ctx context.Context, client kubernetes.Interface,
 
 // serverProblems returns the WARN and ERROR log lines of every pod of ns, from its
 // current container and, after a restart, from the previous one.
-func serverProblems(ctx context.Context, kubectl, kubeconfig, ns string) string {
+func serverProblems(ctx context.Context, d *demo.Demo, kubeconfig, ns string) string {
 	run := func(args ...string) string {
-		out, _ := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
-		return string(out)
+		out, _ := d.Kubectl(ctx, kubeconfig, append([]string{"-n", ns}, args...)...) // no previous container: nothing
+		return out
 	}
 	var b strings.Builder
 	for _, pod := range strings.Fields(run("get", "pods", "-l", "app="+ns, "-o", "name")) {
@@ -572,8 +571,8 @@ func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig str
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the servers' warnings and errors (killed containers included):\n%s\n%s",
-				serverProblems(ctx, d.Env.Kubectl, d.Mgmt.AdminKubeconfig, demo.SupervisorNamespace),
-				serverProblems(ctx, d.Env.Kubectl, d.Workload.AdminKubeconfig, demo.ConciergeNamespace))
+				serverProblems(ctx, d, d.Mgmt.AdminKubeconfig, demo.SupervisorNamespace),
+				serverProblems(ctx, d, d.Workload.AdminKubeconfig, demo.ConciergeNamespace))
 		}
 	})
 	l := newFaultLoad(t, d, proxyKubeconfig)
