@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 )
 
@@ -46,23 +48,6 @@ func NewCommand() *cobra.Command {
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text, yaml or json")
 	fs.DurationVar(&f.timeout, "timeout", 0, "give up after this long (0: never)")
 	return cmd
-}
-
-type whoAmIRequest struct {
-	APIVersion string         `json:"apiVersion"`
-	Kind       string         `json:"kind"`
-	Metadata   map[string]any `json:"metadata"`
-	Spec       map[string]any `json:"spec"`
-	Status     struct {
-		KubernetesUserInfo struct {
-			User struct {
-				Username string              `json:"username"`
-				UID      string              `json:"uid,omitempty"`
-				Groups   []string            `json:"groups,omitempty"`
-				Extra    map[string][]string `json:"extra,omitempty"`
-			} `json:"user"`
-		} `json:"kubernetesUserInfo"`
-	} `json:"status"`
 }
 
 func run(ctx context.Context, out io.Writer, f *flagpole) error {
@@ -129,12 +114,15 @@ func run(ctx context.Context, out io.Writer, f *flagpole) error {
 }
 
 // request creates a WhoAmIRequest with the kubeconfig's credentials, in JSON.
-func request(ctx context.Context, cfg *rest.Config, group string) (*whoAmIRequest, error) {
+func request(ctx context.Context, cfg *rest.Config, group string) (*identityv1alpha1.WhoAmIRequest, error) {
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("could not build a client for the kubeconfig: %w", err)
 	}
-	body, _ := json.Marshal(map[string]any{"apiVersion": group + "/v1alpha1", "kind": "WhoAmIRequest", "metadata": map[string]any{}, "spec": map[string]any{}})
+	body, err := json.Marshal(&identityv1alpha1.WhoAmIRequest{TypeMeta: metav1.TypeMeta{APIVersion: group + "/v1alpha1", Kind: "WhoAmIRequest"}})
+	if err != nil {
+		return nil, err
+	}
 	url := strings.TrimSuffix(cfg.Host, "/") + cfg.APIPath + "/apis/" + group + "/v1alpha1/whoamirequests"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -154,7 +142,7 @@ func request(ctx context.Context, cfg *rest.Config, group string) (*whoAmIReques
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("could not complete WhoAmIRequest: %s: %s", resp.Status, strings.TrimSpace(string(raw)))
 	}
-	var result whoAmIRequest
+	var result identityv1alpha1.WhoAmIRequest
 	if err := json.Unmarshal(raw, &result); err != nil {
 		return nil, fmt.Errorf("could not decode the WhoAmIRequest: %w", err)
 	}

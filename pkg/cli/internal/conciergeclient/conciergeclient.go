@@ -19,9 +19,11 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clientauthv1beta1 "k8s.io/client-go/pkg/apis/clientauthentication/v1beta1"
 
+	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/cli/httpretry"
 )
@@ -57,10 +59,11 @@ func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1
 		return nil, fmt.Errorf("concierge endpoint %q must be an https URL", cfg.Endpoint)
 	}
 	group := suffix.Group("login.concierge."+suffix.Default, cfg.APIGroupSuffix)
-	body, err := json.Marshal(map[string]any{
-		"apiVersion": group + "/v1alpha1", "kind": "TokenCredentialRequest", "metadata": map[string]any{},
-		"spec": map[string]any{"token": token, "authenticator": map[string]any{
-			"apiGroup": suffix.Group("authentication.concierge."+suffix.Default, cfg.APIGroupSuffix), "kind": kind, "name": cfg.AuthenticatorName}},
+	authGroup := suffix.Group("authentication.concierge."+suffix.Default, cfg.APIGroupSuffix)
+	body, err := json.Marshal(&loginv1alpha1.TokenCredentialRequest{
+		TypeMeta: metav1.TypeMeta{APIVersion: group + "/v1alpha1", Kind: "TokenCredentialRequest"},
+		Spec: loginv1alpha1.TokenCredentialRequestSpec{Token: token,
+			Authenticator: corev1.TypedLocalObjectReference{APIGroup: &authGroup, Kind: kind, Name: cfg.AuthenticatorName}},
 	})
 	if err != nil {
 		return nil, err
@@ -93,17 +96,7 @@ func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("could not login: the concierge answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))
 	}
-	var tcr struct {
-		Status struct {
-			Credential *struct {
-				ExpirationTimestamp   time.Time `json:"expirationTimestamp"`
-				Token                 string    `json:"token"`
-				ClientCertificateData string    `json:"clientCertificateData"`
-				ClientKeyData         string    `json:"clientKeyData"`
-			} `json:"credential"`
-			Message *string `json:"message"`
-		} `json:"status"`
-	}
+	var tcr loginv1alpha1.TokenCredentialRequest
 	if err := json.Unmarshal(raw, &tcr); err != nil {
 		return nil, fmt.Errorf("could not login: decode the TokenCredentialRequest: %w", err)
 	}
@@ -115,7 +108,7 @@ func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1
 	}
 	c := tcr.Status.Credential
 	exp := c.ExpirationTimestamp
-	return &clientauthv1beta1.ExecCredentialStatus{ExpirationTimestamp: timePtr(exp), Token: c.Token,
+	return &clientauthv1beta1.ExecCredentialStatus{ExpirationTimestamp: &exp, Token: c.Token,
 		ClientCertificateData: c.ClientCertificateData, ClientKeyData: c.ClientKeyData}, nil
 }
 
@@ -130,5 +123,3 @@ func httpClient(caBundle []byte) (*http.Client, error) {
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}, nil
 }
-
-func timePtr(t time.Time) *metav1.Time { v := metav1.NewTime(t); return &v }
