@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,9 @@ type conciergeFlags struct {
 	authenticatorName string
 	apiGroupSuffix    string
 	credentialCache   string
+	// namespace is the deprecated --concierge-namespace: kubeconfigs written by older CLIs
+	// carry it, and the login needs no namespace.
+	namespace string
 }
 
 func (c *conciergeFlags) register(cmd *cobra.Command, defaultCredentialCache string) {
@@ -44,12 +48,17 @@ func (c *conciergeFlags) register(cmd *cobra.Command, defaultCredentialCache str
 	fs.StringVar(&c.authenticatorName, "concierge-authenticator-name", "", "concierge authenticator name")
 	fs.StringVar(&c.apiGroupSuffix, "concierge-api-group-suffix", "pinniped.dev", "concierge API group suffix")
 	fs.StringVar(&c.credentialCache, "credential-cache", defaultCredentialCache, "credential cache file (\"\" disables it)")
+	// Hidden, not MarkDeprecated: cobra would print a deprecation warning on every kubectl
+	// call that runs an older kubeconfig's exec plugin.
+	fs.StringVar(&c.namespace, "concierge-namespace", "pinniped-concierge", "deprecated and ignored: the concierge is found through its API")
+	_ = fs.MarkHidden("concierge-namespace")
 }
 
 func (c *conciergeFlags) validate() error {
 	if !c.enabled {
 		return nil
 	}
+	c.authenticatorType = strings.ToLower(c.authenticatorType)
 	switch {
 	case c.endpoint == "":
 		return errors.New("--concierge-endpoint is required with --enable-concierge")

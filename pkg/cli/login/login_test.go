@@ -4,9 +4,13 @@ package login
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +117,54 @@ func TestParseOIDCArgsMatchesTheCommand(t *testing.T) {
 	}
 	if _, err := ParseOIDCArgs([]string{"login", "static", "--token=x"}); err == nil {
 		t.Error("login static parsed as login oidc")
+	}
+}
+
+// TestLoginAcceptsOlderKubeconfigsConciergeFlags runs `login static` as a kubeconfig
+// written by an older CLI would: with --concierge-namespace and an authenticator type
+// in capitals. Both login commands share these flags.
+func TestLoginAcceptsOlderKubeconfigsConciergeFlags(t *testing.T) {
+	var tcr string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		tcr = string(b)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"status":{"credential":{"expirationTimestamp":"2026-01-01T12:05:00Z","clientCertificateData":"cert","clientKeyData":"key"}}}`)
+	}))
+	defer srv.Close()
+	for _, sub := range []string{"static", "oidc"} {
+		var out, errOut bytes.Buffer
+		deps := testDeps(nil, &out)
+		deps.Stderr = &errOut
+		cmd := NewCommand(deps)
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		args := []string{sub, "--enable-concierge", "--concierge-endpoint=" + srv.URL, "--concierge-namespace=old-concierge-ns",
+			"--concierge-authenticator-type=JWT", "--concierge-authenticator-name=the-authenticator", "--credential-cache=",
+			"--concierge-ca-bundle-data=" + base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))}
+		if sub == "static" {
+			args = append(args, "--token=the-token")
+		} else {
+			// Only the flags are checked here: the OIDC login itself has its own tests.
+			oidc, _, err := cmd.Find([]string{"oidc"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := oidc.ParseFlags(args[1:]); err != nil {
+				t.Errorf("login oidc refuses the flags: %v", err)
+			}
+			continue
+		}
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("login %s: %v (stderr %s)", sub, err, errOut.String())
+		}
+		if !strings.Contains(out.String(), `"clientCertificateData":"cert"`) || errOut.Len() != 0 {
+			t.Errorf("login %s printed %q, stderr %q", sub, out.String(), errOut.String())
+		}
+		if !strings.Contains(tcr, `"kind":"JWTAuthenticator"`) {
+			t.Errorf("TokenCredentialRequest %s", tcr)
+		}
 	}
 }
