@@ -16,7 +16,7 @@ import (
 // Defaults of docs/wire-contract.md §3.1 that differ from the reference CLI's or are shared
 // with the login command.
 const (
-	defaultNameSuffix  = "-pinniped"
+	defaultNameSuffix  = "-selkie"
 	defaultClientID    = "pinniped-cli"
 	defaultTimeout     = 10 * time.Minute
 	defaultInstallHint = "The selkie CLI does not appear to be installed: install it (a pinniped CLI works too) at this exec command path."

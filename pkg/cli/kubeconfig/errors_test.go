@@ -104,10 +104,6 @@ func TestErrors(t *testing.T) {
 			ci(t, tcrStrategy())(t, e)
 			e.idps[0].Flows = []string{"browser_authcode"}
 		}, args: []string{"--upstream-identity-provider-flow", "cli_password"}, want: []string{`does not offer --upstream-identity-provider-flow="cli_password"`}},
-		{name: "no identity providers", setup: func(t *testing.T, e *testEnv) {
-			ci(t, tcrStrategy())(t, e)
-			e.idps = nil
-		}, want: []string{"lists no identity providers"}},
 		{name: "cluster does not answer below 500", setup: func(t *testing.T, e *testEnv) {
 			ci(t, tcrStrategy())(t, e)
 			broken := newTLSServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })

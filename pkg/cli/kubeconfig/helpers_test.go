@@ -70,7 +70,8 @@ type testEnv struct {
 	supervisor  *httptest.Server
 	issuer      string
 	idps        []oidcclient.IdentityProvider
-	noIDPs      bool // the issuer does not advertise IdP discovery (a plain OIDC issuer)
+	noIDPs      bool     // the issuer does not advertise IdP discovery (a plain OIDC issuer)
+	scopes      []string // the issuer's scopes_supported; nil leaves it out
 	kubeconfig  string
 	secrets     adminSecrets
 	objects     []runtime.Object
@@ -109,6 +110,9 @@ func (e *testEnv) serveSupervisor(w http.ResponseWriter, r *http.Request) {
 	case "/fd1/.well-known/openid-configuration":
 		doc := map[string]any{"issuer": e.issuer, "authorization_endpoint": e.issuer + "/oauth2/authorize",
 			"token_endpoint": e.issuer + "/oauth2/token", "jwks_uri": e.issuer + "/jwks.json", "response_types_supported": []string{"code"}}
+		if e.scopes != nil {
+			doc["scopes_supported"] = e.scopes
+		}
 		if !e.noIDPs {
 			doc["discovery.supervisor.pinniped.dev/v1alpha1"] = map[string]any{"pinniped_identity_providers_endpoint": e.issuer + "/v1alpha1/pinniped_identity_providers"}
 		}

@@ -159,7 +159,7 @@ func TestImpersonationProxyByMode(t *testing.T) {
 			t.Fatalf("mode %q: %v\n%s", mode, err, errOut)
 		}
 		cfg := parse(t, out)
-		if got := cfg.Clusters["kind-a-pinniped"].Server; got != want || !slices.Contains(execOf(t, cfg).Args, "--concierge-endpoint="+want) {
+		if got := cfg.Clusters["kind-a-selkie"].Server; got != want || !slices.Contains(execOf(t, cfg).Args, "--concierge-endpoint="+want) {
 			t.Errorf("mode %q: server %q, want %q", mode, got, want)
 		}
 	}
@@ -182,7 +182,7 @@ func TestNoConcierge(t *testing.T) {
 	if len(e.restConfigs) != 0 {
 		t.Errorf("--no-concierge still read the cluster")
 	}
-	if c := cfg.Clusters["kind-a-pinniped"]; c.Server != e.apiServer.URL {
+	if c := cfg.Clusters["kind-a-selkie"]; c.Server != e.apiServer.URL {
 		t.Errorf("server %q, want the source cluster's", c.Server)
 	}
 }
@@ -324,5 +324,73 @@ func TestAuthenticatorByFlags(t *testing.T) {
 	}
 	if args := execOf(t, parse(t, out)).Args; !slices.Contains(args, "--concierge-authenticator-name=supervisor") {
 		t.Errorf("args %q", args)
+	}
+}
+
+// TestOlderSupervisors checks kubeconfigs for supervisors from before IdP discovery
+// listed every identity provider and before the username and groups scopes existed.
+func TestOlderSupervisors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		scopes      []string
+		idps        []oidcclient.IdentityProvider
+		args        []string
+		wantScopes  string
+		wantUpFlags []string
+		wantStderr  string
+	}{
+		{name: "no identity provider listed", idps: []oidcclient.IdentityProvider{},
+			wantScopes: "offline_access,openid,pinniped:request-audience,username,groups", wantStderr: "lists no identity providers"},
+		{name: "no identity provider listed, flags given", idps: []oidcclient.IdentityProvider{}, args: []string{"--upstream-identity-provider-name", "okta"},
+			wantScopes: "offline_access,openid,pinniped:request-audience,username,groups", wantUpFlags: []string{"--upstream-identity-provider-name=okta"},
+			wantStderr: "lists no identity providers"},
+		{name: "neither username nor groups supported", scopes: []string{"openid", "offline_access", "pinniped:request-audience"},
+			wantScopes: "offline_access,openid,pinniped:request-audience", wantStderr: `scope=groups`},
+		{name: "groups supported, username not", scopes: []string{"openid", "offline_access", "pinniped:request-audience", "groups"},
+			wantScopes: "offline_access,openid,pinniped:request-audience,groups", wantStderr: `scope=username`},
+		{name: "both supported", scopes: []string{"openid", "offline_access", "pinniped:request-audience", "username", "groups"},
+			wantScopes: "offline_access,openid,pinniped:request-audience,username,groups"},
+		{name: "explicit scopes, one unsupported", scopes: []string{"openid", "offline_access"}, args: []string{"--oidc-scopes", "openid,groups,offline_access"},
+			wantScopes: "openid,offline_access", wantStderr: `scope=groups`},
+		{name: "all upstream flags given, scopes still checked", scopes: []string{"openid", "offline_access", "pinniped:request-audience"},
+			args:       []string{"--upstream-identity-provider-name", "okta", "--upstream-identity-provider-type", "oidc", "--upstream-identity-provider-flow", "browser_authcode"},
+			wantScopes: "offline_access,openid,pinniped:request-audience",
+			wantUpFlags: []string{"--upstream-identity-provider-name=okta", "--upstream-identity-provider-type=oidc",
+				"--upstream-identity-provider-flow=browser_authcode"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			e.standard(t)
+			e.scopes = tc.scopes
+			if tc.idps != nil {
+				e.idps = tc.idps
+			}
+			out, errOut, err := e.run(t, append([]string{"--skip-validation"}, tc.args...)...)
+			if err != nil {
+				t.Fatalf("get kubeconfig: %v\n%s", err, errOut)
+			}
+			args := execOf(t, parse(t, out)).Args
+			if !slices.Contains(args, "--scopes="+tc.wantScopes) {
+				t.Errorf("args %v, want --scopes=%s", args, tc.wantScopes)
+			}
+			var upFlags []string
+			for _, a := range args {
+				if strings.HasPrefix(a, "--upstream-identity-provider-") {
+					upFlags = append(upFlags, a)
+				}
+			}
+			wantUp := tc.wantUpFlags
+			if tc.idps == nil && wantUp == nil {
+				wantUp = []string{"--upstream-identity-provider-name=corp-ldap", "--upstream-identity-provider-type=ldap", "--upstream-identity-provider-flow=cli_password"}
+			}
+			if diff := cmp.Diff(wantUp, upFlags); diff != "" {
+				t.Errorf("upstream flags (-want +got):\n%s", diff)
+			}
+			if tc.wantStderr != "" && !strings.Contains(errOut, tc.wantStderr) {
+				t.Errorf("stderr %q, want %q", errOut, tc.wantStderr)
+			}
+		})
 	}
 }

@@ -19,8 +19,9 @@ import (
 const discoveryTimeout = 30 * time.Second
 
 // discoverIdentityProvider checks the issuer answers OIDC discovery (with the CA bundle
-// the kubeconfig will carry) and, when it advertises IdP discovery, picks the identity
-// provider and its flow (docs/wire-contract.md §2.3, §3.1).
+// the kubeconfig will carry), drops the scopes it does not support, and, when it
+// advertises IdP discovery, picks the identity provider and its flow
+// (docs/wire-contract.md §2.3, §3.1).
 func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	o := &g.f.oidc
 	if o.issuer == "" {
@@ -28,9 +29,6 @@ func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	}
 	if !strings.HasPrefix(o.issuer, "https://") {
 		return fmt.Errorf("the OIDC issuer %q must be an https URL", o.issuer)
-	}
-	if o.idpName != "" && o.idpType != "" && o.idpFlow != "" {
-		return nil // nothing left to discover; the login command checks them at login time
 	}
 	httpClient, err := discoveryClient(o.caBundleData)
 	if err != nil {
@@ -40,6 +38,10 @@ func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("could not reach the supervisor for OIDC discovery (check --oidc-issuer, --oidc-ca-bundle and that the supervisor is up): %w", err)
 	}
+	o.scopes = g.supportedScopes(o.scopes, client.Meta.ScopesSupported)
+	if o.idpName != "" && o.idpType != "" && o.idpFlow != "" {
+		return nil // nothing left to discover; the login command checks them at login time
+	}
 	if client.Meta.Supervisor == nil || client.Meta.Supervisor.IdentityProvidersEndpoint == "" {
 		g.log.Info("the issuer does not advertise identity provider discovery; using the upstream flags as given", "issuer", o.issuer)
 		return nil
@@ -47,6 +49,13 @@ func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	idps, err := client.IdentityProviders(ctx)
 	if err != nil {
 		return fmt.Errorf("could not discover the supervisor's identity providers: %w", err)
+	}
+	if len(idps) == 0 {
+		// Older supervisors with one OIDC identity provider list none; on a current one the
+		// FederationDomain has no identity provider yet and logins will fail until it does.
+		g.log.Warn("the supervisor lists no identity providers for this issuer; the kubeconfig names none and uses the upstream flags as given "+
+			"(with a current supervisor, configure an identity provider on the FederationDomain)", "issuer", o.issuer)
+		return nil
 	}
 	idp, err := selectIdentityProvider(idps, o.idpName, o.idpType)
 	if err != nil {
@@ -61,12 +70,25 @@ func (g *generator) discoverIdentityProvider(ctx context.Context) error {
 	return nil
 }
 
+// supportedScopes drops from scopes the username and groups scopes when the issuer's
+// scopes_supported does not list them (supervisors from before those scopes existed
+// refuse them); an issuer that lists no scopes at all is taken to support them.
+func (g *generator) supportedScopes(scopes, supported []string) []string {
+	if len(supported) == 0 {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(scope string) bool {
+		if (scope != "username" && scope != "groups") || slices.Contains(supported, scope) {
+			return false
+		}
+		g.log.Info("the issuer does not support this scope (an older supervisor); it is left out of --scopes", "scope", scope)
+		return true
+	})
+}
+
 // selectIdentityProvider returns the IdP matching the given name and type (either may
 // be empty), which must be exactly one.
 func selectIdentityProvider(idps []oidcclient.IdentityProvider, name, typ string) (*oidcclient.IdentityProvider, error) {
-	if len(idps) == 0 {
-		return nil, fmt.Errorf("the supervisor lists no identity providers for this issuer: configure one on its FederationDomain")
-	}
 	var matches []oidcclient.IdentityProvider
 	for _, idp := range idps {
 		if (name == "" || idp.Name == name) && (typ == "" || idp.Type == typ) {
