@@ -8,13 +8,31 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // FormPost renders the form_post completion page (docs/wire-contract.md §2.5): its script POSTs
 // encodedParams to redirectURI (the CLI's loopback listener) and reports the outcome;
 // when that cannot work it shows the authorization code for pasting into the CLI.
 func FormPost(w http.ResponseWriter, redirectURI, encodedParams, code string) {
-	render(w, http.StatusOK, formPostPage, map[string]string{"RedirectURI": redirectURI, "EncodedParams": encodedParams, "Code": code})
+	renderPage(w, http.StatusOK, formPostPage, map[string]string{"RedirectURI": redirectURI, "EncodedParams": encodedParams, "Code": code},
+		connectSource(redirectURI))
+}
+
+// connectSource is the Content-Security-Policy source that lets the form_post page's
+// script reach redirectURI and nothing else: its origin (the CLI's loopback listener, or
+// an OIDCClient's https callback). CSP host sources cannot name an IPv6 address, so for
+// one (http://[::1]:port) it is the scheme alone, the narrowest source browsers accept.
+func connectSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "'none'"
+	}
+	if strings.Contains(u.Hostname(), ":") {
+		return u.Scheme + ":"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Choice is one identity provider on the chooser page.
@@ -28,7 +46,14 @@ func Chooser(w http.ResponseWriter, choices []Choice) {
 	render(w, http.StatusOK, chooserPage, map[string]any{"Choices": choices})
 }
 
+// render writes page with a policy that lets it connect nowhere.
 func render(w http.ResponseWriter, status int, page *template.Template, data any) {
+	renderPage(w, status, page, data, "'none'")
+}
+
+// renderPage writes page with a fresh nonce for its inline script and style, and a
+// policy that allows only those, plus connections to connectSrc.
+func renderPage(w http.ResponseWriter, status int, page *template.Template, data any, connectSrc string) {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
 	n := base64.RawStdEncoding.EncodeToString(nonce)
@@ -40,7 +65,7 @@ func render(w http.ResponseWriter, status int, page *template.Template, data any
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+n+"'; style-src 'nonce-"+n+"'; "+
-		"connect-src http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'")
+		"connect-src "+connectSrc+"; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
