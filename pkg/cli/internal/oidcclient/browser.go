@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,11 +34,24 @@ type BrowserOptions struct {
 	SkipPrintURL bool
 }
 
-// callbackResult is what the listener or the paste prompt produced.
+// callbackResult is a pasted code, or the outcome of a login the listener finished.
 type callbackResult struct {
-	code string
-	err  error
+	pasted string
+	tokens *Tokens
+	err    error
 }
+
+// callback is one login's loopback listener: it redeems the first authorization code it
+// is given, or the first pasted one, and only then answers the browser.
+type callback struct {
+	origin, state string
+	redeem        func(code string) (*Tokens, error)
+	claimed       atomic.Bool
+	results       chan callbackResult
+}
+
+// claim reports whether the caller is the first to finish the login.
+func (cb *callback) claim() bool { return cb.claimed.CompareAndSwap(false, true) }
 
 // BrowserLogin runs the authorization code flow in the user's browser: the supervisor
 // redirects (or form-posts) the code to a loopback listener, or the user pastes it.
@@ -46,8 +60,10 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 	if err != nil {
 		return nil, err
 	}
-	results := make(chan callbackResult, 2)
 	redirectURI := "http://127.0.0.1:0/callback"
+	cb := c.newCallback(p.state, func(code string) (*Tokens, error) {
+		return c.redeem(ctx, code, redirectURI, p.verifier, p.nonce)
+	})
 	if !opts.SkipListen {
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.ListenPort))
 		if err != nil {
@@ -55,7 +71,7 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 			opts.SkipListen = true
 		} else {
 			redirectURI = "http://" + l.Addr().String() + "/callback"
-			srv := &http.Server{Handler: c.callbackHandler(p.state, results), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
 			go func() { _ = srv.Serve(l) }()
 			defer srv.Close()
 		}
@@ -80,24 +96,37 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 		fmt.Fprintf(opts.Prompt, "Log in by visiting this link:\n\n    %s\n\n", authURL)
 	}
 	if opts.TTY != nil && (mode == "form_post" || opts.SkipListen) {
-		go readPastedCode(opts.Prompt, opts.TTY, results)
+		go readPastedCode(opts.Prompt, opts.TTY, cb.results)
 	}
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("login timed out or was cancelled: %w", ctx.Err())
-	case r := <-results:
-		if r.err != nil {
-			return nil, r.err
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("login timed out or was cancelled: %w", ctx.Err())
+		case r := <-cb.results:
+			if r.pasted == "" {
+				return r.tokens, r.err
+			}
+			if cb.claim() {
+				return cb.redeem(r.pasted)
+			}
+			// The listener got a code first: its outcome follows.
 		}
-		return c.redeem(ctx, r.code, redirectURI, p.verifier, p.nonce)
 	}
+}
+
+func (c *Client) newCallback(state string, redeem func(code string) (*Tokens, error)) *callback {
+	origin := c.Meta.Issuer
+	if u, err := url.Parse(c.Meta.Issuer); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return &callback{origin: origin, state: state, redeem: redeem, results: make(chan callbackResult, 2)}
 }
 
 func readPastedCode(prompt io.Writer, tty io.Reader, results chan<- callbackResult) {
 	fmt.Fprint(prompt, "    Optionally, paste your authorization code: ")
 	line, err := bufio.NewReader(tty).ReadString('\n')
 	if code := strings.TrimSpace(line); code != "" {
-		results <- callbackResult{code: code}
+		results <- callbackResult{pasted: code}
 		return
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -105,67 +134,65 @@ func readPastedCode(prompt io.Writer, tty io.Reader, results chan<- callbackResu
 	}
 }
 
-// callbackHandler serves the loopback /callback (docs/wire-contract.md §3.5): GET with a query or
-// POST with a form (the form_post page's fetch), CORS preflight for that fetch.
-func (c *Client) callbackHandler(state string, results chan<- callbackResult) http.Handler {
-	origin := c.Meta.Issuer
-	if u, err := url.Parse(c.Meta.Issuer); err == nil {
-		origin = u.Scheme + "://" + u.Host
+// ServeHTTP serves the loopback /callback (docs/wire-contract.md §3.5): GET with a query
+// or POST with a form (the form_post page's fetch), CORS preflight for that fetch. It
+// redeems the code before it answers, so the browser says "logged in" only when the
+// CLI is, and shows the reason when the redemption fails.
+func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/callback" {
+		http.NotFound(w, r)
+		return
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Vary", "*")
-		h.Set("Access-Control-Allow-Credentials", "false")
-		switch r.Method {
-		case http.MethodOptions:
-			if r.Header.Get("Origin") == "" {
-				http.Error(w, "bad request", http.StatusBadRequest)
-				return
-			}
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Private-Network", "true")
-			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-				h.Set("Access-Control-Allow-Headers", rh)
-			}
-			w.WriteHeader(http.StatusNoContent)
-			return
-		case http.MethodGet, http.MethodPost:
-		default:
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if err := r.ParseForm(); err != nil {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", cb.origin)
+	h.Set("Vary", "*")
+	h.Set("Access-Control-Allow-Credentials", "false")
+	switch r.Method {
+	case http.MethodOptions:
+		if r.Header.Get("Origin") == "" {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		if r.Form.Get("state") != state {
-			http.Error(w, "Forbidden: the state does not match this login", http.StatusForbidden)
-			return
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Private-Network", "true")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
 		}
-		if e := r.Form.Get("error"); e != "" {
-			http.Error(w, "Bad Request: login failed: "+e, http.StatusBadRequest)
-			sendResult(results, callbackResult{err: fmt.Errorf("login failed: %s: %s", e, r.Form.Get("error_description"))})
-			return
-		}
-		code := r.Form.Get("code")
-		if code == "" {
-			http.Error(w, "Bad Request: no authorization code", http.StatusBadRequest)
-			return
-		}
-		_, _ = io.WriteString(w, "you have been logged in and may now close this tab")
-		sendResult(results, callbackResult{code: code})
-	})
-}
-
-func sendResult(results chan<- callbackResult, r callbackResult) {
-	select {
-	case results <- r:
-	default: // a result is already waiting: this login is over
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodGet, http.MethodPost:
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if r.Form.Get("state") != cb.state {
+		http.Error(w, "Forbidden: the state does not match this login", http.StatusForbidden)
+		return
+	}
+	code, e := r.Form.Get("code"), r.Form.Get("error")
+	if code == "" && e == "" {
+		http.Error(w, "Bad Request: no authorization code", http.StatusBadRequest)
+		return
+	}
+	if !cb.claim() {
+		http.Error(w, "Conflict: this login is already finished or in progress", http.StatusConflict)
+		return
+	}
+	if e != "" {
+		http.Error(w, "Bad Request: login failed: "+e, http.StatusBadRequest)
+		cb.results <- callbackResult{err: fmt.Errorf("login failed: %s: %s", e, r.Form.Get("error_description"))}
+		return
+	}
+	tokens, err := cb.redeem(code)
+	if err != nil {
+		http.Error(w, "login failed: "+err.Error(), http.StatusInternalServerError)
+	} else {
+		_, _ = io.WriteString(w, "you have been logged in and may now close this tab")
+	}
+	cb.results <- callbackResult{tokens: tokens, err: err}
 }

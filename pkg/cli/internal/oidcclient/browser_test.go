@@ -3,10 +3,15 @@
 package oidcclient
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCallbackHandler(t *testing.T) {
@@ -18,7 +23,7 @@ func TestCallbackHandler(t *testing.T) {
 		body        string
 		header      map[string]string
 		wantStatus  int
-		wantResult  string // code or error text; "" for none
+		wantResult  string // redeemed code or error text; "" for none
 		wantHeaders map[string]string
 	}{
 		{name: "preflight", method: http.MethodOptions, target: "/callback",
@@ -37,15 +42,22 @@ func TestCallbackHandler(t *testing.T) {
 			wantResult: "login failed: access_denied: no"},
 		{name: "other method", method: http.MethodPut, target: "/callback", wantStatus: http.StatusMethodNotAllowed},
 		{name: "other path", method: http.MethodGet, target: "/elsewhere?state=s1&code=c1", wantStatus: http.StatusNotFound},
+		{name: "the supervisor refuses the code", method: http.MethodGet, target: "/callback?state=s1&code=refused", wantStatus: http.StatusInternalServerError,
+			wantResult: "token request: invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			results := make(chan callbackResult, 1)
+			cb := c.newCallback("s1", func(code string) (*Tokens, error) {
+				if code == "refused" {
+					return nil, errors.New("token request: invalid_grant")
+				}
+				return &Tokens{RefreshToken: code}, nil
+			})
 			r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
 			for k, v := range tc.header {
 				r.Header.Set(k, v)
 			}
 			w := httptest.NewRecorder()
-			c.callbackHandler("s1", results).ServeHTTP(w, r)
+			cb.ServeHTTP(w, r)
 			if w.Code != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.wantStatus, w.Body)
 			}
@@ -55,8 +67,11 @@ func TestCallbackHandler(t *testing.T) {
 				}
 			}
 			select {
-			case res := <-results:
-				got := res.code
+			case res := <-cb.results:
+				var got string
+				if res.tokens != nil {
+					got = res.tokens.RefreshToken
+				}
 				if res.err != nil {
 					got = res.err.Error()
 				}
@@ -70,6 +85,92 @@ func TestCallbackHandler(t *testing.T) {
 			}
 			if tc.wantResult != "" && tc.wantStatus == http.StatusOK && !strings.Contains(w.Body.String(), "you have been logged in") {
 				t.Errorf("body %q", w.Body)
+			}
+			if tc.wantStatus == http.StatusInternalServerError && !strings.Contains(w.Body.String(), "login failed: "+tc.wantResult) {
+				t.Errorf("body %q, want the reason", w.Body)
+			}
+		})
+	}
+}
+
+// TestBrowserLoginAnswersTheBrowserAfterRedeeming drives BrowserLogin as a browser
+// would: the callback's answer says whether the CLI really got its tokens.
+func TestBrowserLoginAnswersTheBrowserAfterRedeeming(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer string
+		wantStatus   int
+		wantBody     string
+		wantErr      string
+	}{
+		{name: "redeemed", answer: "", wantStatus: http.StatusOK, wantBody: "you have been logged in"},
+		{name: "refused", answer: "invalid_grant", wantStatus: http.StatusInternalServerError, wantBody: "login failed: ", wantErr: "invalid_grant"},
+		{name: "supervisor down", answer: "503", wantStatus: http.StatusInternalServerError, wantBody: "login failed: ", wantErr: "503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answers := []string{tc.answer}
+			if tc.answer == "503" {
+				answers = []string{"503", "503", "503", "503"} // the token request's retries
+			}
+			f := newFakeIssuer(t, answers...)
+			c, err := Discover(context.Background(), f.srv.URL, "pinniped-cli", f.srv.Client(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var status, second int
+			var body string
+			browser := func(authURL string) error {
+				u, err := url.Parse(authURL)
+				if err != nil {
+					return err
+				}
+				q := u.Query()
+				f.mu.Lock()
+				f.nonce = q.Get("nonce")
+				f.mu.Unlock()
+				callback := q.Get("redirect_uri") + "?" + url.Values{"state": {q.Get("state")}, "code": {"the-code"}}.Encode()
+				resp, err := http.Get(callback)
+				if err != nil {
+					return err
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				status, body = resp.StatusCode, string(b)
+				// A second visit (a reload) does not redeem again.
+				again, err := http.Get(callback)
+				if err != nil {
+					return err
+				}
+				again.Body.Close()
+				second = again.StatusCode
+				return nil
+			}
+			c.Sleep = func(context.Context, time.Duration) error { return nil }
+			var prompt strings.Builder
+			tokens, err := c.BrowserLogin(context.Background(), AuthRequest{Scopes: []string{"openid"}},
+				BrowserOptions{OpenBrowser: browser, SkipPrintURL: true, Prompt: &prompt})
+			if status != tc.wantStatus || !strings.Contains(body, tc.wantBody) {
+				t.Errorf("the browser got %d %q, want %d %q", status, body, tc.wantStatus, tc.wantBody)
+			}
+			if second != http.StatusConflict {
+				t.Errorf("a second visit got %d, want 409", second)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				if !strings.Contains(body, tc.wantErr) {
+					t.Errorf("the browser's page %q does not give the reason %q", body, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tokens.RefreshToken != "sel_rt_a.b" {
+				t.Errorf("tokens %+v", tokens)
+			}
+			if len(f.tokenForms) != 1 || f.tokenForms[0].Get("code") != "the-code" {
+				t.Errorf("token requests %v", f.tokenForms)
 			}
 		})
 	}
