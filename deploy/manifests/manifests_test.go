@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -314,5 +315,43 @@ func TestCredentialIssuerSpecParses(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d --credential-issuer-spec arguments in the concierge Deployment, want 1", n)
+	}
+}
+
+// TestEveryoneMayLogIn checks the concierge's login ClusterRole: everyone, anonymous
+// included, may create and list TokenCredentialRequests and WhoAmIRequests, as the
+// reference install allows (listing answers an empty list).
+func TestEveryoneMayLogIn(t *testing.T) {
+	var role *rbacv1.ClusterRole
+	var binding *rbacv1.ClusterRoleBinding
+	for _, o := range load(t, "concierge") {
+		switch v := o.typed.(type) {
+		case *rbacv1.ClusterRole:
+			if v.Name == "selkie-concierge-login" {
+				role = v
+			}
+		case *rbacv1.ClusterRoleBinding:
+			if v.Name == "selkie-concierge-login" {
+				binding = v
+			}
+		}
+	}
+	if role == nil || binding == nil {
+		t.Fatal("no ClusterRole and ClusterRoleBinding selkie-concierge-login")
+	}
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{"login.concierge.selkie.dev"}, Resources: []string{"tokencredentialrequests"}, Verbs: []string{"create", "list"}},
+		{APIGroups: []string{"identity.concierge.selkie.dev"}, Resources: []string{"whoamirequests"}, Verbs: []string{"create", "list"}},
+	}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("rules %+v, want %+v", role.Rules, want)
+	}
+	var subjects []string
+	for _, s := range binding.Subjects {
+		subjects = append(subjects, s.Kind+"/"+s.Name)
+	}
+	if !slices.Contains(subjects, "Group/system:authenticated") || !slices.Contains(subjects, "Group/system:unauthenticated") ||
+		binding.RoleRef.Name != role.Name {
+		t.Errorf("binding %+v", binding)
 	}
 }
