@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,19 @@ func defaultGroups() []LDAPGroup {
 		{Name: "pinnipeds", Members: []string{"pinny", "wally"}},
 		{Name: "ball-players", Members: []string{"pinny"}, Posix: true},
 	}
+}
+
+// LDAPGroupsOf is what a search of the seeded directory's groupOfNames groups (member =
+// the user's DN, the LDAPIdentityProvider's default) finds for username, sorted.
+func LDAPGroupsOf(username string) []string {
+	var groups []string
+	for _, g := range defaultGroups() {
+		if !g.Posix && slices.Contains(g.Members, username) {
+			groups = append(groups, g.Name)
+		}
+	}
+	slices.Sort(groups)
+	return groups
 }
 
 // Start builds or finds the binaries, then starts slapd, Dex and the control planes,

@@ -25,7 +25,8 @@ const (
 	ConciergeNamespace  = "selkie-concierge"
 	// Audience is the workload cluster's audience in the JWTAuthenticator.
 	Audience = "demo-workload-1"
-	// Group is the Dex group allowed to list namespaces on the workload cluster.
+	// Group is the group allowed to list namespaces on the workload cluster; the demo
+	// user pinny is in it in both Dex and LDAP.
 	Group = "seals"
 )
 
@@ -297,10 +298,13 @@ func (d *Demo) logIn(ctx context.Context) error {
 	}
 	d.Printf("%s", Indent(out))
 
-	d.Say("selkie whoami --kubeconfig %s   (as %s through LDAP)", d.LDAPKubeconfig, pinny.Username)
-	out, err = d.Selkie(ctx, []string{"PINNIPED_USERNAME=" + pinny.Username, "PINNIPED_PASSWORD=" + pinny.Password},
-		"whoami", "--kubeconfig", d.LDAPKubeconfig)
-	if err != nil {
+	d.Say("kubectl --kubeconfig %s get ns; selkie whoami   (as %s through LDAP, in its group %q there too)", d.LDAPKubeconfig, pinny.Username, Group)
+	ldapLogin := []string{"PINNIPED_USERNAME=" + pinny.Username, "PINNIPED_PASSWORD=" + pinny.Password}
+	if out, err = d.Run(ctx, ldapLogin, d.Env.Kubectl, "--kubeconfig", d.LDAPKubeconfig, "get", "ns"); err != nil {
+		return fmt.Errorf("kubectl get ns through LDAP: %w", err)
+	}
+	d.Printf("%s", Indent(out))
+	if out, err = d.Selkie(ctx, ldapLogin, "whoami", "--kubeconfig", d.LDAPKubeconfig); err != nil {
 		return fmt.Errorf("selkie whoami through LDAP: %w", err)
 	}
 	d.Printf("%s", Indent(out))

@@ -162,8 +162,6 @@ spec:
     attributes: {username: uid, uid: uidNumber}
   groupSearch:
     base: %[10]q
-    filter: "(&(objectClass=posixGroup)(memberUid={}))"
-    userAttributeForFilter: uid
     attributes: {groupName: cn}
 ---
 apiVersion: config.supervisor.selkie.dev/v1alpha1
@@ -211,7 +209,7 @@ subjects:
 // audience Audience and lets Group list namespaces.
 func (d *Demo) createJWTAuthenticator(ctx context.Context) error {
 	workload := d.Workload
-	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let Dex group %q list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
+	d.Say("Create JWTAuthenticator trusting %s (audience %s) and let group %q (Dex and LDAP) list namespaces on %s", d.Issuer, Audience, Group, workload.Name)
 	supCA, err := os.ReadFile(d.SupervisorCAFile)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/selkie-dev/selkie/test/env"
 	"github.com/selkie-dev/selkie/test/env/demo"
 )
 
@@ -69,9 +70,10 @@ func printLogin(d *demo.Demo, keep bool) {
 	d.Say("Log in yourself")
 	var users strings.Builder
 	for _, u := range d.Env.Users {
-		fmt.Fprintf(&users, "      %-6s Dex: %-18s LDAP: %-6s password: %s  groups: %s\n", u.Username, u.Email, u.Username, u.Password, strings.Join(u.Groups, ","))
+		fmt.Fprintf(&users, "      %-6s password: %s  Dex: %-18s groups %-20s LDAP: %-6s groups %s\n", u.Username, u.Password,
+			u.Email, strings.Join(u.Groups, ","), u.Username, strings.Join(env.LDAPGroupsOf(u.Username), ","))
 	}
-	fmt.Printf(`    Users (same password in Dex and LDAP):
+	fmt.Printf(`    Users (same password in Dex and LDAP; members of group "`+demo.Group+`" may list namespaces):
 %s    Password flow:  kubectl --kubeconfig %s get ns
                     (prompts for the Dex username and password; LDAP: %s)
     Browser flow:   kubectl --kubeconfig %s get ns
