@@ -3,9 +3,13 @@
 package cache
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // errLockTimeout is returned when the lock file stayed locked for the whole timeout.
@@ -16,45 +20,42 @@ type constError string
 
 func (e constError) Error() string { return string(e) }
 
-// fileLock is an exclusive advisory lock held on an open lock file. It uses the same
-// primitive as the reference CLI (github.com/gofrs/flock: flock(2) on Unix, LockFileEx on
-// Windows), so the two CLIs exclude each other.
+// fileLock is an exclusive advisory lock held on a lock file, taken with
+// github.com/gofrs/flock as the reference CLI takes it (flock(2) on Unix, LockFileEx on
+// Windows), so the two CLIs exclude each other. Where the platform has no such lock,
+// every cache operation fails, and is logged, rather than run unlocked and lose other
+// processes' entries.
 type fileLock struct {
-	f *os.File
+	lock *flock.Flock
 }
 
 // acquireLock opens (creating it with mode 0600 if needed) the lock file at path and
 // waits up to timeout, polling every lockPollInterval, for an exclusive lock on it.
 func acquireLock(path string, timeout time.Duration) (*fileLock, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+	l := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	locked, err := l.TryLock()
+	if err == nil && !locked {
+		locked, err = l.TryLockContext(ctx, lockPollInterval)
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		locked, err := tryLock(f)
-		if err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if locked {
-			return &fileLock{f: f}, nil
-		}
-		if !time.Now().Before(deadline) {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s after %s: %w", path, timeout, errLockTimeout)
-		}
-		time.Sleep(lockPollInterval)
+	switch {
+	case locked:
+		return &fileLock{lock: l}, nil
+	case err != nil && !errors.Is(err, context.DeadlineExceeded):
+		_ = l.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	default:
+		_ = l.Close()
+		return nil, fmt.Errorf("lock %s after %s: %w", path, timeout, errLockTimeout)
 	}
 }
 
-// release unlocks and closes the lock file. Closing alone would release the lock too;
-// unlocking first keeps the lock's lifetime explicit.
+// release unlocks and closes the lock file.
 func (l *fileLock) release() error {
-	uerr := unlock(l.f)
-	cerr := l.f.Close()
-	if uerr != nil {
-		return fmt.Errorf("unlock: %w", uerr)
+	if err := l.lock.Unlock(); err != nil {
+		_ = l.lock.Close()
+		return fmt.Errorf("unlock: %w", err)
 	}
-	return cerr
+	return l.lock.Close()
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"time"
 
@@ -68,23 +66,6 @@ func (d Deps) logger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(d.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-func openBrowser(url string) error {
-	cmd := "xdg-open"
-	if runtime.GOOS == "darwin" {
-		cmd = "open"
-	}
-	if b := os.Getenv("BROWSER"); b != "" {
-		cmd = b
-	}
-	c := exec.Command(cmd, url)
-	c.Stdout, c.Stderr = io.Discard, io.Discard
-	if err := c.Start(); err != nil {
-		return err
-	}
-	go func() { _ = c.Wait() }()
-	return nil
 }
 
 func readLine(r io.Reader) (string, error) {
