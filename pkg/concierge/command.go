@@ -7,8 +7,8 @@ package concierge
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/selkie-dev/selkie/pkg/cli/version"
 	buildinfo "github.com/selkie-dev/selkie/pkg/version"
+	"github.com/selkie-dev/selkie/pkg/version/versioncmd"
 )
 
 // NewCommand returns the root selkie-concierge command.
@@ -19,6 +19,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie-concierge", buildinfo.Get), newServeCommand())
+	cmd.AddCommand(versioncmd.NewCommand("selkie-concierge", buildinfo.Get), newServeCommand())
 	return cmd
 }

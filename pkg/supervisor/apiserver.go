@@ -18,8 +18,8 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
 	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecretrequest"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
@@ -43,12 +43,12 @@ func apiAddress(f *apiFlags) string {
 	return net.JoinHostPort(f.bindAddress, strconv.Itoa(f.port))
 }
 
-// runAPIServer serves clientsecret.supervisor.<suffix> (OIDCClientSecretRequest) and
+// runAPIServer serves clientsecretrequest.supervisor.<suffix> (OIDCClientSecretRequest) and
 // session.supervisor.<suffix> (SupervisorSession, over sessions) until ctx ends, with the
 // certificate and APIService handling the concierge uses.
 func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions session.Store, registry *upstream.Registry, log *slog.Logger) error {
 	group := suffix.Group(clientsecretv1alpha1.GroupName, f.suffix)
-	scheme, err := clientsecret.NewScheme(group)
+	scheme, err := clientsecretrequest.NewScheme(group)
 	if err != nil {
 		return err
 	}
@@ -65,9 +65,9 @@ func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions
 		client.Reader
 		client.Writer
 	}{mgr.GetAPIReader(), mgr.GetClient()}
-	store := &oidcclient.SecretStore{Client: direct, Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
-	storage := clientsecret.NewREST(mgr.GetAPIReader(), store, f.namespace,
-		schema.GroupResource{Group: group, Resource: clientsecret.Resource}, log.With("component", "oidcclientsecretrequest"))
+	store := &clientregistry.SecretStore{Client: direct, Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
+	storage := clientsecretrequest.NewREST(mgr.GetAPIReader(), store, f.namespace,
+		schema.GroupResource{Group: group, Resource: clientsecretrequest.Resource}, log.With("component", "oidcclientsecretrequest"))
 	return aggregatedapi.Run(ctx, aggregatedapi.Config{
 		Name: "selkie-supervisor", Title: "Selkie Supervisor",
 		Kubeconfig: f.kubeconfig, Namespace: f.namespace,
@@ -75,7 +75,7 @@ func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions
 		ServiceName: f.api.serviceName, ServingCertSecret: f.api.servingCertSecret, CertDir: f.api.certDir,
 		Scheme: scheme,
 		Groups: []aggregatedapi.Group{
-			{Name: group, Resources: map[string]rest.Storage{clientsecret.Resource: storage}},
+			{Name: group, Resources: map[string]rest.Storage{clientsecretrequest.Resource: storage}},
 			{Name: sessionGroup, Resources: map[string]rest.Storage{sessionapi.Resource: sessionStorage}},
 		},
 		JSONOnly: true,

@@ -6,8 +6,8 @@ package supervisor
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/selkie-dev/selkie/pkg/cli/version"
 	buildinfo "github.com/selkie-dev/selkie/pkg/version"
+	"github.com/selkie-dev/selkie/pkg/version/versioncmd"
 )
 
 // NewCommand returns the root selkie-supervisor command.
@@ -18,6 +18,6 @@ func NewCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(version.NewCommand("selkie-supervisor", buildinfo.Get), newServeCommand())
+	cmd.AddCommand(versioncmd.NewCommand("selkie-supervisor", buildinfo.Get), newServeCommand())
 	return cmd
 }

@@ -20,9 +20,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	upstreamgithub "github.com/selkie-dev/selkie/pkg/supervisor/upstream/github"
@@ -88,12 +88,12 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 	}
 	// OIDCClients and their secret hashes are read through the cache: the controller and
 	// every login see a new secret as soon as the cache has its Secret.
-	clientSecrets := &oidcclient.SecretStore{Client: mgr.GetClient(), Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
-	if err := (&oidcclient.Reconciler{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace,
+	clientSecrets := &clientregistry.SecretStore{Client: mgr.GetClient(), Namespace: f.namespace, OIDCClientAPIVersion: configGroupVersion(f.suffix)}
+	if err := (&clientregistry.Reconciler{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace,
 		Log: log.With("controller", "oidcclient")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
-	clients := &oidcclient.Lookup{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace}
+	clients := &clientregistry.Lookup{Client: mgr.GetClient(), Secrets: clientSecrets, Namespace: f.namespace}
 	fd := &federationdomain.Reconciler{
 		Client: mgr.GetClient(), Namespace: f.namespace,
 		IdPGroup: suffix.Group("idp.supervisor."+suffix.Default, f.suffix), FDGroupVersion: configGroupVersion(f.suffix),

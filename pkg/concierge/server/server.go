@@ -14,7 +14,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/credentialrequest"
-	"github.com/selkie-dev/selkie/pkg/concierge/registry/whoami"
+	"github.com/selkie-dev/selkie/pkg/concierge/registry/whoamirequest"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg Config) error {
 	tcr := credentialrequest.NewREST(cfg.Authenticators, cfg.Issuer,
 		schema.GroupResource{Group: cfg.Groups.Login, Resource: "tokencredentialrequests"},
 		credentialrequest.Options{Log: cfg.Log.With("component", "tokencredentialrequest"), LogUserInfo: cfg.LogUserInfo, Fingerprint: cfg.Fingerprint, Failures: cfg.LoginFailures})
-	whoAmI := whoami.NewREST(schema.GroupResource{Group: cfg.Groups.Identity, Resource: "whoamirequests"})
+	whoAmI := whoamirequest.NewREST(schema.GroupResource{Group: cfg.Groups.Identity, Resource: "whoamirequests"})
 	return aggregatedapi.Run(ctx, aggregatedapi.Config{
 		Name: "selkie-concierge", Title: "Selkie Concierge",
 		Kubeconfig: cfg.Kubeconfig, Namespace: cfg.Namespace, BindAddress: cfg.BindAddress, SecurePort: cfg.SecurePort,

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/login"
+	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -177,14 +177,14 @@ func (p *Provider) chooser(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Del(paramIDPName)
 	q.Del(paramIDPType)
-	var choices []login.Choice
+	var choices []pages.Choice
 	for _, e := range p.IDPDiscoveryDocument().IdentityProviders {
-		choices = append(choices, login.Choice{Name: e.Name,
+		choices = append(choices, pages.Choice{Name: e.Name,
 			URL: p.endpoint(PathAuthorize) + "?" + q.Encode() + "&" + url.Values{paramIDPName: {e.Name}}.Encode()})
 	}
-	login.Chooser(w, choices)
+	pages.Chooser(w, choices)
 }
 
 func formPost(w http.ResponseWriter, redirectURI, encodedParams, code string) {
-	login.FormPost(w, redirectURI, encodedParams, code)
+	pages.FormPost(w, redirectURI, encodedParams, code)
 }

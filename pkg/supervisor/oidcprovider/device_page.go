@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/login"
+	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -42,7 +42,7 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 		http.Error(w, "Internal Server Error: could not render the page", http.StatusInternalServerError)
 		return
 	}
-	login.Device(w, status, login.DeviceForm{Action: p.endpoint(PathDevice), UserCode: userCode, Token: token, Error: message})
+	pages.Device(w, status, pages.DeviceForm{Action: p.endpoint(PathDevice), UserCode: userCode, Token: token, Error: message})
 }
 
 // deviceSubmit checks the submitted user code and sends the browser to the upstream.
@@ -116,14 +116,14 @@ func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *au
 	switch {
 	case errors.Is(err, session.ErrNotFound) || err == nil && !usable:
 		p.audit(ctx, "device login failed", "session", req.DeviceSessionID, "idp", idp.DisplayName, "reason", "the device grant expired or is no longer pending")
-		login.DeviceResult(w, http.StatusBadRequest, false, "the code expired before the login finished.")
+		pages.DeviceResult(w, http.StatusBadRequest, false, "the code expired before the login finished.")
 	case err != nil:
 		p.log.ErrorContext(ctx, "could not approve a device grant", "session", req.DeviceSessionID, "error", err)
-		login.DeviceResult(w, http.StatusInternalServerError, false, "the login could not be stored.")
+		pages.DeviceResult(w, http.StatusInternalServerError, false, "the login could not be stored.")
 	default:
 		p.audit(ctx, "login succeeded", "idp", idp.DisplayName, "session", req.DeviceSessionID, "client", req.ClientID,
 			"flow", "device_code", p.userAttr(username, groups))
-		login.DeviceResult(w, http.StatusOK, true, "")
+		pages.DeviceResult(w, http.StatusOK, true, "")
 	}
 }
 
@@ -142,7 +142,7 @@ func (p *Provider) denyDevice(w http.ResponseWriter, r *http.Request, req *authR
 		p.log.ErrorContext(ctx, "could not deny a device grant", "session", req.DeviceSessionID, "error", err)
 	}
 	p.audit(ctx, "device login denied", "session", req.DeviceSessionID, "idp", req.IDPName, "reason", e.Description)
-	login.DeviceResult(w, e.status, false, e.Description)
+	pages.DeviceResult(w, e.status, false, e.Description)
 }
 
 // maxDeviceUpdateAttempts bounds the read-modify-write retries of updateDevice: polls

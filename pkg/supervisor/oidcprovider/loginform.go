@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/login"
+	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -66,12 +66,12 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) {
 	}
 	pw, _ := idp.Provider.(upstream.PasswordIdentityProvider)
 	if r.Method == http.MethodGet {
-		login.Password(w, login.PasswordForm{Action: p.path + PathLogin, State: encoded, IDPName: idp.DisplayName, Err: r.Form.Get("err")})
+		pages.Password(w, pages.PasswordForm{Action: p.path + PathLogin, State: encoded, IDPName: idp.DisplayName, Err: r.Form.Get("err")})
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	if strings.TrimSpace(username) == "" || password == "" {
-		p.backToLoginForm(w, r, encoded, login.ErrIncorrectUsernameOrPassword)
+		p.backToLoginForm(w, r, encoded, pages.ErrIncorrectUsernameOrPassword)
 		return
 	}
 	if !p.allowPassword(w, r, idp.DisplayName, username, true) {
@@ -80,9 +80,9 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) {
 	id, err := pw.Login(ctx, username, password)
 	if err != nil {
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowBrowserAuthcode, "reason", err.Error())
-		code := login.ErrIncorrectUsernameOrPassword
+		code := pages.ErrIncorrectUsernameOrPassword
 		if !errors.Is(err, upstream.ErrBadCredentials) {
-			code = login.ErrInternal
+			code = pages.ErrInternal
 		} else {
 			p.passwordFailed(r, idp.DisplayName, username)
 		}

@@ -13,14 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
 	sessionapis "github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
-	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecretrequest"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
 )
 
 // newScheme is the supervisor's API scheme: both groups of the pinniped.dev suffix.
 func newScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
-	s, err := clientsecret.NewScheme("clientsecret.supervisor.pinniped.dev")
+	s, err := clientsecretrequest.NewScheme("clientsecretrequest.supervisor.pinniped.dev")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testtls"
+	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
 // issuerOptions change how a testIssuer misbehaves; the zero value is a

@@ -14,7 +14,7 @@ import (
 
 	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testtls"
+	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
 // readyReconciler returns a reconciler whose test authenticator, for is with an

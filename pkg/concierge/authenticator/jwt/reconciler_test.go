@@ -13,7 +13,7 @@ import (
 
 	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testcond"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testtls"
+	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
 func inlineTLS(is *testIssuer) *v1alpha1.TLSSpec {

@@ -10,7 +10,7 @@ import (
 
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
 
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testtls"
+	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
 const (

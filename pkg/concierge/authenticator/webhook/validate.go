@@ -11,7 +11,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // validation is the outcome of validating one WebhookAuthenticator.

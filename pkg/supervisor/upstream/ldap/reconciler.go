@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Reconciler reconciles the LDAPIdentityProviders of the supervisor's namespace into a

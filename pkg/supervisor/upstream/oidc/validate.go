@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // validate checks idp. It returns an error only when reading a referenced object

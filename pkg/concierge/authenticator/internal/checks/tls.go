@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // TLS returns the independent TLSConfigurationValid check of spec, which reads

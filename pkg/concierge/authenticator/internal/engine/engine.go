@@ -24,7 +24,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Kind is what differs between authenticator resource types.

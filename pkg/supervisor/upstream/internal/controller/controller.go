@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Kind is what differs between identity-provider resource types.

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Validation is the outcome of checking one resource.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package oidcclient_test
+package clientregistry_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 )
 
 const (
@@ -34,7 +34,7 @@ const (
 // status writes.
 type fixture struct {
 	client       client.Client
-	store        *oidcclient.SecretStore
+	store        *clientregistry.SecretStore
 	statusWrites atomic.Int32
 }
 
@@ -64,7 +64,7 @@ func newFixture(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *
 	}
 	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&configv1alpha1.OIDCClient{}).WithInterceptorFuncs(fs).Build()
-	f.store = &oidcclient.SecretStore{Client: f.client, Namespace: ns, OIDCClientAPIVersion: apiVersion}
+	f.store = &clientregistry.SecretStore{Client: f.client, Namespace: ns, OIDCClientAPIVersion: apiVersion}
 	return f
 }
 

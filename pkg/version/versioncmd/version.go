@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package version implements the `version` command shared by the selkie CLI and the
+// Package versioncmd implements the `version` command shared by the selkie CLI and the
 // selkie-supervisor and selkie-concierge servers.
-package version
+package versioncmd
 
 import (
 	"encoding/json"

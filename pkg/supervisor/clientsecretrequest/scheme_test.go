@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package clientsecret_test
+package clientsecretrequest_test
 
 import (
 	"strings"
@@ -11,20 +11,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
 	csapi "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret"
-	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecretrequest"
 )
 
 // TestSchemeRoundTrip decodes a request of another suffix's group into the internal
 // type and encodes a response back, as the API server does.
 func TestSchemeRoundTrip(t *testing.T) {
 	t.Parallel()
-	const group = "clientsecret.supervisor.pinniped.dev"
-	s, err := clientsecret.NewScheme(group)
+	const group = "clientsecretrequest.supervisor.pinniped.dev"
+	s, err := clientsecretrequest.NewScheme(group)
 	if err != nil {
 		t.Fatal(err)
 	}
 	codecs := serializer.NewCodecFactory(s)
-	in := `{"apiVersion":"clientsecret.supervisor.pinniped.dev/v1alpha1","kind":"OIDCClientSecretRequest",` +
+	in := `{"apiVersion":"clientsecretrequest.supervisor.pinniped.dev/v1alpha1","kind":"OIDCClientSecretRequest",` +
 		`"metadata":{"name":"client.oauth.pinniped.dev-x"},"spec":{"generateNewSecret":true}}`
 	obj, _, err := codecs.UniversalDecoder().Decode([]byte(in), nil, nil)
 	if err != nil {
@@ -43,7 +43,7 @@ func TestSchemeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"apiVersion":"clientsecret.supervisor.pinniped.dev/v1alpha1"`, `"kind":"OIDCClientSecretRequest"`, `"totalClientSecrets":0`} {
+	for _, want := range []string{`"apiVersion":"clientsecretrequest.supervisor.pinniped.dev/v1alpha1"`, `"kind":"OIDCClientSecretRequest"`, `"totalClientSecrets":0`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("encoded %s, want %s in it", out, want)
 		}

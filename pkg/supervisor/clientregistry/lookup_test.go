@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package oidcclient_test
+package clientregistry_test
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 )
 
 // Lookup's signature is the provider's.
-var _ oidcprovider.ClientLookup = (*oidcclient.Lookup)(nil).Find
+var _ oidcprovider.ClientLookup = (*clientregistry.Lookup)(nil).Find
 
 func TestLookupFind(t *testing.T) {
 	t.Parallel()
@@ -64,7 +64,7 @@ func TestLookupFind(t *testing.T) {
 			if tt.hashes != nil {
 				f.storeHashes(t, oc, tt.hashes...)
 			}
-			l := &oidcclient.Lookup{Client: f.client, Secrets: f.store, Namespace: ns}
+			l := &clientregistry.Lookup{Client: f.client, Secrets: f.store, Namespace: ns}
 			got, err := l.Find(context.Background(), tt.id)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("Find: %v, want %v", err, tt.wantErr)
@@ -84,7 +84,7 @@ func TestLookupFindAPIError(t *testing.T) {
 	f := newFixture(t, &interceptor.Funcs{Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
 		return boom
 	}})
-	l := &oidcclient.Lookup{Client: f.client, Secrets: f.store, Namespace: ns}
+	l := &clientregistry.Lookup{Client: f.client, Secrets: f.store, Namespace: ns}
 	if _, err := l.Find(context.Background(), clientName); !errors.Is(err, boom) {
 		t.Errorf("Find: %v, want the API error", err)
 	}

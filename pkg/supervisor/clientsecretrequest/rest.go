@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package clientsecret
+package clientsecretrequest
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 )
 
 // secretBytes is the entropy of a generated client secret.
@@ -36,7 +36,7 @@ const secretBytes = 32
 // stored but the hashes it changes.
 type REST struct {
 	clients   client.Reader
-	secrets   *oidcclient.SecretStore
+	secrets   *clientregistry.SecretStore
 	namespace string
 	gr        schema.GroupResource
 	rand      io.Reader
@@ -54,7 +54,7 @@ var _ interface {
 // secrets the hashes; both should read from the API server, not a cache: a request
 // right after creating an OIDCClient must find it, and the read-modify-write of the
 // hashes relies on optimistic concurrency. Requests are served in namespace only.
-func NewREST(clients client.Reader, secrets *oidcclient.SecretStore, namespace string, gr schema.GroupResource, log *slog.Logger) *REST {
+func NewREST(clients client.Reader, secrets *clientregistry.SecretStore, namespace string, gr schema.GroupResource, log *slog.Logger) *REST {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -140,7 +140,7 @@ func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidatio
 	if options != nil && len(options.DryRun) > 0 {
 		return nil, r.invalid(req.Name, field.Invalid(field.NewPath("dryRun"), options.DryRun, "dryRun not supported"))
 	}
-	if !oidcclient.ValidName(req.Name) {
+	if !clientregistry.ValidName(req.Name) {
 		return nil, r.invalid(req.Name, field.Invalid(field.NewPath("metadata", "name"), req.Name,
 			fmt.Sprintf("must be the name of an OIDCClient: %s followed by at least one character", configv1alpha1.OIDCClientNamePrefix)))
 	}
@@ -159,7 +159,7 @@ func (r *REST) generate() (secret, hash string, err error) {
 		return "", "", err
 	}
 	secret = hex.EncodeToString(b)
-	h, err := bcrypt.GenerateFromPassword([]byte(secret), oidcclient.BcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(secret), clientregistry.BcryptCost)
 	if err != nil {
 		return "", "", err
 	}

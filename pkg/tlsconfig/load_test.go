@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testtls"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/tlsconfig"
+	"github.com/selkie-dev/selkie/pkg/internal/testtls"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 const ns = "selkie-concierge"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package oidcclient_test
+package clientregistry_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 )
 
 const (
@@ -97,7 +97,7 @@ func TestReconcileConditions(t *testing.T) {
 				"client secret 1 of 1 (newest first) is not a bcrypt hash of cost 12 or more")}, wantPhase: "Error", wantTotal: 1},
 		{name: "unreadable Secret", rawSecret: "{",
 			want: []metav1.Condition{grantsValid, scopesValid, cond(configv1alpha1.ConditionClientSecretExists, false, "InvalidClientSecretFound",
-				"the stored client secrets are unreadable: Secret "+oidcclient.SecretName(clientName)+": unexpected end of JSON input")}, wantPhase: "Error"},
+				"the stored client secrets are unreadable: Secret "+clientregistry.SecretName(clientName)+": unexpected end of JSON input")}, wantPhase: "Error"},
 		{name: "authorization_code and openid always", grants: grants{refresh}, scopes: scopes{offline}, hashes: []string{hash12},
 			want: []metav1.Condition{grantsInvalid(msgAlwaysAuthcode), scopesInvalid(msgAlwaysOpenID), oneSecret}, wantPhase: "Error", wantTotal: 1},
 		{name: "offline_access without refresh_token", grants: grants{authcode}, scopes: scopes{openid, offline}, hashes: []string{hash12},
@@ -125,9 +125,9 @@ func TestReconcileConditions(t *testing.T) {
 			switch {
 			case tt.rawSecret != "":
 				if err := f.client.Create(context.Background(), &corev1.Secret{
-					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: oidcclient.SecretName(clientName),
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: clientregistry.SecretName(clientName),
 						OwnerReferences: []metav1.OwnerReference{{APIVersion: apiVersion, Kind: "OIDCClient", Name: clientName, UID: "uid-1"}}},
-					Type: oidcclient.SecretType, Data: map[string][]byte{"hashes": []byte(tt.rawSecret)}}); err != nil {
+					Type: clientregistry.SecretType, Data: map[string][]byte{"hashes": []byte(tt.rawSecret)}}); err != nil {
 					t.Fatal(err)
 				}
 			case tt.hashes != nil && tt.otherUID:
@@ -177,7 +177,7 @@ func TestReconcileWritesOnlyChanges(t *testing.T) {
 func TestReconcileDeletedClient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	r := &oidcclient.Reconciler{Client: f.client, Secrets: f.store, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	r := &clientregistry.Reconciler{Client: f.client, Secrets: f.store, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
 	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: clientName}}); err != nil {
 		t.Errorf("Reconcile of a missing client: %v", err)
 	}
@@ -199,7 +199,7 @@ func TestTotalClientSecretsSerialized(t *testing.T) {
 
 func (f *fixture) reconcile(t *testing.T) *configv1alpha1.OIDCClient {
 	t.Helper()
-	r := &oidcclient.Reconciler{Client: f.client, Secrets: f.store, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	r := &clientregistry.Reconciler{Client: f.client, Secrets: f.store, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
 	key := client.ObjectKey{Namespace: ns, Name: clientName}
 	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key}); err != nil {
 		t.Fatalf("Reconcile: %v", err)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package clientsecret_test
+package clientsecretrequest_test
 
 import (
 	"context"
@@ -27,8 +27,8 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	csapi "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecret"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecretrequest"
 )
 
 const (
@@ -36,11 +36,11 @@ const (
 	clientName = "client.oauth.pinniped.dev-my-app"
 )
 
-var gr = schema.GroupResource{Group: "clientsecret.supervisor.pinniped.dev", Resource: clientsecret.Resource}
+var gr = schema.GroupResource{Group: "clientsecretrequest.supervisor.pinniped.dev", Resource: clientsecretrequest.Resource}
 
 type fixture struct {
-	rest  *clientsecret.REST
-	store *oidcclient.SecretStore
+	rest  *clientsecretrequest.REST
+	store *clientregistry.SecretStore
 	oc    *configv1alpha1.OIDCClient
 }
 
@@ -55,13 +55,13 @@ func newFixture(t *testing.T, funcs interceptor.Funcs, stored ...string) *fixtur
 	}
 	oc := &configv1alpha1.OIDCClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: clientName, UID: "uid-1"}}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(oc).WithInterceptorFuncs(funcs).Build()
-	store := &oidcclient.SecretStore{Client: c, Namespace: ns, OIDCClientAPIVersion: "config.supervisor.pinniped.dev/v1alpha1"}
+	store := &clientregistry.SecretStore{Client: c, Namespace: ns, OIDCClientAPIVersion: "config.supervisor.pinniped.dev/v1alpha1"}
 	if len(stored) > 0 {
 		if err := store.Set(context.Background(), oc, nil, stored); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{rest: clientsecret.NewREST(c, store, ns, gr, nil), store: store, oc: oc}
+	return &fixture{rest: clientsecretrequest.NewREST(c, store, ns, gr, nil), store: store, oc: oc}
 }
 
 func (f *fixture) stored(t *testing.T) []string {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package oidcclient_test
+package clientregistry_test
 
 import (
 	"context"
@@ -15,20 +15,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcclient"
+	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 )
 
 func TestSecretName(t *testing.T) {
 	t.Parallel()
-	name := oidcclient.SecretName(clientName)
+	name := clientregistry.SecretName(clientName)
 	if !regexp.MustCompile(`^selkie-oidc-client-secrets-[0-9a-f]{16}$`).MatchString(name) {
 		t.Errorf("SecretName = %q", name)
 	}
-	if again := oidcclient.SecretName(clientName); again != name {
+	if again := clientregistry.SecretName(clientName); again != name {
 		t.Errorf("SecretName is not deterministic: %q, %q", name, again)
 	}
 	long := clientName + strings.Repeat("x", 200)
-	if other := oidcclient.SecretName(long); other == name || len(other) > 63 {
+	if other := clientregistry.SecretName(long); other == name || len(other) > 63 {
 		t.Errorf("SecretName of a long name = %q", other)
 	}
 }
@@ -51,14 +51,14 @@ func TestSecretStoreRoundTrip(t *testing.T) {
 		t.Errorf("hashes (-want +got):\n%s", diff)
 	}
 	var secret corev1.Secret
-	if err := f.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: oidcclient.SecretName(clientName)}, &secret); err != nil {
+	if err := f.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: clientregistry.SecretName(clientName)}, &secret); err != nil {
 		t.Fatal(err)
 	}
 	wantOwner := []metav1.OwnerReference{{APIVersion: apiVersion, Kind: "OIDCClient", Name: clientName, UID: "uid-1", Controller: new(true)}}
 	if diff := cmp.Diff(wantOwner, secret.OwnerReferences); diff != "" {
 		t.Errorf("owner references (-want +got):\n%s", diff)
 	}
-	if secret.Type != oidcclient.SecretType || secret.Annotations["storage.selkie.dev/oidc-client"] != clientName {
+	if secret.Type != clientregistry.SecretType || secret.Annotations["storage.selkie.dev/oidc-client"] != clientName {
 		t.Errorf("Secret type %q annotations %v", secret.Type, secret.Annotations)
 	}
 }
@@ -124,15 +124,15 @@ func TestSecretStoreUnreadable(t *testing.T) {
 		name   string
 		secret *corev1.Secret
 	}{
-		{name: "not JSON", secret: &corev1.Secret{Type: oidcclient.SecretType, Data: map[string][]byte{"hashes": []byte("nope")}}},
+		{name: "not JSON", secret: &corev1.Secret{Type: clientregistry.SecretType, Data: map[string][]byte{"hashes": []byte("nope")}}},
 		{name: "other type", secret: &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"hashes": []byte(`[]`)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.secret.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: oidcclient.SecretName(clientName), OwnerReferences: owner}
+			tt.secret.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: clientregistry.SecretName(clientName), OwnerReferences: owner}
 			f := newFixture(t, nil, tt.secret)
-			if _, err := f.store.Get(context.Background(), validClient("uid-1")); !errors.Is(err, oidcclient.ErrUnreadable) {
+			if _, err := f.store.Get(context.Background(), validClient("uid-1")); !errors.Is(err, clientregistry.ErrUnreadable) {
 				t.Errorf("Get: %v, want ErrUnreadable", err)
 			}
 		})
