@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -442,8 +443,9 @@ type faultReport struct {
 }
 
 // judge sorts the results that overlap [f.start, until) into those that had to fail
-// and the rest.
-func judge(results []opResult, f fault, until time.Time) faultReport {
+// and the rest. next, when not nil, is the fault that began at until: a request still
+// in flight then may fail if it needed next's component.
+func judge(results []opResult, f fault, until time.Time, next *fault) faultReport {
 	var r faultReport
 	for _, res := range results {
 		if res.end.Before(f.start) || !res.start.Before(until) {
@@ -460,6 +462,8 @@ func judge(results []opResult, f fault, until time.Time) faultReport {
 		case needed && f.kill && res.start.Before(f.back) && res.end.After(f.start):
 			r.hadTo++
 		case needed && !f.kill && res.start.Before(f.back.Add(faultGrace)):
+			r.hadTo++
+		case next != nil && slices.Contains(needs[next.component], res.op) && res.end.After(next.start):
 			r.hadTo++
 		default:
 			r.unexpected = append(r.unexpected, res)
@@ -549,18 +553,14 @@ func serverProblems(ctx context.Context, d *demo.Demo, kubeconfig, ns string) st
 	return b.String()
 }
 
-// sessionSecrets lists the names of the supervisor's session Secrets.
-func sessionSecrets(t *testing.T, ctx context.Context, client kubernetes.Interface) []string {
+// sessionSecrets lists the supervisor's session Secrets.
+func sessionSecrets(t *testing.T, ctx context.Context, client kubernetes.Interface) []corev1.Secret {
 	t.Helper()
 	list, err := client.CoreV1().Secrets(demo.SupervisorNamespace).List(ctx, metav1.ListOptions{LabelSelector: "storage.selkie.dev/type=session"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, s := range list.Items {
-		names = append(names, s.Name)
-	}
-	return names
+	return list.Items
 }
 
 // faults runs the fault suite against the in-cluster demo; proxyKubeconfig is a
@@ -576,7 +576,10 @@ func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig str
 		}
 	})
 	l := newFaultLoad(t, d, proxyKubeconfig)
-	baseline := sessionSecrets(t, ctx, mgmt)
+	var baseline []string
+	for _, s := range sessionSecrets(t, ctx, mgmt) {
+		baseline = append(baseline, s.Name)
+	}
 
 	// The sessions the refreshes and exchanges start from: a Dex user's (in the group
 	// that may read namespaces) and an LDAP user's.
@@ -658,17 +661,17 @@ func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig str
 	l.mu.Lock()
 	results := slices.Clone(l.results)
 	l.mu.Unlock()
-	floor := judge(results, fault{start: floorStart, back: floorStart}, done[0].start)
+	floor := judge(results, fault{start: floorStart, back: floorStart}, done[0].start, &done[0])
 	report = append(report, fmt.Sprintf("%-40s %5d attempted, %3d failed", "no fault (10 s)", floor.attempted, floor.failed))
 	for _, u := range floor.unexpected {
 		t.Errorf("without a fault, %s failed after %s: %v", u.op, u.end.Sub(u.start).Round(time.Millisecond), u.err)
 	}
 	for i, f := range done {
-		until := lastEnd
+		until, next := lastEnd, (*fault)(nil)
 		if i+1 < len(done) {
-			until = done[i+1].start
+			until, next = done[i+1].start, &done[i+1]
 		}
-		r := judge(results, f, until)
+		r := judge(results, f, until, next)
 		recovery := "no request failed"
 		if r.failed > 0 {
 			recovery = fmt.Sprintf("last failure %s after the fault began", r.recovery.Round(100*time.Millisecond))
@@ -703,15 +706,36 @@ func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig str
 			t.Errorf("revoke: %d %s %v", status, firstLine(body), err)
 		}
 	}
-	// (Sessions from before may have ended meanwhile; none may have been added.)
-	var left []string
-	eventually(t, time.Minute, fmt.Sprintf("no sessions but the %d from before the load", len(baseline)), func() (bool, error) {
-		left = slices.DeleteFunc(sessionSecrets(t, ctx, mgmt), func(name string) bool { return slices.Contains(baseline, name) })
-		return len(left) == 0, nil
+	// Sessions from before may have ended meanwhile. The only new ones left may be those
+	// of logins a fault cut short between storing the authorization code and redeeming
+	// it (the client saw the login fail): they end with the code, within its lifetime.
+	failedLogins := 0
+	for _, res := range results {
+		if res.op == opLogin && res.err != nil {
+			failedLogins++
+		}
+	}
+	var left []corev1.Secret
+	eventually(t, time.Minute, fmt.Sprintf("no sessions but the %d from before the load and unredeemed codes of the %d failed logins",
+		len(baseline), failedLogins), func() (bool, error) {
+		left = slices.DeleteFunc(sessionSecrets(t, ctx, mgmt), func(s corev1.Secret) bool { return slices.Contains(baseline, s.Name) })
+		if len(left) > failedLogins {
+			return false, nil
+		}
+		for _, s := range left {
+			expires, err := time.Parse(time.RFC3339Nano, s.Annotations["storage.selkie.dev/expires"])
+			if err != nil || expires.After(time.Now().Add(codeLifetime)) {
+				return false, fmt.Errorf("session %s expires %q, later than an unredeemed code would", s.Name, s.Annotations["storage.selkie.dev/expires"])
+			}
+		}
+		return true, nil
 	})
-	t.Logf("after revoking the load's %d sessions, %d sessions from before the load remain and none else", len(l.sessions),
-		len(sessionSecrets(t, ctx, mgmt)))
+	t.Logf("after revoking the load's %d sessions, sessions from before the load remain and %d unredeemed codes of the %d failed logins",
+		len(l.sessions), len(left), failedLogins)
 }
+
+// codeLifetime is the supervisor's authorization code lifetime.
+const codeLifetime = 10 * time.Minute
 
 // byOp counts, per operation, the failed and attempted requests overlapping [from, until).
 func byOp(results []opResult, from, until time.Time) string {
