@@ -48,11 +48,11 @@ func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Gro
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
 	if err := (&jwt.Reconciler{Client: mgr.GetClient(), Cache: authenticators, APIGroup: groups.Authentication, Namespace: namespace,
-		Logger: log.With("controller", "jwtauthenticator")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "jwtauthenticator")}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := (&webhook.Reconciler{Client: mgr.GetClient(), Cache: authenticators, APIGroup: groups.Authentication, Namespace: namespace,
-		Logger: log.With("controller", "webhookauthenticator")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "webhookauthenticator")}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return mgr, nil

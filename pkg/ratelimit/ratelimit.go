@@ -76,7 +76,7 @@ func cutRule(s string) (float64, int, bool) {
 type Limiter struct {
 	rule    Rule
 	maxKeys int
-	now     func() time.Time
+	clock   func() time.Time
 
 	mu   sync.Mutex
 	keys map[string]*list.Element
@@ -100,7 +100,7 @@ func New(rule Rule, maxKeys int, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{rule: rule, maxKeys: maxKeys, now: now, keys: map[string]*list.Element{}, lru: list.New()}
+	return &Limiter{rule: rule, maxKeys: maxKeys, clock: now, keys: map[string]*list.Element{}, lru: list.New()}
 }
 
 func (l *Limiter) bucket(key string) *rate.Limiter {
@@ -137,7 +137,7 @@ func (l *Limiter) token(key string, take bool) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucket(key)
-	now := l.now()
+	now := l.clock()
 	if (take && b.AllowN(now, 1)) || (!take && b.TokensAt(now) >= 1) {
 		return true, 0
 	}
@@ -151,7 +151,7 @@ func (l *Limiter) Fail(key string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.bucket(key).AllowN(l.now(), 1)
+	l.bucket(key).AllowN(l.clock(), 1)
 }
 
 // wait is how long until b has a token again.

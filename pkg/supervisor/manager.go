@@ -71,19 +71,19 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 	}
 	registry := upstream.NewRegistry()
 	if err := (&upstreamoidc.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Logger: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	if err := (&upstreamldap.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Logger: log.With("controller", "ldapidentityprovider")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "ldapidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	if err := (&upstreamldap.ActiveDirectoryReconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Logger: log.With("controller", "activedirectoryidentityprovider")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "activedirectoryidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	if err := (&upstreamgithub.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Logger: log.With("controller", "githubidentityprovider")}).SetupWithManager(mgr); err != nil {
+		Log: log.With("controller", "githubidentityprovider")}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
 	// OIDCClients and their secret hashes are read through the cache: the controller and

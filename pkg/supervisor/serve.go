@@ -184,7 +184,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	gc := &session.GC{Store: store, Interval: f.gcInterval, Logger: log.With("component", "session-gc"),
+	gc := &session.GC{Store: store, Interval: f.gcInterval, Log: log.With("component", "session-gc"),
 		Revoke: revokeUpstream(registry)}
 	go gc.Run(ctx)
 	errc := make(chan error, 4)

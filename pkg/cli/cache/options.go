@@ -26,14 +26,14 @@ type Option func(*options)
 // options holds the injectable environment shared by both caches.
 type options struct {
 	clock       func() time.Time
-	logger      *slog.Logger
+	log         *slog.Logger
 	lockTimeout time.Duration
 }
 
 func newOptions(opts []Option) options {
 	o := options{
 		clock:       time.Now,
-		logger:      slog.New(slog.DiscardHandler),
+		log:         slog.New(slog.DiscardHandler),
 		lockTimeout: defaultLockTimeout,
 	}
 	for _, opt := range opts {
@@ -58,7 +58,7 @@ func WithClock(now func() time.Time) Option {
 func WithLogger(logger *slog.Logger) Option {
 	return func(o *options) {
 		if logger != nil {
-			o.logger = logger
+			o.log = logger
 		}
 	}
 }

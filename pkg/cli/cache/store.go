@@ -44,7 +44,7 @@ type store struct {
 
 // report sends an error the cache swallowed to the debug logger.
 func (s *store) report(msg string, err error) {
-	s.opts.logger.Debug(msg, "path", s.path, "error", err)
+	s.opts.log.Debug(msg, "path", s.path, "error", err)
 }
 
 // update locks the cache file, reads and normalizes it, lets fn change it, normalizes it

@@ -30,7 +30,7 @@ func noWorldDeps(t *testing.T) Deps {
 		OpenTTY:      func() (io.ReadWriteCloser, error) { return nil, fail("terminal") },
 		ReadPassword: func(io.ReadWriter) (string, error) { return "", fail("password prompt") },
 		OpenBrowser:  func(string) error { return fail("browser") },
-		Now:          func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
+		Clock:        func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
 	}
 }
 

@@ -30,8 +30,8 @@ type Deps struct {
 	OpenBrowser func(url string) error
 	// Args are the plugin's arguments (os.Args without the program), the credential
 	// cache key.
-	Args []string
-	Now  func() time.Time
+	Args  []string
+	Clock func() time.Time
 }
 
 // DefaultDeps are the real ones.
@@ -49,7 +49,7 @@ func DefaultDeps() Deps {
 		},
 		OpenBrowser: openBrowser,
 		Args:        os.Args[1:],
-		Now:         time.Now,
+		Clock:       time.Now,
 	}
 }
 

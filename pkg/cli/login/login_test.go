@@ -22,7 +22,7 @@ func testDeps(env map[string]string, stdout *bytes.Buffer) Deps {
 	return Deps{
 		Getenv: func(k string) string { return env[k] }, Stdout: stdout, Stderr: io.Discard,
 		OpenTTY: func() (io.ReadWriteCloser, error) { return nil, errors.New("no terminal") },
-		Now:     func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
+		Clock:   func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
 	}
 }
 

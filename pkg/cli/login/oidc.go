@@ -193,7 +193,7 @@ func (l *oidcLogin) fresh(t *cache.Tokens) bool {
 	if t == nil || t.ID == nil {
 		return false
 	}
-	now := l.deps.Now()
+	now := l.deps.Clock()
 	if l.f.requestAudience != "" && audienceOf(t.ID) != l.f.requestAudience {
 		return t.Access != nil && t.Access.Expiry.Sub(now) > minAccessTokenLife
 	}

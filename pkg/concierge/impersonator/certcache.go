@@ -32,7 +32,7 @@ type cachedCertAuthenticator struct {
 	delegate authenticator.Request
 	bundle   func() []byte
 	cache    *utilcache.LRUExpireCache
-	now      func() time.Time
+	clock    func() time.Time
 }
 
 type verifiedChain struct {
@@ -42,7 +42,7 @@ type verifiedChain struct {
 
 func newCachedCertAuthenticator(delegate authenticator.Request, bundle func() []byte, now func() time.Time) *cachedCertAuthenticator {
 	return &cachedCertAuthenticator{delegate: delegate, bundle: bundle,
-		cache: utilcache.NewLRUExpireCacheWithClock(certCacheSize, clockFunc(now)), now: now}
+		cache: utilcache.NewLRUExpireCacheWithClock(certCacheSize, clockFunc(now)), clock: now}
 }
 
 type clockFunc func() time.Time
@@ -55,7 +55,7 @@ func (c *cachedCertAuthenticator) AuthenticateRequest(r *http.Request) (*authent
 		return nil, false, nil
 	}
 	h := sha256.New()
-	notAfter := c.now().Add(certCacheTTL)
+	notAfter := c.clock().Add(certCacheTTL)
 	for _, cert := range r.TLS.PeerCertificates { // DER is self-delimiting
 		h.Write(cert.Raw)
 		if cert.NotAfter.Before(notAfter) {
@@ -74,7 +74,7 @@ func (c *cachedCertAuthenticator) AuthenticateRequest(r *http.Request) (*authent
 	if err != nil || !ok || len(bundle) == 0 {
 		return resp, ok, err
 	}
-	if ttl := notAfter.Sub(c.now()); ttl > 0 {
+	if ttl := notAfter.Sub(c.clock()); ttl > 0 {
 		c.cache.Add(key, verifiedChain{bundle: bundle, resp: cloneResponse(resp)}, ttl)
 	}
 	return resp, ok, err

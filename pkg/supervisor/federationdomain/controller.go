@@ -56,7 +56,7 @@ type Reconciler struct {
 	// clients that match no domain's certificate by server name (an IP-address issuer's
 	// clients send none); empty means none.
 	DefaultTLSSecret string
-	Now              func() time.Time
+	Clock            func() time.Time
 	Log              *slog.Logger
 }
 
@@ -140,7 +140,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		Issuer: fd.Spec.Issuer, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
 		TokenKey: symmetric[names.TokenSigningKey.Name], StateSigningKey: symmetric[names.StateSigningKey.Name],
 		StateEncryptionKey: symmetric[names.StateEncryptionKey.Name], Store: r.Store, Clients: r.Clients,
-		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Limits: r.Limits, Now: r.Now, Log: r.Log,
+		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Limits: r.Limits, Clock: r.Clock, Log: r.Log,
 	})
 	return p, next, err
 }
@@ -272,8 +272,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, fd *configv1alpha1.Federat
 }
 
 func (r *Reconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+	if r.Clock != nil {
+		return r.Clock()
 	}
 	return time.Now()
 }

@@ -24,7 +24,7 @@ func newManager(t *testing.T) (*Manager, *clock, *fake.Clientset) {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	client := fake.NewClientset()
-	return &Manager{Secrets: client.CoreV1().Secrets("sup"), Now: c.now,
+	return &Manager{Secrets: client.CoreV1().Secrets("sup"), Clock: c.now,
 		Policy: Policy{Period: 10 * time.Hour, Lead: 2 * time.Hour, Retain: time.Hour}}, c, client
 }
 

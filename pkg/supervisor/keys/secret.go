@@ -38,7 +38,7 @@ const (
 type Manager struct {
 	Secrets corev1client.SecretInterface
 	Policy  Policy
-	Now     func() time.Time
+	Clock   func() time.Time
 	Rand    io.Reader
 }
 
@@ -173,8 +173,8 @@ func (m *Manager) Symmetric(ctx context.Context, name string, owner metav1.Owner
 }
 
 func (m *Manager) now() time.Time {
-	if m.Now != nil {
-		return m.Now()
+	if m.Clock != nil {
+		return m.Clock()
 	}
 	return time.Now()
 }

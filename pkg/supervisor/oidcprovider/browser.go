@@ -46,7 +46,7 @@ func (p *Provider) redirectToUpstream(w http.ResponseWriter, r *http.Request, re
 		p.redirectError(w, r, req, newError(errAccessDenied, "This identity provider does not support browser logins."))
 		return
 	}
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	csrf, err := p.setCSRFCookie(w, r)
 	if err != nil {
 		p.redirectError(w, r, req, newError(errServerError, "could not start the login"))
@@ -81,7 +81,7 @@ func (p *Provider) setCSRFCookie(w http.ResponseWriter, r *http.Request) (string
 			return "", err
 		}
 	}
-	cookie, err := p.state.encode(purposeCSRF, csrf, p.cfg.Now().Add(p.cfg.Lifetimes.CSRF))
+	cookie, err := p.state.encode(purposeCSRF, csrf, p.cfg.Clock().Add(p.cfg.Lifetimes.CSRF))
 	if err != nil {
 		return "", err
 	}
@@ -97,7 +97,7 @@ func (p *Provider) csrfFromCookie(r *http.Request) string {
 		return ""
 	}
 	var csrf string
-	if p.state.decode(purposeCSRF, c.Value, p.cfg.Now(), &csrf) != nil {
+	if p.state.decode(purposeCSRF, c.Value, p.cfg.Clock(), &csrf) != nil {
 		return ""
 	}
 	return csrf
@@ -125,7 +125,7 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var st upstreamState
-	switch err := p.state.decode(purposeState, encoded, p.cfg.Now(), &st); {
+	switch err := p.state.decode(purposeState, encoded, p.cfg.Clock(), &st); {
 	case errors.Is(err, errStateVersion):
 		http.Error(w, "Unprocessable Entity: state format version is invalid", http.StatusUnprocessableEntity)
 		return

@@ -29,7 +29,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authReq
 		p.approveDevice(w, r, req, idp, id, username, groups)
 		return
 	}
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	sid, err := newSessionID(p.cfg.Rand)
 	if err != nil {
 		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))

@@ -85,7 +85,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := l.deviceAuthorizations.Allow(l.clientAddress(r)); p.limited(w, r, "device-authorizations", ok, wait, false) {
 		return
 	}
-	if !l.pending.add(p.cfg.Now().Add(deviceCodeLifetime + deviceSessionGrace)) {
+	if !l.pending.add(p.cfg.Clock().Add(deviceCodeLifetime + deviceSessionGrace)) {
 		p.limited(w, r, "pending-device-logins", false, time.Minute, false)
 		return
 	}
@@ -122,7 +122,7 @@ func (p *Provider) deviceIdP(name string) (*IdP, *oauthError) {
 // startDeviceGrant stores a pending device session. Its ID derives from the user code,
 // so that /device finds it with a Get on any replica, without an index.
 func (p *Provider) startDeviceGrant(ctx context.Context, client *Client, granted []string, idp *IdP) (*deviceAuthorizationResponse, error) {
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	for range userCodeAttempts {
 		userCode, err := newUserCode(p.cfg.Rand)
 		if err != nil {

@@ -21,7 +21,7 @@ const devicePollLeeway = time.Second
 // authorization code grant, once; the session then lives on as a normal one.
 func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	s, secret, oerr := p.sessionForToken(ctx, prefixDeviceCode, form.Get("device_code"), errInvalidGrant)
 	if oerr != nil {
 		oerr.write(w)
@@ -57,7 +57,7 @@ func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form 
 // replica's memory, not in the session: a poll writes nothing, however fast it comes.
 func (p *Provider) pollPending(w http.ResponseWriter, _ *http.Request, s *session.Session) {
 	g := s.DeviceGrant
-	if p.cfg.Limits.polls.poll(s.ID, p.cfg.Now(), s.Expires, g.Interval) {
+	if p.cfg.Limits.polls.poll(s.ID, p.cfg.Clock(), s.Expires, g.Interval) {
 		newError(errSlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests").write(w)
 		return
 	}

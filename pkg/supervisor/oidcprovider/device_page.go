@@ -35,7 +35,7 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 	csrf, err := p.setCSRFCookie(w, r)
 	var token string
 	if err == nil {
-		token, err = p.state.encode(purposeDeviceForm, csrf, p.cfg.Now().Add(p.cfg.Lifetimes.State))
+		token, err = p.state.encode(purposeDeviceForm, csrf, p.cfg.Clock().Add(p.cfg.Lifetimes.State))
 	}
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "could not render the device form", "error", err)
@@ -50,7 +50,7 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 // user's browser, which would log the user in on the attacker's device.
 func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	if err := r.ParseForm(); err != nil {
 		p.deviceForm(w, r, http.StatusBadRequest, "", "The form could not be read. Enter the code again.")
 		return
@@ -101,7 +101,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 // its grant is approved, for the device's next poll to collect.
 func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity, username string, groups []string) {
 	ctx := r.Context()
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	usable := true
 	err := p.updateDevice(ctx, req.DeviceSessionID, func(s *session.Session) bool {
 		g := s.DeviceGrant

@@ -31,7 +31,7 @@ func newDeviceFixture(t *testing.T) *deviceFixture {
 	t.Helper()
 	p, _ := newTestProvider(t)
 	f := &deviceFixture{p: p, now: time.Date(2026, time.August, 20, 10, 0, 0, 0, time.UTC)}
-	p.cfg.Now = func() time.Time { return f.now }
+	p.cfg.Clock = func() time.Time { return f.now }
 	p.cfg.IdPs = []IdP{{DisplayName: "corp", Provider: &redirectIdP{}}, {DisplayName: "pw", Provider: &fakeIdP{}}}
 	return f
 }

@@ -51,7 +51,7 @@ func (p *Provider) exchangeGrant(w http.ResponseWriter, r *http.Request, form ur
 		oerr.write(w)
 		return
 	}
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	found := false
 	for _, t := range s.AccessTokens {
 		if now.Before(t.Expires) && p.tokens.matches(secret, t.Hash) {

@@ -43,7 +43,7 @@ type idTokenRequest struct {
 
 // mintIDToken signs an ID token for s.
 func (p *Provider) mintIDToken(s *session.Session, req idTokenRequest) (string, error) {
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	jti, err := randomString(p.cfg.Rand, 16)
 	if err != nil {
 		return "", err

@@ -45,8 +45,8 @@ type LimitsConfig struct {
 	// ClientSecretFailures counts failed client authentications per client ID: each
 	// costs bcrypt comparisons against every secret of the client.
 	ClientSecretFailures ratelimit.Rule
-	// Now is the clock (time.Now if nil).
-	Now func() time.Time
+	// Clock returns the current time (time.Now if nil).
+	Clock func() time.Time
 }
 
 // DefaultLimits are limits no honest use by a company of 10,000 people behind one
@@ -81,7 +81,7 @@ type Limits struct {
 
 // NewLimits builds the limiters of cfg.
 func NewLimits(cfg LimitsConfig) *Limits {
-	now := cfg.Now
+	now := cfg.Clock
 	if now == nil {
 		now = time.Now
 	}
@@ -97,7 +97,7 @@ func NewLimits(cfg LimitsConfig) *Limits {
 		polls:                       &pollTracker{},
 	}
 	if cfg.MaxPendingDeviceLogins > 0 {
-		l.pending = &pendingCounter{max: cfg.MaxPendingDeviceLogins, now: now}
+		l.pending = &pendingCounter{max: cfg.MaxPendingDeviceLogins, clock: now}
 	}
 	return l
 }
@@ -165,8 +165,8 @@ func (p *Provider) passwordFailed(r *http.Request, idp, username string) {
 
 // pendingCounter bounds the device logins started here that may still be pending.
 type pendingCounter struct {
-	max int
-	now func() time.Time
+	max   int
+	clock func() time.Time
 
 	mu      sync.Mutex
 	expires []time.Time // in start order
@@ -179,7 +179,7 @@ func (c *pendingCounter) add(expires time.Time) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock()
 	i := 0
 	for i < len(c.expires) && !c.expires[i].After(now) {
 		i++
@@ -203,7 +203,7 @@ const (
 )
 
 type secretChecker struct {
-	now     func() time.Time
+	clock   func() time.Time
 	slots   chan struct{}
 	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword
 
@@ -215,7 +215,7 @@ type secretChecker struct {
 var errBusy = errors.New("too many client authentications in progress")
 
 func newSecretChecker(now func() time.Time) *secretChecker {
-	return &secretChecker{now: now, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+	return &secretChecker{clock: now, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
 		compare: bcrypt.CompareHashAndPassword, ok: map[[sha256.Size]byte]time.Time{}}
 }
 
@@ -231,7 +231,7 @@ func secretKey(hash []byte, secret string) [sha256.Size]byte {
 
 // cached reports whether secret matched one of hashes within secretCacheTTL.
 func (c *secretChecker) cached(hashes [][]byte, secret string) bool {
-	now := c.now()
+	now := c.clock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, h := range hashes {
@@ -245,7 +245,7 @@ func (c *secretChecker) cached(hashes [][]byte, secret string) bool {
 // match reports whether secret matches one of hashes, with bcrypt (call cached first).
 // errBusy means no comparison slot came free in time.
 func (c *secretChecker) match(ctx context.Context, hashes [][]byte, secret string) (bool, error) {
-	now := c.now()
+	now := c.clock()
 	wait, cancel := context.WithTimeout(ctx, secretWaitLimit)
 	defer cancel()
 	select {
@@ -267,7 +267,7 @@ func (c *secretChecker) remember(k [sha256.Size]byte, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.ok) >= secretCacheSize {
-		now := c.now()
+		now := c.clock()
 		for old, t := range c.ok {
 			if !now.Before(t) || len(c.ok) >= secretCacheSize {
 				delete(c.ok, old)

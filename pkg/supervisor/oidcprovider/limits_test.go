@@ -37,7 +37,7 @@ func (s *writeCountingStore) Update(ctx context.Context, x *session.Session) err
 func limitedDeviceFixture(t *testing.T, cfg LimitsConfig) (*deviceFixture, *writeCountingStore) {
 	t.Helper()
 	f := newDeviceFixture(t)
-	cfg.Now = func() time.Time { return f.now }
+	cfg.Clock = func() time.Time { return f.now }
 	f.p.cfg.Limits = NewLimits(cfg)
 	store := &writeCountingStore{Store: f.p.cfg.Store}
 	f.p.cfg.Store = store
@@ -114,7 +114,7 @@ func TestPasswordGuessing(t *testing.T) {
 	p, idp := newTestProvider(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p.cfg.Limits = NewLimits(LimitsConfig{PasswordFailuresPerUsername: DefaultLimits().PasswordFailuresPerUsername,
-		PasswordFailuresPerAddress: DefaultLimits().PasswordFailuresPerAddress, Now: func() time.Time { return now }})
+		PasswordFailuresPerAddress: DefaultLimits().PasswordFailuresPerAddress, Clock: func() time.Time { return now }})
 	guess := func(user, pass, addr string) int {
 		r := httptest.NewRequest(http.MethodGet, issuer+PathAuthorize+"?"+authorizeParams().Encode(), nil)
 		r.Header.Set(headerUsername, user)

@@ -39,7 +39,7 @@ func (p *Provider) redirectToLoginForm(w http.ResponseWriter, r *http.Request, r
 	csrf, err := p.setCSRFCookie(w, r)
 	var state string
 	if err == nil {
-		state, err = p.state.encode(purposeLoginState, upstreamState{Request: *req, CSRF: csrf}, p.cfg.Now().Add(p.cfg.Lifetimes.State))
+		state, err = p.state.encode(purposeLoginState, upstreamState{Request: *req, CSRF: csrf}, p.cfg.Clock().Add(p.cfg.Lifetimes.State))
 	}
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "could not seal the login state", "error", err)
@@ -104,7 +104,7 @@ func (p *Provider) loginState(w http.ResponseWriter, r *http.Request, encoded st
 		return nil, nil, false
 	}
 	var st upstreamState
-	switch err := p.state.decode(purposeLoginState, encoded, p.cfg.Now(), &st); {
+	switch err := p.state.decode(purposeLoginState, encoded, p.cfg.Clock(), &st); {
 	case errors.Is(err, errStateVersion):
 		http.Error(w, "Unprocessable Entity: state format version is invalid", http.StatusUnprocessableEntity)
 		return nil, nil, false

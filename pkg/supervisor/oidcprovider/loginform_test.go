@@ -162,7 +162,7 @@ func TestLoginFormBadInput(t *testing.T) {
 	_, secondCookie := startFormLogin(t, p, formParams()) // a new browser: a new CSRF value
 	upstreamState, upstreamCookie := startBrowserLogin(t, p, authorizeParams())
 	expired := newFormProvider(t)
-	expired.cfg.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	expired.cfg.Clock = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	gone := newFormProvider(t)
 	gone.cfg.IdPs = gone.cfg.IdPs[:1]
 	good := url.Values{"state": {state}, "username": {"alice"}, "password": {"pw"}}

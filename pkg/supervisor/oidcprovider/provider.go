@@ -104,7 +104,7 @@ type Config struct {
 	// Limits are the replica's rate limits, shared by its FederationDomains (nil: no
 	// rate limits; client secret checks are still cached and bounded).
 	Limits *Limits
-	Now    func() time.Time
+	Clock  func() time.Time
 	Rand   io.Reader
 	Log    *slog.Logger
 }
@@ -130,8 +130,8 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Keys == nil || cfg.Store == nil || len(cfg.TokenKey) == 0 {
 		return nil, errors.New("keys, token key and session store are required")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -143,7 +143,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Fingerprint = logfingerprint.Random()
 	}
 	if cfg.Limits == nil {
-		cfg.Limits = NewLimits(LimitsConfig{Now: cfg.Now})
+		cfg.Limits = NewLimits(LimitsConfig{Clock: cfg.Clock})
 	}
 	if cfg.Lifetimes == (Lifetimes{}) {
 		cfg.Lifetimes = DefaultLifetimes()
@@ -155,7 +155,7 @@ func New(cfg Config) (*Provider, error) {
 	log := cfg.Log.With("federationDomain", cfg.Issuer)
 	p := &Provider{cfg: cfg, issuer: issuer, path: strings.TrimSuffix(issuer.Path, "/"),
 		tokens: tokenMinter{key: cfg.TokenKey, random: cfg.Rand}, state: state, log: log}
-	p.upstream = newUpstreamKeeper(func() session.Store { return p.cfg.Store }, cfg.Now, func(id string, err error) {
+	p.upstream = newUpstreamKeeper(func() session.Store { return p.cfg.Store }, cfg.Clock, func(id string, err error) {
 		log.Warn("gave up storing the upstream tokens of a refreshed session: its next refresh may fail upstream",
 			"session", id, "error", err)
 	})

@@ -22,7 +22,7 @@ const maxUsedRefreshTokens = 100
 // contract §2.7, §2.9).
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	s, secret, oerr := p.sessionForToken(ctx, prefixRefresh, form.Get("refresh_token"), errInvalidGrant)
 	if oerr != nil {
 		oerr.write(w)

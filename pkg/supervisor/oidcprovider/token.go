@@ -129,7 +129,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*Client
 // codeGrant redeems an authorization code (RFC 6749 §4.1.3 with PKCE, RFC 7636).
 func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	code := form.Get("code")
 	s, secret, oerr := p.sessionForToken(ctx, prefixCode, code, errInvalidGrant)
 	if oerr != nil {
@@ -199,7 +199,7 @@ func validVerifier(v string) bool {
 // issueTokens adds a new access token (and refresh token, with offline_access) to s and
 // builds the answer, with an ID token when openid was granted.
 func (p *Provider) issueTokens(s *session.Session, client *Client, nonce string) (*tokenResponse, *oauthError) {
-	now := p.cfg.Now()
+	now := p.cfg.Clock()
 	at, atHash, err := p.tokens.mint(prefixAccess, s.ID)
 	if err != nil {
 		return nil, newError(errServerError, "could not issue tokens")

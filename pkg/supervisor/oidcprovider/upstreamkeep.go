@@ -30,14 +30,14 @@ type upstreamKeeper struct {
 	mu      sync.Mutex
 	kept    map[string]*keptUpstream
 	store   func() session.Store
-	now     func() time.Time
+	clock   func() time.Time
 	retry   time.Duration // first pause between write attempts; it doubles up to 5 s
 	keepFor time.Duration
 	onGive  func(id string, err error) // called when the writer gives up
 }
 
 func newUpstreamKeeper(store func() session.Store, now func() time.Time, onGive func(string, error)) *upstreamKeeper {
-	return &upstreamKeeper{kept: map[string]*keptUpstream{}, store: store, now: now, retry: 250 * time.Millisecond,
+	return &upstreamKeeper{kept: map[string]*keptUpstream{}, store: store, clock: now, retry: 250 * time.Millisecond,
 		keepFor: 10 * time.Minute, onGive: onGive}
 }
 
@@ -76,7 +76,7 @@ func (k *upstreamKeeper) keep(id string, from, to []byte) {
 		e = &keptUpstream{from: from}
 		k.kept[id] = e
 	}
-	e.to, e.until = to, k.now().Add(k.keepFor)
+	e.to, e.until = to, k.clock().Add(k.keepFor)
 	if !e.writing {
 		e.writing = true
 		go k.write(id, e)
@@ -93,7 +93,7 @@ func (k *upstreamKeeper) write(id string, e *keptUpstream) {
 			return
 		}
 		k.mu.Lock()
-		expired := !k.now().Before(e.until)
+		expired := !k.clock().Before(e.until)
 		if expired {
 			if k.kept[id] == e {
 				delete(k.kept, id)

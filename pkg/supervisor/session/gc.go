@@ -37,11 +37,11 @@ type GC struct {
 	Revoke func(ctx context.Context, s *Session) error
 	// Interval is the time between rounds of Run (DefaultGCInterval if zero).
 	Interval time.Duration
-	// Now is the clock (time.Now if nil).
-	Now func() time.Time
-	// Logger receives the collector's logs (slog.Default() if nil). It logs session
+	// Clock returns the current time (time.Now if nil).
+	Clock func() time.Time
+	// Log receives the collector's logs (slog.Default() if nil). It logs session
 	// IDs and upstream errors, never session contents.
-	Logger *slog.Logger
+	Log *slog.Logger
 	// MaxRetryAge bounds ErrRetryLater: a session expired longer ago than this is
 	// deleted even if Revoke asks to retry (DefaultMaxRetryAge if zero).
 	MaxRetryAge time.Duration
@@ -128,17 +128,17 @@ func (g *GC) revoke(ctx context.Context, s *Session, now time.Time) bool {
 }
 
 func (g *GC) now() time.Time {
-	if g.Now == nil {
+	if g.Clock == nil {
 		return time.Now()
 	}
-	return g.Now()
+	return g.Clock()
 }
 
 func (g *GC) logger() *slog.Logger {
-	if g.Logger == nil {
+	if g.Log == nil {
 		return slog.Default()
 	}
-	return g.Logger
+	return g.Log
 }
 
 func (g *GC) maxRetryAge() time.Duration {

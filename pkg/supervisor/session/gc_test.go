@@ -139,9 +139,9 @@ func runGCOnceCase(t *testing.T, ids gcIDs, tt gcCase) {
 	var revoked []string
 	logs := &bytes.Buffer{}
 	gc := &session.GC{
-		Store:  faultyStore{Store: mem, deleteErr: tt.deleteErr, listErr: tt.listErr},
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store: faultyStore{Store: mem, deleteErr: tt.deleteErr, listErr: tt.listErr},
+		Clock: clock.Now,
+		Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if tt.revoke != nil {
 		gc.Revoke = func(_ context.Context, s *session.Session) error {
@@ -190,9 +190,9 @@ func TestGCRetryLaterIsBounded(t *testing.T) {
 	}
 	gc := &session.GC{
 		Store:       store,
-		Now:         clock.Now,
+		Clock:       clock.Now,
 		MaxRetryAge: time.Hour,
-		Logger:      slog.New(slog.DiscardHandler),
+		Log:         slog.New(slog.DiscardHandler),
 		Revoke:      func(context.Context, *session.Session) error { return session.ErrRetryLater },
 	}
 	for _, step := range []struct {
@@ -212,7 +212,7 @@ func TestGCRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := session.NewMemoryStore()
 		ctx, cancel := context.WithCancel(t.Context())
-		gc := &session.GC{Store: store, Interval: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+		gc := &session.GC{Store: store, Interval: time.Minute, Log: slog.New(slog.DiscardHandler)}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

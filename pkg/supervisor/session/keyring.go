@@ -26,7 +26,7 @@ func newKeyring(secrets corev1client.SecretInterface, name string, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Keyring{secrets: secrets, name: name, now: now, rand: rand.Reader}
+	return &Keyring{secrets: secrets, name: name, clock: now, rand: rand.Reader}
 }
 
 // LoadKeyring reads the keyring from the Secret called name, creating the Secret with
@@ -69,7 +69,7 @@ func RotateKeyring(ctx context.Context, secrets corev1client.SecretInterface, na
 		if err != nil {
 			return nil, fmt.Errorf("rotate keyring: %w", err)
 		}
-		next, err := st.rotated(k.rand, k.now())
+		next, err := st.rotated(k.rand, k.clock())
 		if err != nil {
 			return nil, fmt.Errorf("rotate keyring: %w", err)
 		}
@@ -108,7 +108,7 @@ func (k *Keyring) getOrCreate(ctx context.Context) (*keyringState, error) {
 }
 
 func (k *Keyring) create(ctx context.Context) (*keyringState, error) {
-	st, err := newKeyringState(k.rand, k.now())
+	st, err := newKeyringState(k.rand, k.clock())
 	if err != nil {
 		return nil, fmt.Errorf("create keyring: %w", err)
 	}
@@ -157,7 +157,7 @@ func (k *Keyring) rotateIfAsked(ctx context.Context) error {
 		if st.rotatedFor == want {
 			return nil
 		}
-		next, err := st.rotated(k.rand, k.now())
+		next, err := st.rotated(k.rand, k.clock())
 		if err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func (k *Keyring) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	k.state.Store(k.current().merged(fresh, k.now()))
+	k.state.Store(k.current().merged(fresh, k.clock()))
 	return nil
 }
 

@@ -85,7 +85,7 @@ type keyringState struct {
 type Keyring struct {
 	secrets corev1client.SecretInterface
 	name    string
-	now     func() time.Time
+	clock   func() time.Time
 	rand    io.Reader
 
 	state atomic.Pointer[keyringState]
@@ -204,7 +204,7 @@ func (k *Keyring) reloadAfterMiss() {
 	}
 	k.missMu.Lock()
 	defer k.missMu.Unlock()
-	now := k.now()
+	now := k.clock()
 	if !k.lastMiss.IsZero() && now.Sub(k.lastMiss) < missReloadInterval {
 		return
 	}

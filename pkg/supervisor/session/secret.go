@@ -26,7 +26,7 @@ const listPageSize = 500
 type secretStore struct {
 	secrets corev1client.SecretInterface
 	sealer  Sealer
-	logger  *slog.Logger
+	log     *slog.Logger
 }
 
 var _ Store = (*secretStore)(nil)
@@ -39,7 +39,7 @@ type SecretStoreOption func(*secretStore)
 func WithLogger(logger *slog.Logger) SecretStoreOption {
 	return func(s *secretStore) {
 		if logger != nil {
-			s.logger = logger
+			s.log = logger
 		}
 	}
 }
@@ -48,7 +48,7 @@ func WithLogger(logger *slog.Logger) SecretStoreOption {
 // namespace), sealing UpstreamData with sealer (which must not be nil; normally a
 // Keyring). Several supervisor replicas may share the namespace.
 func NewSecretStore(secrets corev1client.SecretInterface, sealer Sealer, opts ...SecretStoreOption) Store {
-	s := &secretStore{secrets: secrets, sealer: sealer, logger: slog.Default()}
+	s := &secretStore{secrets: secrets, sealer: sealer, log: slog.Default()}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -199,12 +199,12 @@ func (st *secretStore) listed(ctx context.Context, secret *corev1.Secret, opts L
 	}
 	s, err := decodeSecret(secret, st.sealer)
 	if err != nil {
-		st.logger.WarnContext(ctx, "skipping unreadable session secret", "name", secret.Name, "error", err)
+		st.log.WarnContext(ctx, "skipping unreadable session secret", "name", secret.Name, "error", err)
 		return nil
 	}
 	// The labels and the annotation are only an index: the stored session decides.
 	if !matches(s, opts) {
-		st.logger.WarnContext(ctx, "skipping session secret whose labels or annotations do not match its contents", "name", secret.Name)
+		st.log.WarnContext(ctx, "skipping session secret whose labels or annotations do not match its contents", "name", secret.Name)
 		return nil
 	}
 	return s
@@ -241,7 +241,7 @@ func (st *secretStore) DeleteUnreadable(ctx context.Context, expiredBefore time.
 			switch err := st.Delete(ctx, id, secret.ResourceVersion); {
 			case err == nil:
 				deleted++
-				st.logger.WarnContext(ctx, "deleted unreadable expired session", "name", secret.Name, "reason", decodeErr.Error())
+				st.log.WarnContext(ctx, "deleted unreadable expired session", "name", secret.Name, "reason", decodeErr.Error())
 			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
 			default:
 				errs = append(errs, fmt.Errorf("delete unreadable session %s: %w", secret.Name, err))

@@ -206,7 +206,7 @@ func TestGCCollectsUnreadableSecrets(t *testing.T) {
 	if _, err := store.Get(t.Context(), live.ID); !errors.Is(err, session.ErrCorrupt) {
 		t.Fatalf("Get with the new keyring = %v, want ErrCorrupt", err)
 	}
-	gc := &session.GC{Store: store, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
+	gc := &session.GC{Store: store, Clock: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(f.logs, nil))}
 	deleted, err := gc.Once(t.Context())
 	if err != nil {
 		t.Fatal(err)

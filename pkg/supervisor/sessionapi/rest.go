@@ -49,8 +49,8 @@ type Config struct {
 	Fingerprint *logfingerprint.Key
 	// Log receives one audit line per get, list and delete (discarded if nil).
 	Log *slog.Logger
-	// Now is the clock of the table's Age and Expires columns (time.Now if nil).
-	Now func() time.Time
+	// Clock is the clock of the table's Age and Expires columns (time.Now if nil).
+	Clock func() time.Time
 }
 
 // REST is the SupervisorSession storage: get, list and delete; nothing can be created
@@ -77,8 +77,8 @@ func NewREST(cfg Config) *REST {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if cfg.Fingerprint == nil {
 		cfg.Fingerprint = logfingerprint.Random()

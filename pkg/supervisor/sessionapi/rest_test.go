@@ -69,7 +69,7 @@ func newFixture(t *testing.T, logUserInfo bool, wrap func(session.Store) session
 		store = wrap(store)
 	}
 	f.rest = sessionapi.NewREST(sessionapi.Config{Store: store, Namespace: ns, Group: group, LogUserInfo: logUserInfo,
-		Log: slogJSON(f.log), Now: func() time.Time { return authTime.Add(time.Hour) },
+		Log: slogJSON(f.log), Clock: func() time.Time { return authTime.Add(time.Hour) },
 		Revoke: func(_ context.Context, s *session.Session) error {
 			f.revoked = append(f.revoked, s.UpstreamData)
 			return f.revokeErr

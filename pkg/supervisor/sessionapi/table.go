@@ -40,7 +40,7 @@ func (r *REST) ConvertToTable(_ context.Context, object runtime.Object, _ runtim
 	default:
 		return nil, fmt.Errorf("cannot show %T as a table of SupervisorSessions", object)
 	}
-	now := r.cfg.Now()
+	now := r.cfg.Clock()
 	for i := range items {
 		s := &items[i]
 		table.Rows = append(table.Rows, metav1.TableRow{

@@ -40,7 +40,7 @@ type Client struct {
 	ClientID string
 	HTTP     *http.Client
 	Meta     Metadata
-	Now      func() time.Time
+	Clock    func() time.Time
 	Log      *slog.Logger
 	// Sleep waits between retries of a token request (see postToken); nil waits on a
 	// timer.
@@ -72,7 +72,7 @@ func Discover(ctx context.Context, issuer, clientID string, httpClient *http.Cli
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{ClientID: clientID, HTTP: httpClient, Meta: meta, Now: time.Now, Log: log, provider: provider}, nil
+	return &Client{ClientID: clientID, HTTP: httpClient, Meta: meta, Clock: time.Now, Log: log, provider: provider}, nil
 }
 
 // IdentityProvider is one entry of IdP discovery.
@@ -232,14 +232,14 @@ func (c *Client) verifyTokens(ctx context.Context, tr *tokenResponse, nonce stri
 	}
 	t := &Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken, IDExpiry: idToken.Expiry, IDClaims: claims}
 	if tr.ExpiresIn > 0 {
-		t.AccessExpiry = c.Now().Add(time.Duration(tr.ExpiresIn) * time.Second)
+		t.AccessExpiry = c.Clock().Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
 	return t, nil
 }
 
 func (c *Client) verifyIDToken(ctx context.Context, raw, audience string) (*oidc.IDToken, map[string]any, error) {
 	ctx = oidc.ClientContext(ctx, c.HTTP)
-	verifier := c.provider.VerifierContext(ctx, &oidc.Config{ClientID: audience, Now: c.Now})
+	verifier := c.provider.VerifierContext(ctx, &oidc.Config{ClientID: audience, Now: c.Clock})
 	token, err := verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the ID token is not valid: %w", err)

@@ -107,7 +107,7 @@ func (c *Client) pollDevice(ctx context.Context, da *deviceAuthorization, sleep 
 	}
 	var deadline time.Time
 	if da.ExpiresIn > 0 {
-		deadline = c.Now().Add(time.Duration(da.ExpiresIn) * time.Second)
+		deadline = c.Clock().Add(time.Duration(da.ExpiresIn) * time.Second)
 	}
 	form := url.Values{"grant_type": {grantDeviceCode}, "device_code": {da.DeviceCode}}
 	for {
@@ -134,7 +134,7 @@ func (c *Client) pollDevice(ctx context.Context, da *deviceAuthorization, sleep 
 			return nil, err
 		}
 		c.Log.Debug("waiting for the login in the browser", "answer", te.Code, "interval", interval)
-		if !deadline.IsZero() && c.Now().After(deadline) {
+		if !deadline.IsZero() && c.Clock().After(deadline) {
 			return nil, errors.New("the code expired before the login was completed")
 		}
 	}

@@ -37,8 +37,8 @@ type Reconciler struct {
 	Namespace string
 	// Clock returns the current time for condition timestamps; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the controller's logs; nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives the controller's logs; nil means slog.Default().
+	Log *slog.Logger
 
 	once   sync.Once
 	engine *engine.Engine[*authenticationv1alpha1.JWTAuthenticator]
@@ -61,11 +61,11 @@ func (r *Reconciler) init() *engine.Engine[*authenticationv1alpha1.JWTAuthentica
 		if r.Clock == nil {
 			r.Clock = time.Now
 		}
-		if r.Logger == nil {
-			r.Logger = slog.Default()
+		if r.Log == nil {
+			r.Log = slog.Default()
 		}
 		r.engine = &engine.Engine[*authenticationv1alpha1.JWTAuthenticator]{
-			Client: r.Client, Cache: r.Cache, APIGroup: r.APIGroup, Namespace: r.Namespace, Clock: r.Clock, Logger: r.Logger,
+			Client: r.Client, Cache: r.Cache, APIGroup: r.APIGroup, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log,
 			Kind: engine.Kind[*authenticationv1alpha1.JWTAuthenticator]{
 				Name: Kind, LogKey: "jwtAuthenticator",
 				New: func() *authenticationv1alpha1.JWTAuthenticator { return &authenticationv1alpha1.JWTAuthenticator{} },

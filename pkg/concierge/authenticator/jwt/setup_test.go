@@ -72,12 +72,12 @@ func TestSetupWithManager(t *testing.T) {
 	group := suffix.Group("authentication.concierge.selkie.dev", "pinniped.dev")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := (&jwt.Reconciler{
-		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Logger: logger,
+		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Log: logger,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("jwt SetupWithManager: %v", err)
 	}
 	if err := (&webhook.Reconciler{
-		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Logger: logger,
+		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Log: logger,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("webhook SetupWithManager: %v", err)
 	}

@@ -57,7 +57,7 @@ func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.J
 	remote := p.remoteChecks()
 	fp, unchanged := engine.Unchanged(&v.list, r.Cache, key, p.spec, p.bundle)
 	if unchanged {
-		r.Logger.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "jwtAuthenticator", obj.Name)
+		r.Log.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "jwtAuthenticator", obj.Name)
 		v.list.Pass(remote...)
 		return v
 	}

@@ -62,7 +62,7 @@ func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
 		APIGroup:  testGroup,
 		Namespace: testNamespace,
 		Clock:     fixedNow,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
 

@@ -35,8 +35,8 @@ type Reconciler struct {
 	Namespace string
 	// Clock returns the current time, for conditions; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the controller's logs (never secrets); nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives the controller's logs (never secrets); nil means slog.Default().
+	Log *slog.Logger
 	// HTTPTimeout bounds the connection check and each later GitHub request; zero means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 
@@ -49,8 +49,8 @@ func (r *Reconciler) init() {
 		if r.Clock == nil {
 			r.Clock = time.Now
 		}
-		if r.Logger == nil {
-			r.Logger = slog.Default()
+		if r.Log == nil {
+			r.Log = slog.Default()
 		}
 		if r.HTTPTimeout == 0 {
 			r.HTTPTimeout = DefaultHTTPTimeout
@@ -81,7 +81,7 @@ func (r *Reconciler) init() {
 			References: func(idp *idpv1alpha1.GitHubIdentityProvider) (string, tlsconfig.Spec) {
 				return idp.Spec.Client.SecretName, controller.TLSSpec(idp.Spec.GitHubAPI.TLS)
 			},
-		}, controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Logger: r.Logger})
+		}, controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log})
 	})
 }
 

@@ -137,7 +137,7 @@ func TestReconcile(t *testing.T) {
 				WithStatusSubresource(&idpv1alpha1.GitHubIdentityProvider{}).Build()
 			registry := upstream.NewRegistry()
 			r := &github.Reconciler{Client: c, Registry: registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
-				Logger: slog.New(slog.DiscardHandler)}
+				Log: slog.New(slog.DiscardHandler)}
 			req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "my-idp"}}
 			res, err := r.Reconcile(context.Background(), req)
 			if err != nil {
@@ -202,7 +202,7 @@ func TestRequestsFor(t *testing.T) {
 		i.Spec.GitHubAPI.TLS = &idpv1alpha1.TLSSpec{CertificateAuthorityDataSource: &idpv1alpha1.CertificateAuthorityDataSourceSpec{
 			Kind: "ConfigMap", Name: "ca", Key: "ca.crt"}}
 	})).Build()
-	r := &github.Reconciler{Client: c, Registry: upstream.NewRegistry(), Namespace: ns, Logger: slog.New(slog.DiscardHandler)}
+	r := &github.Reconciler{Client: c, Registry: upstream.NewRegistry(), Namespace: ns, Log: slog.New(slog.DiscardHandler)}
 	for _, tt := range []struct {
 		obj  client.Object
 		want int

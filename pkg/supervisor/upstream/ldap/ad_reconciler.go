@@ -34,8 +34,8 @@ type ActiveDirectoryReconciler struct {
 	Namespace string
 	// Clock returns the current time, for conditions; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the controller's logs (never secrets); nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives the controller's logs (never secrets); nil means slog.Default().
+	Log *slog.Logger
 	// Timeout bounds dialing and each LDAP request; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Dial opens connections, for the probe, the root DSE and the providers; nil means Dial.
@@ -49,7 +49,7 @@ type ActiveDirectoryReconciler struct {
 func (r *ActiveDirectoryReconciler) init() {
 	r.once.Do(func() {
 		r.core = &Reconciler{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock,
-			Logger: r.Logger, Timeout: r.Timeout, Dial: r.Dial, activeDirectory: true}
+			Log: r.Log, Timeout: r.Timeout, Dial: r.Dial, activeDirectory: true}
 		r.core.setDefaults()
 		r.engine = controller.New(controller.Kind[*idpv1alpha1.ActiveDirectoryIdentityProvider]{
 			Name:         "ActiveDirectoryIdentityProvider",

@@ -32,8 +32,8 @@ type Reconciler struct {
 	Namespace string
 	// Clock returns the current time, for conditions; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the controller's logs (never secrets); nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives the controller's logs (never secrets); nil means slog.Default().
+	Log *slog.Logger
 	// Timeout bounds dialing and each LDAP request, in the probe and in every later
 	// login; zero means DefaultTimeout.
 	Timeout time.Duration
@@ -94,8 +94,8 @@ func (r *Reconciler) setDefaults() {
 	if r.Clock == nil {
 		r.Clock = time.Now
 	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
+	if r.Log == nil {
+		r.Log = slog.Default()
 	}
 	if r.Timeout == 0 {
 		r.Timeout = DefaultTimeout
@@ -107,7 +107,7 @@ func (r *Reconciler) setDefaults() {
 
 // engineConfig is the engine configuration of r, after setDefaults.
 func (r *Reconciler) engineConfig() controller.Config {
-	return controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Logger: r.Logger}
+	return controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log}
 }
 
 // describe gives the log attributes of a newly stored provider of either kind.

@@ -74,7 +74,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.LDAPIdentityProvider{}).WithInterceptorFuncs(f).Build()
 	env.r = &upstreamldap.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, Timeout: 5 * time.Second,
-		Logger: slog.New(slog.DiscardHandler), Dial: env.dir.dial}
+		Log: slog.New(slog.DiscardHandler), Dial: env.dir.dial}
 	return env
 }
 

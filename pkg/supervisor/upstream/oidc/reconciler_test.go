@@ -74,7 +74,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.OIDCIdentityProvider{}).WithInterceptorFuncs(f).Build()
 	env.r = &oidc.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
-		Logger: slog.New(slog.DiscardHandler)}
+		Log: slog.New(slog.DiscardHandler)}
 	return env
 }
 

@@ -58,7 +58,7 @@ type Engine[T client.Object] struct {
 	APIGroup  string
 	Namespace string
 	Clock     func() time.Time
-	Logger    *slog.Logger
+	Log       *slog.Logger
 
 	once    sync.Once
 	backoff *checks.Backoff
@@ -70,8 +70,8 @@ func (e *Engine[T]) init() {
 		if e.Clock == nil {
 			e.Clock = time.Now
 		}
-		if e.Logger == nil {
-			e.Logger = slog.Default()
+		if e.Log == nil {
+			e.Log = slog.Default()
 		}
 	})
 }
@@ -99,7 +99,7 @@ func (e *Engine[T]) Setup(mgr ctrl.Manager, name string, r reconcile.Reconciler)
 func (e *Engine[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	e.init()
 	key := authenticator.Key{APIGroup: e.APIGroup, Kind: e.Kind.Name, Name: req.Name}
-	log := e.Logger.With(e.Kind.LogKey, req.Name)
+	log := e.Log.With(e.Kind.LogKey, req.Name)
 
 	obj := e.Kind.New()
 	if err := e.Client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -153,7 +153,7 @@ func (e *Engine[T]) RequestsFor(ctx context.Context, obj client.Object) []reconc
 	e.init()
 	items, err := e.Kind.List(ctx, e.Client)
 	if err != nil {
-		e.Logger.ErrorContext(ctx, "list "+e.Kind.Name+"s", "error", err)
+		e.Log.ErrorContext(ctx, "list "+e.Kind.Name+"s", "error", err)
 		return nil
 	}
 	var reqs []reconcile.Request

@@ -65,8 +65,8 @@ type Config struct {
 	Namespace string
 	// Clock returns the current time for conditions; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the controller's logs; nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives the controller's logs; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Engine reconciles one kind into an upstream.Registry and writes status.
@@ -81,8 +81,8 @@ func New[T client.Object](kind Kind[T], cfg Config) *Engine[T] {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
 	return &Engine[T]{kind: kind, cfg: cfg,
 		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute)}
@@ -110,7 +110,7 @@ func (e *Engine[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	key := upstream.Key{Kind: e.kind.RegistryKind, Name: req.Name}
-	log := e.cfg.Logger.With(append([]any{"idp", req.Name, "namespace", req.Namespace}, e.kind.LogAttrs...)...)
+	log := e.cfg.Log.With(append([]any{"idp", req.Name, "namespace", req.Namespace}, e.kind.LogAttrs...)...)
 
 	obj := e.kind.New()
 	if err := e.cfg.Client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -181,7 +181,7 @@ func (e *Engine[T]) updateStatus(ctx context.Context, obj T, v *Validation) erro
 func (e *Engine[T]) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
 	items, err := e.kind.List(ctx, e.cfg.Client, e.cfg.Namespace)
 	if err != nil {
-		e.cfg.Logger.ErrorContext(ctx, "list "+e.kind.Name+"s", "error", err)
+		e.cfg.Log.ErrorContext(ctx, "list "+e.kind.Name+"s", "error", err)
 		return nil
 	}
 	_, isSecret := obj.(*corev1.Secret)
