@@ -4,7 +4,6 @@ package federationdomain
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -62,15 +61,8 @@ func validateTransforms(ctx context.Context, refs []idpRef) []metav1.Condition {
 	return []metav1.Condition{exprs, examples}
 }
 
-// transformFunc adapts a compiled pipeline to the provider's hook, which knows policy
-// rejections as *oidcprovider.RejectedError.
+// transformFunc adapts a compiled pipeline to the provider's hook; a policy rejection
+// stays a *transform.RejectedError.
 func transformFunc(p *transform.Pipeline) oidcprovider.Transform {
-	return func(ctx context.Context, username string, groups []string) (string, []string, error) {
-		username, groups, err := p.Evaluate(ctx, username, groups)
-		var rejected *transform.RejectedError
-		if errors.As(err, &rejected) {
-			return "", nil, &oidcprovider.RejectedError{Message: rejected.Message}
-		}
-		return username, groups, err
-	}
+	return p.Evaluate
 }

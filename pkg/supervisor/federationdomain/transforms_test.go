@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -161,9 +161,9 @@ func TestUsableIdPsRunTransforms(t *testing.T) {
 		t.Errorf("transform: %q %v %v", username, groups, err)
 	}
 	_, _, err = idps[0].Transform(context.Background(), "pinny", []string{"contractors"})
-	var rejected *oidcprovider.RejectedError
+	var rejected *transform.RejectedError
 	if !errors.As(err, &rejected) || rejected.Message != "no" {
-		t.Errorf("rejection %v, want an *oidcprovider.RejectedError with the policy's message", err)
+		t.Errorf("rejection %v, want a *transform.RejectedError with the policy's message", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -63,7 +64,7 @@ func (p *Provider) mapIdentity(ctx context.Context, idp *IdP, id *upstream.Ident
 	if err == nil {
 		return username, groups, nil
 	}
-	var rejected *RejectedError
+	var rejected *transform.RejectedError
 	if errors.As(err, &rejected) {
 		p.audit(ctx, "login rejected by policy", "idp", idp.DisplayName, "reason", rejected.Message)
 		return "", nil, newError(errAccessDenied,

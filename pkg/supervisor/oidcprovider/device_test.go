@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 )
 
 // deviceFixture is a provider with a browser IdP ("corp"), a password-only IdP ("pw")
@@ -290,7 +291,7 @@ func TestDeviceFlowDenied(t *testing.T) {
 	t.Run("policy rejects", func(t *testing.T) {
 		f := newDeviceFixture(t)
 		f.p.cfg.IdPs[0].Transform = func(context.Context, string, []string) (string, []string, error) {
-			return "", nil, &RejectedError{Message: "contractors may not log in"}
+			return "", nil, &transform.RejectedError{Message: "contractors may not log in"}
 		}
 		deviceCode, userCode := f.authorize(t)
 		state, cookie := f.browserLogin(t, userCode)

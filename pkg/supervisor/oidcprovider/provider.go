@@ -71,13 +71,8 @@ type IdP struct {
 }
 
 // Transform maps an upstream username and groups to the downstream ones, or rejects the
-// login with a *RejectedError.
+// login with a *transform.RejectedError, whose Message is shown to the user.
 type Transform func(ctx context.Context, username string, groups []string) (string, []string, error)
-
-// RejectedError is a login refused by a policy transform; Message is shown to the user.
-type RejectedError struct{ Message string }
-
-func (e *RejectedError) Error() string { return "rejected by policy: " + e.Message }
 
 // Config is everything one provider needs.
 type Config struct {
