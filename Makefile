@@ -18,7 +18,7 @@ ENV_ARGS ?= -workload-clusters=1
 # IMAGE_ARGS='-tag selkie:dev,selkie:dev2 -pause'.
 IMAGE_ARGS ?= -tag selkie:dev
 
-.PHONY: all build demo test test-unit test-integration generate verify env peers vet bench fuzz image image-docker
+.PHONY: all build demo test test-unit test-integration generate verify lint env peers vet bench fuzz image image-docker
 
 all: build
 
@@ -73,6 +73,10 @@ image-docker:
 	hack/build-image.sh
 
 # verify regenerates and fails on drift, and runs the static checks.
+# lint runs golangci-lint (pinned in hack/tools/lint) with .golangci.yaml.
+lint:
+	hack/lint.sh
+
 verify:
 	hack/verify.sh
 
