@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var testNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) //nolint:gochecknoglobals // test fixture
+var testNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
 func fixedClock() time.Time { return testNow }
 

@@ -14,7 +14,7 @@ import (
 func TestFingerprints(t *testing.T) {
 	t.Parallel()
 	a, b := Random(), Random()
-	if a.Of("hunter2") != a.Of("hunter2") {
+	if first, second := a.Of("hunter2"), a.Of("hunter2"); first != second {
 		t.Error("one key gives two fingerprints for one value")
 	}
 	if a.Of("hunter2") == a.Of("hunter3") {

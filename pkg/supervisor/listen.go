@@ -68,31 +68,29 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 		}
 		return defaultCert, nil
 	}}
-	l, err := net.Listen("tcp", f.httpsAddress)
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.httpsAddress)
 	if err != nil {
 		return fmt.Errorf("--https-address: %w", err)
 	}
-	serve(ctx, &http.Server{Handler: oidcprovider.WithAuditID(router), TLSConfig: tlsConfig}, tls.NewListener(l, tlsConfig), log, errc)
+	serve(ctx, oidcprovider.WithAuditID(router), tlsConfig, tls.NewListener(l, tlsConfig), log, errc)
 	if f.httpAddress != "" {
-		hl, err := listenHTTP(f.httpAddress)
+		hl, err := listenHTTP(ctx, f.httpAddress)
 		if err != nil {
 			return err
 		}
-		serve(ctx, &http.Server{Handler: oidcprovider.WithAuditID(router)}, hl, log, errc)
+		serve(ctx, oidcprovider.WithAuditID(router), nil, hl, log, errc)
 	}
 	return nil
 }
 
-func serve(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logger, errc chan<- error) {
+func serve(ctx context.Context, handler http.Handler, tlsConfig *tls.Config, l net.Listener, log *slog.Logger, errc chan<- error) {
 	// Nothing the supervisor serves streams: every request is bounded, so a client that
 	// sends its headers or body slowly, or reads the answer slowly, holds a connection
 	// for seconds, not forever. An upstream login (an LDAP bind, an OIDC code exchange)
 	// fits well within the write timeout.
-	srv.ReadHeaderTimeout = 10 * time.Second
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 2 * time.Minute
-	srv.IdleTimeout = 5 * time.Minute
-	srv.MaxHeaderBytes = 256 << 10
+	srv := &http.Server{Handler: handler, TLSConfig: tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute,
+		IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 256 << 10}
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
@@ -108,10 +106,11 @@ func serve(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logg
 
 // listenHTTP accepts only a loopback address or a unix socket: plain HTTP never leaves
 // the machine (a sidecar or an ingress on the same host may use it).
-func listenHTTP(addr string) (net.Listener, error) {
+func listenHTTP(ctx context.Context, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		_ = os.Remove(path)
-		return net.Listen("unix", path)
+		return lc.Listen(ctx, "unix", path)
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -120,7 +119,7 @@ func listenHTTP(addr string) (net.Listener, error) {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("--http-address %q must be a loopback address or unix:<path>", addr)
 	}
-	return net.Listen("tcp", addr)
+	return lc.Listen(ctx, "tcp", addr)
 }
 
 // loadDefaultCert reads --tls-cert-file/--tls-key-file or makes a self-signed bootstrap

@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,13 +21,13 @@ import (
 
 func TestListenHTTPOnlyOnLoopbackOrUnixSocket(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:0", "localhost:0", "nonsense"} {
-		if l, err := listenHTTP(addr); err == nil {
+		if l, err := listenHTTP(context.Background(), addr); err == nil {
 			l.Close()
 			t.Errorf("plain HTTP on %q was allowed", addr)
 		}
 	}
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "unix:" + filepath.Join(t.TempDir(), "s.sock")} {
-		l, err := listenHTTP(addr)
+		l, err := listenHTTP(context.Background(), addr)
 		if err != nil {
 			if strings.Contains(addr, "::1") && strings.Contains(err.Error(), "assign") {
 				continue // no IPv6 loopback on this machine

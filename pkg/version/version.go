@@ -14,8 +14,6 @@ import (
 )
 
 // version is set by the linker; "dev" marks a build without ldflags.
-//
-//nolint:gochecknoglobals // the linker can only set package-level string variables.
 var version = "dev"
 
 // Info describes one build of a Selkie binary.

@@ -224,7 +224,7 @@ func (cp *ControlPlane) start(ctx context.Context, binDir string, opts ControlPl
 	}
 	if err := cp.run(ctx, "kube-controller-manager", filepath.Join(binDir, "kube-controller-manager"), 2*time.Minute,
 		// The controller manager serves a self-signed certificate; readiness is all we ask of it.
-		httpProbe("https://"+hostPort(kcmPort)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
+		httpProbe("https://"+hostPort(kcmPort)+"/healthz", &tls.Config{InsecureSkipVerify: true}),
 		"--kubeconfig="+kcmKubeconfig,
 		"--authentication-kubeconfig="+kcmKubeconfig, "--authorization-kubeconfig="+kcmKubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
@@ -366,7 +366,7 @@ func (cp *ControlPlane) startScheduler(ctx context.Context, binDir string, port 
 		return err
 	}
 	return cp.run(ctx, "kube-scheduler", filepath.Join(binDir, "kube-scheduler"), 2*time.Minute,
-		httpProbe("https://"+hostPort(port)+"/healthz", &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // readiness probe only
+		httpProbe("https://"+hostPort(port)+"/healthz", &tls.Config{InsecureSkipVerify: true}),
 		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port), "--leader-elect=false", "--profiling=false")
 }

@@ -150,14 +150,14 @@ func (lb *LoadBalancers) assigned(svc *corev1.Service) (netip.Addr, bool) {
 	if err != nil || !lb.pool.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if want := svc.Spec.LoadBalancerIP; want != "" && want != ip.String() { //nolint:staticcheck // the field is deprecated, not gone; clouds still honour it
+	if want := svc.Spec.LoadBalancerIP; want != "" && want != ip.String() {
 		return netip.Addr{}, false
 	}
 	return ip, true
 }
 
 func (lb *LoadBalancers) choose(svc *corev1.Service, used map[netip.Addr]bool) (netip.Addr, error) {
-	if want := svc.Spec.LoadBalancerIP; want != "" { //nolint:staticcheck // see assigned
+	if want := svc.Spec.LoadBalancerIP; want != "" {
 		ip, err := netip.ParseAddr(want)
 		switch {
 		case err != nil || !lb.pool.Contains(ip):

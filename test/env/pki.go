@@ -3,7 +3,6 @@
 package env
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -137,7 +136,7 @@ func newServiceAccountKey(dir string) (keyFile, pubFile string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(key.Public().(crypto.PublicKey))
+	pub, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
 		return "", "", err
 	}

@@ -25,7 +25,7 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.Stdout.WriteString(strconv.Itoa(p.PID()) + "\n")
+		_, _ = os.Stdout.WriteString(strconv.Itoa(p.PID()) + "\n")
 		time.Sleep(time.Minute) // killed by the outer test long before this
 		return
 	}
@@ -86,7 +86,7 @@ func TestFailedPeerIsNamed(t *testing.T) {
 	bin := t.TempDir()
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
 		script := "#!/bin/sh\necho \"" + name + ": cannot listen: address already in use\" >&2\nexit 3\n"
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil { //nolint:gosec // an executable test double
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ package login
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -68,7 +69,7 @@ func TestStaticPrintsTheExecCredentialKubectlAsksFor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			deps := testDeps(map[string]string{"KUBERNETES_EXEC_INFO": tc.execInfo, "MY_TOKEN": "s3cret"}, &out)
-			if err := runStatic(nil, deps, &staticFlags{tokenEnv: "MY_TOKEN"}); err != nil {
+			if err := runStatic(context.Background(), deps, &staticFlags{tokenEnv: "MY_TOKEN"}); err != nil {
 				t.Fatal(err)
 			}
 			if strings.Count(out.String(), "\n") != 1 {
@@ -95,11 +96,11 @@ func TestStaticAndOIDCRefuseBadFlags(t *testing.T) {
 		"concierge no ep": {token: "a", concierge: conciergeFlags{enabled: true, authenticatorType: "jwt", authenticatorName: "x"}},
 		"bad type":        {token: "a", concierge: conciergeFlags{enabled: true, endpoint: "https://x", authenticatorType: "saml", authenticatorName: "x"}},
 	} {
-		if err := runStatic(nil, deps, f); err == nil {
+		if err := runStatic(context.Background(), deps, f); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if err := runOIDC(nil, deps, &oidcFlags{issuer: "http://plain.example.com"}); err == nil || !strings.Contains(err.Error(), "https") {
+	if err := runOIDC(context.Background(), deps, &oidcFlags{issuer: "http://plain.example.com"}); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("a plain-HTTP issuer: %v", err)
 	}
 }

@@ -242,7 +242,7 @@ func (c *Controller) start(ctx context.Context, cas SignerCAs) error {
 			return nil
 		}
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(c.cfg.BindAddress.String(), strconv.Itoa(c.cfg.Port)))
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(c.cfg.BindAddress.String(), strconv.Itoa(c.cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("impersonation proxy: %w", err)
 	}

@@ -145,7 +145,7 @@ func (c ServiceConfig) desired(spec *configv1alpha1.ImpersonationProxySpec, typ 
 		},
 	}
 	if typ == configv1alpha1.ImpersonationProxyServiceTypeLoadBalancer {
-		svc.Spec.LoadBalancerIP = spec.Service.LoadBalancerIP //nolint:staticcheck // the CRD's field maps onto it
+		svc.Spec.LoadBalancerIP = spec.Service.LoadBalancerIP
 	}
 	return svc
 }
@@ -170,7 +170,7 @@ func (c ServiceConfig) apply(ctx context.Context, want *corev1.Service) (*corev1
 	}
 	maps.Copy(next.Annotations, want.Annotations) // others' annotations stay
 	next.Spec.Type, next.Spec.Selector, next.Spec.Ports = want.Spec.Type, want.Spec.Selector, want.Spec.Ports
-	next.Spec.LoadBalancerIP = want.Spec.LoadBalancerIP //nolint:staticcheck // see desired
+	next.Spec.LoadBalancerIP = want.Spec.LoadBalancerIP
 	if reflect.DeepEqual(next, got) {
 		return got, nil
 	}

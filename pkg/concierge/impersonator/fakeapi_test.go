@@ -99,12 +99,6 @@ func (f *fakeAPI) requests() []*http.Request {
 	return append([]*http.Request(nil), f.forwarded...)
 }
 
-func (f *fakeAPI) reviews() []authorizationv1.SubjectAccessReviewSpec {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]authorizationv1.SubjectAccessReviewSpec(nil), f.sars...)
-}
-
 func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") == "Bearer "+kubeClientToken {
 		f.serveKubeClient(w, r)

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/util/httpstream" //nolint:staticcheck // SA1019: its replacement, k8s.io/streaming, is a module of its own that the rest of client-go does not use yet; the types are the same.
 	"k8s.io/client-go/rest"
 )
 

@@ -149,7 +149,7 @@ func (m *Manager) Symmetric(ctx context.Context, name string, owner metav1.Owner
 		if err == nil {
 			key := secret.Data[symmetricDataKey]
 			if secret.Type != SymmetricSecretType || len(key) != symmetricKeySize {
-				return nil, fmt.Errorf("Secret %s: want type %s with a %d-byte %q", name, SymmetricSecretType, symmetricKeySize, symmetricDataKey)
+				return nil, fmt.Errorf("the Secret %s: want type %s with a %d-byte %q", name, SymmetricSecretType, symmetricKeySize, symmetricDataKey)
 			}
 			return key, nil
 		}

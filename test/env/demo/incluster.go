@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/test/env"
 )
@@ -195,35 +193,6 @@ supervisor: {enabled: false}
 		return err
 	}
 	return d.createJWTAuthenticator(ctx)
-}
-
-// ytt renders the templates in dir with a data values file and returns the
-// CustomResourceDefinitions and the other objects as two YAML streams.
-func (d *Demo) ytt(ctx context.Context, dir, valuesFile string) (crds, rest string, err error) {
-	bin, err := d.peerBin(ctx, "ytt")
-	if err != nil {
-		return "", "", err
-	}
-	d.Printf("    ytt -f %s --data-values-file %s\n", dir, valuesFile)
-	out, err := exec.CommandContext(ctx, filepath.Join(bin, "ytt"), "-f", dir, "--data-values-file", valuesFile).Output()
-	if err != nil {
-		return "", "", fmt.Errorf("ytt -f %s: %w", dir, err)
-	}
-	var c, r []string
-	for _, doc := range strings.Split("\n"+string(out), "\n---\n") {
-		obj := map[string]any{}
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			return "", "", fmt.Errorf("ytt output: %w", err)
-		}
-		switch obj["kind"] {
-		case nil:
-		case "CustomResourceDefinition":
-			c = append(c, doc)
-		default:
-			r = append(r, doc)
-		}
-	}
-	return strings.Join(c, "\n---\n"), strings.Join(r, "\n---\n"), nil
 }
 
 // podReport describes a namespace's pods and the end of their logs, for errors.

@@ -65,7 +65,7 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 		return c.redeem(ctx, code, redirectURI, p.verifier, p.nonce)
 	})
 	if !opts.SkipListen {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.ListenPort))
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", opts.ListenPort))
 		if err != nil {
 			c.Log.Debug("could not start the loopback listener; the code must be pasted", "error", err)
 			opts.SkipListen = true

@@ -80,7 +80,7 @@ func TestExitsZeroOnSIGTERM(t *testing.T) {
 				t.Errorf("pause after %v: %v, want exit status 0", sig, err)
 			}
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			t.Fatalf("pause did not exit within 10s of %v", sig)
 		}
 	}
