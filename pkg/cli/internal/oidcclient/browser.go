@@ -73,7 +73,16 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 			redirectURI = "http://" + l.Addr().String() + "/callback"
 			srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
 			go func() { _ = srv.Serve(l) }()
-			defer srv.Close()
+			// The callback answers the browser only after it redeemed the code and handed
+			// over the tokens, so the login may be over before the answer went out: let
+			// it finish rather than cut the connection.
+			defer func() {
+				shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(shutdown); err != nil {
+					_ = srv.Close()
+				}
+			}()
 		}
 	}
 	if opts.SkipListen && opts.TTY == nil {
@@ -194,5 +203,6 @@ func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, _ = io.WriteString(w, "you have been logged in and may now close this tab")
 	}
+	_ = http.NewResponseController(w).Flush() // the answer is out before the login ends
 	cb.results <- callbackResult{tokens: tokens, err: err}
 }
