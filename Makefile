@@ -73,7 +73,7 @@ image-docker:
 	hack/build-image.sh
 
 # verify regenerates and fails on drift, and runs the static checks.
-# lint runs golangci-lint (pinned in hack/tools/lint) with .golangci.yaml.
+# lint runs golangci-lint (pinned in hack/tools/lint) with .golangci.yaml; verify runs it too.
 lint:
 	hack/lint.sh
 

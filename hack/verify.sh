@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 
 # verify.sh fails when generated code, deploy/manifests or docs/reference are stale or
-# hand-edited, when a binary is not static, when Go files are not gofmt-ed, when `go vet` complains, or when `go mod tidy` would
-# change the root or hack/tools module. It never modifies the working tree: code generation
+# hand-edited, when a binary is not static, when Go files are not gofmt-ed, when `go vet` complains, when `go mod tidy` would
+# change the root module or a hack/tools one, or when golangci-lint (make lint) reports a problem. It never modifies the working tree: code generation
 # runs in a scratch copy and is compared with the tree.
 set -o errexit -o nounset -o pipefail
 
@@ -84,13 +84,18 @@ if ! go vet ./... || ! go vet -tags integration ./test/...; then
   fail "go vet reported problems"
 fi
 
-for mod in . hack/tools; do
+for mod in . hack/tools hack/tools/lint; do
   step "go mod tidy (${mod})"
   if ! tidy="$(cd "${mod}" && go mod tidy -diff 2>&1)"; then
     echo "${tidy}" | sed 's/^/  /' >&2
     fail "go mod tidy would change ${mod}/go.mod or go.sum (run 'go mod tidy' in ${mod})"
   fi
 done
+
+step "golangci-lint (make lint, .golangci.yaml)"
+if ! hack/lint.sh; then
+  fail "golangci-lint reported problems (run make lint)"
+fi
 
 if ((${#failures[@]} > 0)); then
   echo "verify: ${#failures[@]} check(s) failed" >&2

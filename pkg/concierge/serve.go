@@ -117,6 +117,7 @@ func newServeCommand() *cobra.Command {
 	return cmd
 }
 
+//nolint:gocyclo,funlen // a linear sequence of setup steps, each failing with its own error.
 func runServe(ctx context.Context, f *serveFlags) error {
 	log, err := serverlog.New(f.logLevel)
 	if err != nil {

@@ -26,6 +26,8 @@ import (
 // signing/approving/cleaning, namespace deletion, garbage collection, service accounts and
 // their tokens, ClusterRole aggregation and the root CA publisher. v1.37 wants these
 // canonical `…-controller` names.
+//
+//nolint:gochecknoglobals // a read-only list of controllers.
 var controllers = []string{
 	"certificatesigningrequest-signing-controller",
 	"certificatesigningrequest-approving-controller",
@@ -40,6 +42,8 @@ var controllers = []string{
 
 // nodeControllers run besides controllers when the control plane has nodes: what turns
 // Deployments into running, reachable pods and keeps them so.
+//
+//nolint:gochecknoglobals // a read-only list of controllers.
 var nodeControllers = []string{
 	"deployment-controller",
 	"replicaset-controller",

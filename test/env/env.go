@@ -119,6 +119,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	return e, nil
 }
 
+//nolint:gocyclo // a linear sequence of peers to start, each failing with its own error.
 func (e *Environment) start(ctx context.Context, opts Options) error {
 	bins, err := FindBinaries(ctx)
 	if err != nil {
@@ -300,6 +301,8 @@ func randomString(bytes int) string {
 
 // SupervisorIssuerPaths are the issuer paths whose callbacks Dex knows when Start
 // reserves the supervisor's address.
+//
+//nolint:gochecknoglobals // a read-only list; tests name the issuers by it.
 var SupervisorIssuerPaths = []string{"/fd1", "/fd2", "/demo"}
 
 // reserveAddr picks a free loopback port for a server that starts later.

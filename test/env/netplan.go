@@ -23,6 +23,7 @@ const (
 	MaxNodesPerCluster = 4
 )
 
+//nolint:gochecknoglobals // an immutable address.
 var planBase = netip.MustParseAddr("198.18.0.0")
 
 // NetPlan is the address plan of one environment's slot. In /24 units from the slot's

@@ -38,6 +38,8 @@ type Network struct {
 // runtimeHostDirs are the only host paths outside the environment's directory that the
 // nodes write to: containerd's shim sockets and the CNI library's result cache. Both
 // are fixed paths in those projects; their entries go when the pods do.
+//
+//nolint:gochecknoglobals // a read-only list of paths.
 var runtimeHostDirs = []string{"/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"}
 
 // CreateNetwork claims a free slot and creates its bridge, then one namespace per node

@@ -21,6 +21,8 @@ type nodeConfig struct {
 // image pinned as the sandbox image (nothing is ever pulled: no registry is reachable).
 // restrict_oom_score_adj keeps runc from lowering oom_score_adj, which needs
 // CAP_SYS_RESOURCE; NRI is off because its socket path is fixed host-wide.
+//
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var containerdTemplate = template.Must(template.New("containerd").Parse(`version = 3
 root = "{{.Dir}}/containerd/root"
 state = "{{.Dir}}/containerd/state"
@@ -67,6 +69,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
 // per pod from the node's pod CIDR (host-local IPAM, its state in the node's directory),
 // no masquerading (every address in the environment is routed, none leaves the host),
 // hairpin mode so a pod reaches itself through a Service.
+//
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var cniTemplate = template.Must(template.New("cni").Parse(`{
   "cniVersion": "1.0.0",
   "name": "selkie",
@@ -91,6 +95,8 @@ var cniTemplate = template.Must(template.New("cni").Parse(`{
 // v1 through cgroupfs under a cgroup root of the node's own, every path under the
 // node's directory, eviction thresholds low enough for a shared developer disk, and no
 // image garbage collection (the imported images cannot be pulled again).
+//
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var kubeletTemplate = template.Must(template.New("kubelet").Parse(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: {{.NodeIP}}
@@ -127,6 +133,8 @@ localStorageCapacityIsolation: true
 
 // kubeProxyTemplate: iptables mode in the node's namespace. conntrack limits are
 // host-wide settings a namespace may not change, so kube-proxy leaves them alone.
+//
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var kubeProxyTemplate = template.Must(template.New("kube-proxy").Parse(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:

@@ -30,6 +30,7 @@ const (
 	leafLifetime = 7 * 24 * time.Hour
 )
 
+//nolint:gochecknoglobals // cfssl's logger is process-wide, so it is silenced once per process.
 var quietCFSSL sync.Once
 
 // CA is a certificate authority of the environment, kept as PEM files in Dir.

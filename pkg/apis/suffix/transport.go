@@ -37,6 +37,8 @@ type rewriter struct {
 }
 
 // components are the group families every Selkie API group belongs to.
+//
+//nolint:gochecknoglobals // a read-only table of the groups' components.
 var components = []string{".concierge.", ".supervisor."}
 
 func (r *rewriter) toInstall() *strings.Replacer {

@@ -93,7 +93,7 @@ func update[D any, P document[D]](s *store, create bool, fn func(doc P, now time
 // be reset, and false when it exists but cannot be read (then nothing is written, so a
 // file this process cannot read is never clobbered).
 func read[D any, P document[D]](s *store) (P, bool) {
-	data, err := os.ReadFile(s.path)
+	data, err := os.ReadFile(s.path) //nolint:gosec // G703: the user's own cache path (a flag or the default).
 	if errors.Is(err, fs.ErrNotExist) {
 		return P(new(D)), true
 	}
@@ -144,11 +144,11 @@ func (s *store) write(doc any) error {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
 	if err := writeAndClose(tmp, data); err != nil {
-		_ = os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name()) //nolint:gosec // G703: the temporary file this process just created.
 		return err
 	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := os.Rename(tmp.Name(), target); err != nil { //nolint:gosec // G703: the user's own cache path (a flag or the default).
+		_ = os.Remove(tmp.Name()) //nolint:gosec // G703: the temporary file this process just created.
 		return fmt.Errorf("replace cache file: %w", err)
 	}
 	return nil

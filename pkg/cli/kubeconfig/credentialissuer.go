@@ -67,6 +67,7 @@ func (d *discoverer) credentialIssuer(ctx context.Context, name string, wait boo
 	return ci, err
 }
 
+//nolint:nestif // the three outcomes of a named lookup (found, still starting, missing) read best together.
 func (d *discoverer) lookupCredentialIssuer(ctx context.Context, name string) (*configv1alpha1.CredentialIssuer, error) {
 	res := d.client.Resource(d.resource(configv1alpha1.GroupName, "credentialissuers"))
 	var u *unstructured.Unstructured

@@ -24,6 +24,8 @@ const (
 // interactive logs the user in: the IdP named by the flags (checked against IdP
 // discovery) with its flow, by password, in a browser, or in a browser elsewhere
 // (device code).
+//
+//nolint:gocyclo // one decision per login flow and fallback, in the order docs/cli.md gives them.
 func (l *oidcLogin) interactive(ctx context.Context) (*oidcclient.Tokens, error) {
 	f := l.f
 	req := oidcclient.AuthRequest{Scopes: f.scopes, IDPName: f.idpName, IDPType: f.idpType}

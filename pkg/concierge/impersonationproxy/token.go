@@ -63,7 +63,7 @@ func (t *TokenSource) Token(ctx context.Context) (string, error) {
 		due := !valid || !now.Before(t.renewAt)
 		if due && t.inflight == nil && !now.Before(t.retryAt) {
 			t.inflight = make(chan struct{})
-			go t.renew(t.inflight)
+			go t.renew(t.inflight) //nolint:gosec // G118: the renewal outlives the request that noticed it was due; it has its own timeout.
 		}
 		token, wait, lastErr := t.token, t.inflight, t.lastErr
 		t.mu.Unlock()

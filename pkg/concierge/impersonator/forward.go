@@ -124,6 +124,8 @@ func (p *Proxy) upstreamAuth(ctx context.Context, acting user.Info, state *reque
 }
 
 // clientAddressHeaders are the headers through which a client can claim an address.
+//
+//nolint:gochecknoglobals // a read-only list of header names.
 var clientAddressHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"}
 
 // apply replaces every credential and impersonation header of the outgoing request.

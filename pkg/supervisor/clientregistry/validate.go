@@ -26,7 +26,7 @@ type verdict struct {
 func evaluate(spec *configv1alpha1.OIDCClientSpec, hashes []string, unreadable error) verdict {
 	v := verdict{
 		conditions: []metav1.Condition{grantTypesCondition(spec), scopesCondition(spec), secretsCondition(hashes, unreadable)},
-		total:      int32(len(hashes)),
+		total:      int32(len(hashes)), //nolint:gosec // G115: at most five hashes are kept.
 		ready:      true,
 	}
 	for _, c := range v.conditions {

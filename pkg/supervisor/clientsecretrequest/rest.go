@@ -125,7 +125,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	return &clientsecret.OIDCClientSecretRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: r.namespace, CreationTimestamp: metav1.NewTime(time.Now().UTC())},
 		Spec:       req.Spec,
-		Status:     clientsecret.OIDCClientSecretRequestStatus{GeneratedSecret: secret, TotalClientSecrets: int32(len(list))},
+		Status:     clientsecret.OIDCClientSecretRequestStatus{GeneratedSecret: secret, TotalClientSecrets: int32(len(list))}, //nolint:gosec // G115: at most five hashes are kept.
 	}, nil
 }
 

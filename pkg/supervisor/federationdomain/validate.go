@@ -18,6 +18,8 @@ import (
 )
 
 // validIdPKinds are the kinds an objectRef may name.
+//
+//nolint:gochecknoglobals // a read-only list of the kinds a FederationDomain may name.
 var validIdPKinds = []string{upstream.KindOIDC, upstream.KindLDAP, upstream.KindActiveDirectory, upstream.KindGitHub}
 
 // idpRef is one identity provider a valid domain uses.

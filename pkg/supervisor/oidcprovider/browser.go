@@ -87,7 +87,7 @@ func (p *Provider) setCSRFCookie(w http.ResponseWriter, r *http.Request) (string
 	}
 	// The cookie lives as long as the browser session; its sealed value expires after
 	// the CSRF lifetime.
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode}) //nolint:gosec // G124: SameSite=None is the contract's (docs/wire-contract.md §2.4); the cookie is Secure and HttpOnly.
 	return csrf, nil
 }
 

@@ -55,6 +55,8 @@ type ClientLookup func(ctx context.Context, id string) (*Client, error)
 var ErrUnknownClient = errors.New("unknown client")
 
 // cliClient is the implicit public client of the CLIs.
+//
+//nolint:gochecknoglobals // the implicit public client is fixed and never modified.
 var cliClient = &Client{
 	ID:           CLIClientID,
 	Public:       true,

@@ -33,6 +33,8 @@ const (
 
 // secretEncoding encodes a token's secret part; Strict refuses a second spelling of the
 // same bytes (but not line breaks: see decodeCanonical).
+//
+//nolint:gochecknoglobals // an immutable encoding.
 var secretEncoding = base64.RawURLEncoding.Strict()
 
 // decodeCanonical decodes unpadded base64url that is spelled exactly as the encoder
@@ -45,6 +47,7 @@ func decodeCanonical(s string) ([]byte, error) {
 	return secretEncoding.DecodeString(s)
 }
 
+//nolint:gochecknoglobals // an immutable encoding.
 var sessionIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // newSessionID returns 26 lower-case base32 characters (128 bits).

@@ -30,6 +30,7 @@ func DeviceResult(w http.ResponseWriter, status int, approved bool, message stri
 	render(w, status, deviceResultPage, map[string]any{"Approved": approved, "Message": message})
 }
 
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var devicePage = template.Must(template.New("device").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login: device</title>` + style + `</head>
 <body>
@@ -46,6 +47,7 @@ and the code matches the one in your terminal: whoever holds that terminal gets 
 </body></html>
 `))
 
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var deviceResultPage = template.Must(template.New("device-result").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login: device</title>` + style + `</head>
 <body>

@@ -77,6 +77,7 @@ const style = `<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:4
 code{display:block;word-break:break-all;background:#f3f3f3;padding:1em}.hidden{display:none}
 .error{color:#a00}input[name=user_code]{font-family:monospace;font-size:1.4em;letter-spacing:.1em;text-transform:uppercase}</style>`
 
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var formPostPage = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login</title>` + style + `</head>
 <body>
@@ -119,6 +120,7 @@ var formPostPage = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
 </body></html>
 `))
 
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var chooserPage = template.Must(template.New("chooser").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login: choose an identity provider</title>` + style + `</head>
 <body>

@@ -38,6 +38,7 @@ func Password(w http.ResponseWriter, form PasswordForm) {
 	render(w, http.StatusOK, passwordPage, map[string]string{"Action": form.Action, "State": form.State, "IDPName": form.IDPName, "Alert": alert})
 }
 
+//nolint:gochecknoglobals // parsed once; templates are safe for concurrent use and never changed.
 var passwordPage = template.Must(template.New("password").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Selkie login: {{.Data.IDPName}}</title>` + style + `</head>
 <body>

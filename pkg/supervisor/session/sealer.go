@@ -154,14 +154,14 @@ func (k *Keyring) Seal(plaintext, additionalData []byte) ([]byte, error) {
 	headerLen := 2 + len(key.id)
 	out := make([]byte, headerLen+nonceSize, headerLen+nonceSize+len(plaintext)+tagSize)
 	out[0] = sealVersion
-	out[1] = byte(len(key.id))
+	out[1] = byte(len(key.id)) //nolint:gosec // G115: key IDs are at most 32 characters (keyIDPatternString).
 	copy(out[2:], key.id)
 	nonce := out[headerLen:]
 	if _, err := io.ReadFull(k.rand, nonce); err != nil {
 		return nil, fmt.Errorf("seal: generate nonce: %w", err)
 	}
 	aad := append(out[:headerLen:headerLen], additionalData...)
-	return key.aead.Seal(out, nonce, plaintext, aad), nil
+	return key.aead.Seal(out, nonce, plaintext, aad), nil //nolint:gosec // G407: the nonce is read from the random source just above.
 }
 
 // Open decrypts what Seal produced with any key of the ring. On a key ID it does not

@@ -41,13 +41,12 @@ type Config struct {
 	AuthenticatorName string
 	// Log receives debug records (the retries); nil logs nothing.
 	Log *slog.Logger
+	// Sleep waits between retries; nil waits on a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Timeout bounds one TokenCredentialRequest, retries included.
 const Timeout = 30 * time.Second
-
-// retrySleep waits between retries; nil waits on a timer. Tests replace it.
-var retrySleep func(ctx context.Context, d time.Duration) error
 
 // ExchangeToken trades token for a client certificate.
 func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1beta1.ExecCredentialStatus, error) {
@@ -87,7 +86,7 @@ func ExchangeToken(ctx context.Context, cfg Config, token string) (*clientauthv1
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json")
 		return req, nil
-	}, httpretry.Options{Log: cfg.Log, Sleep: retrySleep})
+	}, httpretry.Options{Log: cfg.Log, Sleep: cfg.Sleep})
 	if err != nil {
 		return nil, fmt.Errorf("could not reach the concierge: %w", err)
 	}

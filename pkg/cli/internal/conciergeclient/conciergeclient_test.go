@@ -67,12 +67,11 @@ func TestExchangeTokenRetries(t *testing.T) {
 			}))
 			defer srv.Close()
 			var sleeps []time.Duration
-			retrySleep = func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }
-			t.Cleanup(func() { retrySleep = nil })
 
 			status, err := ExchangeToken(context.Background(), Config{Endpoint: srv.URL,
 				CABundle:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}),
-				APIGroupSuffix: "pinniped.dev", AuthenticatorType: "jwt", AuthenticatorName: "supervisor"}, "the-id-token")
+				APIGroupSuffix: "pinniped.dev", AuthenticatorType: "jwt", AuthenticatorName: "supervisor",
+				Sleep: func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }}, "the-id-token")
 
 			if diff := cmp.Diff(tc.wantSleeps, sleeps); diff != "" {
 				t.Errorf("sleeps (-want +got):\n%s", diff)

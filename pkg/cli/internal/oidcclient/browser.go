@@ -65,24 +65,13 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 		return c.redeem(ctx, code, redirectURI, p.verifier, p.nonce)
 	})
 	if !opts.SkipListen {
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", opts.ListenPort))
+		uri, stop, err := listen(ctx, cb, opts.ListenPort)
 		if err != nil {
 			c.Log.Debug("could not start the loopback listener; the code must be pasted", "error", err)
 			opts.SkipListen = true
 		} else {
-			redirectURI = "http://" + l.Addr().String() + "/callback"
-			srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
-			go func() { _ = srv.Serve(l) }()
-			// The callback answers the browser only after it redeemed the code and handed
-			// over the tokens, so the login may be over before the answer went out: let
-			// it finish rather than cut the connection.
-			defer func() {
-				shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(shutdown); err != nil {
-					_ = srv.Close()
-				}
-			}()
+			redirectURI = uri
+			defer stop()
 		}
 	}
 	if opts.SkipListen && opts.TTY == nil {
@@ -121,6 +110,27 @@ func (c *Client) BrowserLogin(ctx context.Context, req AuthRequest, opts Browser
 			// The listener got a code first: its outcome follows.
 		}
 	}
+}
+
+// listen serves cb on 127.0.0.1:port and returns the redirect URI and how to stop.
+func listen(ctx context.Context, cb *callback, port int) (string, func(), error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	// The callback answers the browser only after it redeemed the code and handed over
+	// the tokens, so the login may be over before the answer went out: let it finish
+	// rather than cut the connection.
+	stop := func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			_ = srv.Close()
+		}
+	}
+	return "http://" + l.Addr().String() + "/callback", stop, nil
 }
 
 func (c *Client) newCallback(state string, redeem func(code string) (*Tokens, error)) *callback {

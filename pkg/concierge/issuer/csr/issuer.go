@@ -58,7 +58,7 @@ func (i *Issuer) IssueClientCert(ctx context.Context, username string, groups []
 	if err != nil {
 		return nil, err
 	}
-	seconds := int32(i.ttl / time.Second)
+	seconds := int32(i.ttl / time.Second) //nolint:gosec // G115: the TTL is at most certauthority.MaxTTL (checked in New).
 	csrs := i.kube.CertificatesV1().CertificateSigningRequests()
 	created, err := csrs.Create(ctx, &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "selkie-concierge-", Labels: map[string]string{"app.kubernetes.io/managed-by": "selkie-concierge"}},

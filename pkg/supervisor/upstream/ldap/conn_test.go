@@ -128,7 +128,7 @@ func TestDialFailures(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Dial with the server's CA: %v", err)
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		if err := conn.Bind(bindDN, bindPW); err == nil || errors.Is(err, upstream.ErrBadCredentials) {
 			t.Errorf("Bind to an HTTPS server: %v", err)
 		}

@@ -53,7 +53,7 @@ func (d *upstreamData) setTokens(tok *oauth2.Token) {
 }
 
 func (d *upstreamData) marshal() ([]byte, error) {
-	b, err := json.Marshal(d)
+	b, err := json.Marshal(d) //nolint:gosec // G117: upstream data is stored sealed in the session Secret, never shown.
 	if err != nil {
 		return nil, fmt.Errorf("encode upstream data: %w", err)
 	}

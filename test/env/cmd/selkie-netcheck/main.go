@@ -72,7 +72,7 @@ func get(urls []string) error {
 	}}
 	failed := 0
 	for _, u := range urls {
-		resp, err := client.Get(u) //nolint:noctx // the client has a timeout
+		resp, err := client.Get(u)
 		if err != nil {
 			fmt.Printf("%s error %v\n", u, err)
 			failed++
