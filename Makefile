@@ -36,9 +36,13 @@ demo:
 # test runs the unit tier, then the integration tier against the real local environment.
 test: test-unit test-integration
 
-# test-unit runs with the race detector (it needs cgo and a C compiler).
+# test-unit runs with the race detector (it needs cgo and a C compiler) and writes a
+# coverage profile to bin/coverage.out (per-function figures: go tool cover -func=bin/coverage.out;
+# a page: go tool cover -html=bin/coverage.out); it prints the total.
 test-unit:
-	CGO_ENABLED=1 go test -race ./...
+	mkdir -p $(BIN)
+	CGO_ENABLED=1 go test -race -coverprofile=$(BIN)/coverage.out ./...
+	go tool cover -func=$(BIN)/coverage.out | tail -n 1
 
 test-integration:
 	hack/test-integration.sh
