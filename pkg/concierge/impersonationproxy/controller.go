@@ -62,6 +62,7 @@ type Controller struct {
 	once     sync.Once
 	running  *running
 	cert     *tls.Certificate
+	certWait time.Duration // certificateWait unless set (tests)
 	lastSign SignerCAs
 }
 
@@ -270,14 +271,39 @@ func (c *Controller) start(ctx context.Context, cas SignerCAs) error {
 	return nil
 }
 
-// certificate serves the current serving certificate.
-func (c *Controller) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cert == nil {
-		return nil, errors.New("the impersonation proxy has no serving certificate yet")
+// certificateWait bounds how long a TLS handshake waits for the serving certificate.
+const certificateWait = 10 * time.Second
+
+// certificate serves the current serving certificate. The proxy listens before the
+// certificate is known (reading it takes a few API calls), and a restarted replica is
+// back in the Service meanwhile: a handshake then waits for it, up to certificateWait,
+// rather than fail with an internal error.
+func (c *Controller) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	ctx := context.Background()
+	if hello != nil && hello.Context() != nil {
+		ctx = hello.Context()
 	}
-	return c.cert, nil
+	wait := c.certWait
+	if wait == 0 {
+		wait = certificateWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		cert := c.cert
+		c.mu.Unlock()
+		if cert != nil {
+			return cert, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.New("the impersonation proxy has no serving certificate yet")
+		case <-tick.C:
+		}
+	}
 }
 
 // stop stops the proxy if it runs and waits for it.
