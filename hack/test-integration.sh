@@ -18,10 +18,13 @@ hack/install-deps.sh # Debian packages: installs what is missing as root, else n
 eval "$(hack/peer-bins.sh all | sed 's/^/export /')"
 
 gotest=(go test -tags integration -count=1 -timeout "${SELKIE_INTEGRATION_TIMEOUT:-30m}")
+# Tests outside test/integration that need a peer or a tool (Helm, slapd, the Go
+# compiler) carry the integration tag too, so that the unit tier needs none of them.
+TOOL_TESTS=(./deploy/helm ./test/env ./test/env/cmd/selkie-pause ./hack/checkstatic)
 # shellcheck disable=SC2206 # GOTESTFLAGS is a list of flags, split on spaces on purpose
 flags=(${GOTESTFLAGS:-})
 if [[ "${SELKIE_INTEGRATION_SPLIT:-1}" == 0 || " ${GOTESTFLAGS:-} " == *" -run"* ]]; then
-  exec "${gotest[@]}" "${flags[@]}" ./test/integration/...
+  exec "${gotest[@]}" "${flags[@]}" ./test/integration/... "${TOOL_TESTS[@]}"
 fi
 
 # The longest test, with a whole environment of its own (its clusters, nodes, Dex and LDAP).
@@ -35,7 +38,7 @@ trap 'rm -f "${log}"' EXIT
 SELKIE_SHARED_ENV=off "${gotest[@]}" "${flags[@]}" -run "${OWN_ENV_TESTS}" ./test/integration >"${log}" 2>&1 &
 own=$!
 status=0
-"${gotest[@]}" "${flags[@]}" -skip "${OWN_ENV_TESTS}" ./test/integration/... || status=$?
+"${gotest[@]}" "${flags[@]}" -skip "${OWN_ENV_TESTS}" ./test/integration/... "${TOOL_TESTS[@]}" || status=$?
 own_status=0
 wait "${own}" || own_status=$?
 echo "--- tests with their own environment (${OWN_ENV_TESTS}):"

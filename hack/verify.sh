@@ -80,7 +80,7 @@ if [[ -n "${unformatted}" ]]; then
 fi
 
 step "go vet ./... (and the integration-tagged tests)"
-if ! go vet ./... || ! go vet -tags integration ./test/...; then
+if ! go vet ./... || ! go vet -tags integration ./...; then
   fail "go vet reported problems"
 fi
 
