@@ -198,11 +198,11 @@ func browse(t *testing.T, ctx context.Context, loginURL, username, password stri
 // host presents, the form of Chromium's --ignore-certificate-errors-spki-list.
 func leafSPKI(t *testing.T, host string) string {
 	t.Helper()
-	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only to read the key to pin
+	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -41,7 +41,6 @@ func cliBinary(t testing.TB) string {
 	return cliBuild.bin
 }
 
-//nolint:gochecknoglobals // one build per run
 var cliBuild struct {
 	sync.Once
 	bin string

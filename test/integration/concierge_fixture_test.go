@@ -33,7 +33,6 @@ type concierge struct {
 	proc    *exec.Cmd
 }
 
-//nolint:gochecknoglobals // one concierge per cluster and run, shared by the concierge tests
 var concierges struct {
 	sync.Mutex
 	byCluster map[int]*concierge
@@ -192,7 +191,7 @@ func applyYAML(kubeconfig, manifest string) error {
 // waitHealthy polls the process's /healthz (always allowed anonymously) until it answers.
 func waitHealthy(ctx context.Context, port int) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // readiness probe of our own process
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 	}}
 	for {
 		resp, err := client.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/healthz")

@@ -20,7 +20,7 @@ import (
 )
 
 // selkieCRDs are the CustomResourceDefinitions wire-contract §1 defines.
-var selkieCRDs = []string{ //nolint:gochecknoglobals // a constant list
+var selkieCRDs = []string{
 	"jwtauthenticators.authentication.concierge.selkie.dev",
 	"webhookauthenticators.authentication.concierge.selkie.dev",
 	"credentialissuers.config.concierge.selkie.dev",
@@ -32,7 +32,6 @@ var selkieCRDs = []string{ //nolint:gochecknoglobals // a constant list
 	"githubidentityproviders.idp.supervisor.selkie.dev",
 }
 
-//nolint:gochecknoglobals // installs the CRDs once per cluster for every test that needs them
 var crdsInstalled struct {
 	sync.Mutex
 	result map[int]error

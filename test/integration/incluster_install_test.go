@@ -29,7 +29,7 @@ import (
 )
 
 // installNamespaces are the namespaces every install method creates, one per component.
-var installNamespaces = []string{demo.SupervisorNamespace, demo.ConciergeNamespace} //nolint:gochecknoglobals // a constant list
+var installNamespaces = []string{demo.SupervisorNamespace, demo.ConciergeNamespace}
 
 // installMethod installs both components on one cluster, and removes them again, the way
 // docs/install.md tells a user to.

@@ -16,14 +16,10 @@ import (
 )
 
 // testEnv describes the environment every test in this package runs against.
-//
-//nolint:gochecknoglobals // set once by TestMain, read-only afterwards.
 var testEnv env.Info
 
 // testWork is a directory for the whole run (built binaries, logs); cleanups run after
 // every test, in reverse order, for fixtures shared by several tests.
-//
-//nolint:gochecknoglobals // set once by TestMain
 var (
 	testWork string
 	cleanups []func()

@@ -26,7 +26,6 @@ import (
 // testImageTag is the Selkie image's tag in the nodes (built once per run by testImages).
 const testImageTag = "selkie:it"
 
-//nolint:gochecknoglobals // built once per run
 var (
 	testImagesOnce sync.Once
 	testImagesErr  error

@@ -41,8 +41,6 @@ import (
 // rbacJustified are the permissions deploy/manifests grants that this test cannot make
 // the servers use, each with the reason it is granted anyway. A justification for a
 // permission that was used, or that the manifests do not grant, fails the test.
-//
-//nolint:gochecknoglobals // a table
 var rbacJustified = map[permission]string{
 	// Concierge.
 	{SA: conciergeSA, Verb: "list", APIGroup: "authentication.concierge.selkie.dev", Resource: "jwtauthenticators", Name: "*"}:     watchListReason,

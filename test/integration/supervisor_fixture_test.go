@@ -58,7 +58,6 @@ func supervisorBinary(t testing.TB) string {
 	return supervisorBuild.bin
 }
 
-//nolint:gochecknoglobals // one build per run
 var supervisorBuild struct {
 	sync.Once
 	bin string
