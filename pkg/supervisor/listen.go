@@ -62,12 +62,8 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 	if err != nil {
 		return err
 	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		if c := router.Certificate(hello); c != nil {
-			return c, nil
-		}
-		return defaultCert, nil
-	}}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12,
+		GetCertificate: certificateFor(router, defaultCert, time.Now().Add(startupCertWait))}
 	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.httpsAddress)
 	if err != nil {
 		return fmt.Errorf("--https-address: %w", err)
@@ -81,6 +77,40 @@ func startListeners(ctx context.Context, f *serveFlags, router *federationdomain
 		serve(ctx, oidcprovider.WithAuditID(router), nil, hl, log, errc)
 	}
 	return nil
+}
+
+// startupCertWait is how long after the start a handshake may wait for the routes'
+// certificates; handshakeCertWait bounds one handshake's wait.
+const (
+	startupCertWait   = 30 * time.Second
+	handshakeCertWait = 5 * time.Second
+)
+
+// certificateFor serves the router's certificate for a handshake, else defaultCert. A
+// restarted replica listens, and still receives connections meant for its pod address
+// (kube-proxy forgets an endpoint a moment after it went away), a moment before its
+// first reconcile has set the routes: until startupEnd, a handshake waits for them
+// (at most handshakeCertWait) rather than get the bootstrap certificate, which clients
+// reject. After that, or once the routes are set, nothing waits.
+func certificateFor(router *federationdomain.Router, defaultCert *tls.Certificate, startupEnd time.Time) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c := router.Certificate(hello); c != nil {
+			return c, nil
+		}
+		if wait := time.Until(startupEnd); wait > 0 {
+			ctx := context.Background()
+			if hello.Context() != nil {
+				ctx = hello.Context()
+			}
+			ctx, cancel := context.WithTimeout(ctx, min(wait, handshakeCertWait))
+			router.AwaitRoutes(ctx)
+			cancel()
+			if c := router.Certificate(hello); c != nil {
+				return c, nil
+			}
+		}
+		return defaultCert, nil
+	}
 }
 
 func serve(ctx context.Context, handler http.Handler, tlsConfig *tls.Config, l net.Listener, log *slog.Logger, errc chan<- error) {

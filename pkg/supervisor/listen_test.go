@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -109,5 +110,26 @@ func TestCacheLeavesSessionsOut(t *testing.T) {
 		if got := sel.Matches(fields.Set{"type": typ}); got != want {
 			t.Errorf("Secret of type %s cached: %v, want %v", typ, got, want)
 		}
+	}
+}
+
+// TestCertificateWaitsForTheRoutesWhileStarting: a handshake that arrives before the
+// first reconcile set the routes waits for their certificate instead of getting the
+// bootstrap one; after the startup window nothing waits.
+func TestCertificateWaitsForTheRoutesWhileStarting(t *testing.T) {
+	bootstrap, routed := &tls.Certificate{}, &tls.Certificate{}
+	router := &federationdomain.Router{}
+	get := certificateFor(router, bootstrap, time.Now().Add(time.Minute))
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		router.Set(nil, map[string]*tls.Certificate{"": routed})
+	}()
+	if c, err := get(&tls.ClientHelloInfo{}); err != nil || c != routed {
+		t.Fatalf("while starting: %p, %v; want the routes' certificate", c, err)
+	}
+
+	late := certificateFor(&federationdomain.Router{}, bootstrap, time.Now().Add(-time.Second))
+	if c, err := late(&tls.ClientHelloInfo{}); err != nil || c != bootstrap {
+		t.Fatalf("after the startup window: %p, %v; want the bootstrap certificate", c, err)
 	}
 }

@@ -3,11 +3,13 @@
 package federationdomain
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 )
@@ -92,6 +94,19 @@ func (rt *Router) Certificate(hello *tls.ClientHelloInfo) *tls.Certificate {
 		return c
 	}
 	return s.certs[""]
+}
+
+// AwaitRoutes waits until the routes (and their certificates) were set once, or ctx ends.
+func (rt *Router) AwaitRoutes(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for rt.current.Load() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Providers returns the providers being served.
