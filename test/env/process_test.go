@@ -18,10 +18,11 @@ import (
 
 // TestChildrenDieWithTheirParent re-runs this test binary as a parent that starts a
 // long sleep through startProcess, then kills that parent with SIGKILL (as `go test
-// -timeout` or a crash would) and checks the sleep is gone too.
+// -timeout` or a crash would) and checks the sleep is gone too. The parent logs into a
+// directory of the outer test, because a killed parent never removes its own t.TempDir.
 func TestChildrenDieWithTheirParent(t *testing.T) {
-	if os.Getenv("ENV_TEST_PARENT") == "1" {
-		p, err := StartProcess(t.TempDir(), "sleep", "/bin/sleep", "300")
+	if dir := os.Getenv("ENV_TEST_PARENT_DIR"); dir != "" {
+		p, err := StartProcess(dir, "sleep", "/bin/sleep", "300")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 	}
 	t.Parallel()
 	parent := exec.Command(os.Args[0], "-test.run=^TestChildrenDieWithTheirParent$")
-	parent.Env = append(os.Environ(), "ENV_TEST_PARENT=1")
+	parent.Env = append(os.Environ(), "ENV_TEST_PARENT_DIR="+t.TempDir())
 	out, err := parent.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
