@@ -47,12 +47,13 @@ func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Gro
 	if err != nil {
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
-	if err := (&jwt.Reconciler{Client: mgr.GetClient(), Cache: authenticators, APIGroup: groups.Authentication, Namespace: namespace,
-		Log: log.With("controller", "jwtauthenticator")}).SetupWithManager(mgr); err != nil {
+	cc := authenticator.ControllerConfig{Client: mgr.GetClient(), Cache: authenticators, APIGroup: groups.Authentication, Namespace: namespace}
+	cc.Log = log.With("controller", "jwtauthenticator")
+	if err := jwt.NewReconciler(cc).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&webhook.Reconciler{Client: mgr.GetClient(), Cache: authenticators, APIGroup: groups.Authentication, Namespace: namespace,
-		Log: log.With("controller", "webhookauthenticator")}).SetupWithManager(mgr); err != nil {
+	cc.Log = log.With("controller", "webhookauthenticator")
+	if err := webhook.NewReconciler(cc).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return mgr, nil

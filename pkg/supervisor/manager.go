@@ -70,21 +70,19 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 		return nil, nil, err
 	}
 	registry := upstream.NewRegistry()
-	if err := (&upstreamoidc.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Log: log.With("controller", "oidcidentityprovider")}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
+	idp := func(controller string) upstream.ControllerConfig {
+		return upstream.ControllerConfig{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
+			Log: log.With("controller", controller)}
 	}
-	if err := (&upstreamldap.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Log: log.With("controller", "ldapidentityprovider")}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
-	}
-	if err := (&upstreamldap.ActiveDirectoryReconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Log: log.With("controller", "activedirectoryidentityprovider")}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
-	}
-	if err := (&upstreamgithub.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: f.namespace,
-		Log: log.With("controller", "githubidentityprovider")}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
+	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
+		upstreamoidc.NewReconciler(upstreamoidc.ReconcilerConfig{ControllerConfig: idp("oidcidentityprovider")}),
+		upstreamldap.NewReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: idp("ldapidentityprovider")}),
+		upstreamldap.NewActiveDirectoryReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: idp("activedirectoryidentityprovider")}),
+		upstreamgithub.NewReconciler(upstreamgithub.ReconcilerConfig{ControllerConfig: idp("githubidentityprovider")}),
+	} {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return nil, nil, err
+		}
 	}
 	// OIDCClients and their secret hashes are read through the cache: the controller and
 	// every login see a new secret as soon as the cache has its Secret.

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 // Token authenticates a bearer token; k8s.io/apiserver's OIDC and webhook token
@@ -24,7 +26,7 @@ type Key struct {
 }
 
 // Cache maps keys to live authenticators. A key is present only while its authenticator
-// is ready: controllers Store it when their resource becomes Ready and Delete it when the
+// is ready: controllers Set it when their resource becomes Ready and Delete it when the
 // resource is deleted or stops being valid, so a broken authenticator stops at once.
 type Cache struct {
 	mu    sync.RWMutex
@@ -42,19 +44,40 @@ func (c *Cache) Get(key Key) (Token, bool) {
 	return t, ok
 }
 
-// Store makes t the live authenticator for key.
-func (c *Cache) Store(key Key, t Token) {
+// Set makes t the live authenticator for key and closes the one it replaces (see
+// Closing).
+func (c *Cache) Set(key Key, t Token) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	old, ok := c.items[key]
 	c.items[key] = t
+	c.mu.Unlock()
+	if ok {
+		engine.Release(old, t)
+	}
 }
 
-// Delete removes key's authenticator.
+// Delete removes key's authenticator and closes it (see Closing).
 func (c *Cache) Delete(key Key) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	old, ok := c.items[key]
 	delete(c.items, key)
+	c.mu.Unlock()
+	if ok {
+		engine.Release(old, nil)
+	}
 }
+
+// closing is a Token with background work that Close stops.
+type closing struct {
+	Token
+	close func()
+}
+
+func (c *closing) Close() { c.close() }
+
+// Closing returns t with a Close method that calls stop, for an authenticator whose
+// background work (key refresh, idle connections) must end when the cache drops it.
+func Closing(t Token, stop func()) Token { return &closing{Token: t, close: stop} }
 
 // Keys returns the keys present, in no particular order.
 func (c *Cache) Keys() []Key {

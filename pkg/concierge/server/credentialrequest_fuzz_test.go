@@ -85,11 +85,11 @@ func FuzzTokenCredentialRequestDecode(f *testing.F) {
 	}
 	cache := authenticator.NewCache()
 	authGroup := groups.Authentication
-	cache.Store(authenticator.Key{APIGroup: authGroup, Kind: "JWTAuthenticator", Name: "jwt"},
+	cache.Set(authenticator.Key{APIGroup: authGroup, Kind: "JWTAuthenticator", Name: "jwt"},
 		fuzzAuthenticator{user: &user.DefaultInfo{Name: "pinny", Groups: []string{"seals", "admins"}}})
-	cache.Store(authenticator.Key{APIGroup: authGroup, Kind: "WebhookAuthenticator", Name: "system"},
+	cache.Set(authenticator.Key{APIGroup: authGroup, Kind: "WebhookAuthenticator", Name: "system"},
 		fuzzAuthenticator{user: &user.DefaultInfo{Name: "system:admin", Groups: []string{"system:masters"}}})
-	cache.Store(authenticator.Key{APIGroup: authGroup, Kind: "WebhookAuthenticator", Name: "uid"},
+	cache.Set(authenticator.Key{APIGroup: authGroup, Kind: "WebhookAuthenticator", Name: "uid"},
 		fuzzAuthenticator{user: &user.DefaultInfo{Name: "pinny", UID: "1"}})
 	storage := credentialrequest.NewREST(cache, caIssuer{ca: ca},
 		schema.GroupResource{Group: groups.Login, Resource: "tokencredentialrequests"}, credentialrequest.Options{})

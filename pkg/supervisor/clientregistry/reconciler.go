@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 // Reconciler writes the status of the OIDCClients of one namespace: the conditions
@@ -100,15 +100,11 @@ func (r *Reconciler) updateStatus(ctx context.Context, oc *configv1alpha1.OIDCCl
 		updated.Status.Phase = configv1alpha1.OIDCClientPhaseReady
 	}
 	updated.Status.TotalClientSecrets = v.total
-	for _, c := range v.conditions {
-		c.ObservedGeneration = oc.Generation
-		meta.SetStatusCondition(&updated.Status.Conditions, c)
-	}
-	if equality.Semantic.DeepEqual(oc.Status, updated.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Update(ctx, updated); err != nil {
-		return fmt.Errorf("update status of OIDCClient %s: %w", oc.Name, err)
+	engine.SetConditions(&updated.Status.Conditions, v.conditions, oc.Generation, time.Now())
+	wrote, err := engine.WriteStatus(ctx, r.Client, "OIDCClient", oc, updated,
+		func(oc *configv1alpha1.OIDCClient) any { return oc.Status })
+	if !wrote {
+		return err
 	}
 	r.logger().InfoContext(ctx, "OIDCClient status updated", "client", oc.Name, "namespace", oc.Namespace,
 		"phase", updated.Status.Phase, "totalClientSecrets", v.total)

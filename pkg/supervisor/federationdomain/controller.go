@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,6 +20,7 @@ import (
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
@@ -249,10 +249,7 @@ func statusPhase(obj runtime.Object) string {
 }
 
 func (r *Reconciler) setConditions(fd *configv1alpha1.FederationDomain, status *configv1alpha1.FederationDomainStatus, v *verdict) {
-	for _, c := range v.conditions {
-		c.ObservedGeneration = fd.Generation
-		meta.SetStatusCondition(&status.Conditions, c)
-	}
+	engine.SetConditions(&status.Conditions, v.conditions, fd.Generation, r.now())
 	status.Phase = configv1alpha1.FederationDomainPhaseError
 	if v.ready {
 		status.Phase = configv1alpha1.FederationDomainPhaseReady
@@ -260,15 +257,11 @@ func (r *Reconciler) setConditions(fd *configv1alpha1.FederationDomain, status *
 }
 
 func (r *Reconciler) writeStatus(ctx context.Context, fd *configv1alpha1.FederationDomain, status *configv1alpha1.FederationDomainStatus) error {
-	if equality.Semantic.DeepEqual(&fd.Status, status) {
-		return nil
-	}
 	updated := fd.DeepCopy()
 	updated.Status = *status
-	if err := r.Client.Status().Update(ctx, updated); err != nil {
-		return fmt.Errorf("update status of FederationDomain %s: %w", fd.Name, err)
-	}
-	return nil
+	_, err := engine.WriteStatus(ctx, r.Client, "FederationDomain", fd, updated,
+		func(fd *configv1alpha1.FederationDomain) any { return fd.Status })
+	return err
 }
 
 func (r *Reconciler) now() time.Time {

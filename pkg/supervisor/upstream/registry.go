@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 // Kinds of the IdP custom resources, as FederationDomain objectRefs name them.
@@ -46,20 +48,30 @@ func (r *Registry) notify() {
 	}
 }
 
-// Set stores (or replaces) the provider for key.
+// Set stores (or replaces) the provider for key, and closes the provider it replaces
+// when that has a Close method.
 func (r *Registry) Set(key Key, p Provider) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	old, ok := r.providers[key]
 	r.providers[key] = p
 	r.notify()
+	r.mu.Unlock()
+	if ok {
+		engine.Release(old, p)
+	}
 }
 
-// Delete removes the provider for key, so that logins through it stop at once.
+// Delete removes the provider for key, so that logins through it stop at once, and
+// closes it when it has a Close method.
 func (r *Registry) Delete(key Key) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	old, ok := r.providers[key]
 	delete(r.providers, key)
 	r.notify()
+	r.mu.Unlock()
+	if ok {
+		engine.Release(old, nil)
+	}
 }
 
 // Get returns the provider for key.

@@ -11,8 +11,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 // supportedSigningAlgs are the JWS algorithms accepted in tokens: RS256, which
@@ -35,9 +35,9 @@ func reservedIdentityRules() []apiserver.UserValidationRule {
 // build creates the live authenticator. Its key set is fetched from the
 // validated jwks_uri (and refetched on unknown key IDs) through the client
 // that trusts spec.tls; the entry's Close stops its background work.
-func (p *probe) build(context.Context) (string, *checks.Failure) {
+func (p *probe) build(context.Context) (string, *engine.Failure) {
 	// The authenticator outlives this reconciliation, so its lifetime is not
-	// derived from the reconcile context; live.Entry.Close cancels it.
+	// derived from the reconcile context; the cache closes it when it drops the authenticator.
 	lifetime, cancel := context.WithCancel(context.Background())
 	keySet := oidcv2.NewRemoteKeySet(oidcv2.ClientContext(lifetime, p.client), p.jwksURL)
 	token, err := oidc.New(lifetime, oidc.Options{
@@ -59,7 +59,7 @@ func (p *probe) build(context.Context) (string, *checks.Failure) {
 		return fail(authenticationv1alpha1.ReasonInvalidAuthenticator, "could not initialize the authenticator: %v", err)
 	}
 	client := p.client
-	p.entry = live.NewEntry(token, p.fingerprint, func() {
+	p.built = authenticator.Closing(token, func() {
 		cancel()
 		client.CloseIdleConnections()
 	})

@@ -57,14 +57,14 @@ func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithStatusSubresource(&authenticationv1alpha1.JWTAuthenticator{}).
 		WithObjects(own...).Build()
-	return &Reconciler{
+	return NewReconciler(authenticator.ControllerConfig{
 		Client:    c,
 		Cache:     authenticator.NewCache(),
 		APIGroup:  testGroup,
 		Namespace: testNamespace,
 		Clock:     fixedNow,
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	})
 }
 
 func newJWTAuthenticator(spec authenticationv1alpha1.JWTAuthenticatorSpec) *authenticationv1alpha1.JWTAuthenticator {
@@ -123,4 +123,10 @@ func caSecret(name string, typ corev1.SecretType, data map[string][]byte) *corev
 
 func caConfigMap(name string, data map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Data: data}
+}
+
+// cached returns the cache's authenticator for the test resource, or nil.
+func cached(r *Reconciler) authenticator.Token {
+	t, _ := r.Cache.Get(cacheKey())
+	return t
 }

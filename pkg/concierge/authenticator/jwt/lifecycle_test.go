@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
 	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
@@ -25,7 +24,7 @@ func readyReconciler(t *testing.T, is *testIssuer) *Reconciler {
 		Issuer: is.url, Audience: testAudience, TLS: inlineTLS(is),
 	}))
 	reconcileOnce(t, r)
-	if live.Lookup(r.Cache, cacheKey()) == nil {
+	if cached(r) == nil {
 		t.Fatal("authenticator not Ready after the first reconciliation")
 	}
 	return r
@@ -93,11 +92,11 @@ func TestRebuildOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	is := newIssuer(t, issuerOptions{})
 	r := readyReconciler(t, is)
-	first := live.Lookup(r.Cache, cacheKey())
+	first := cached(r)
 	before := getJWTAuthenticator(t, r)
 
 	reconcileOnce(t, r)
-	if got := live.Lookup(r.Cache, cacheKey()); got != first {
+	if got := cached(r); got != first {
 		t.Error("unchanged authenticator was rebuilt")
 	}
 	if n := is.discoveryCalls.Load(); n != 1 {
@@ -111,7 +110,7 @@ func TestRebuildOnlyOnChange(t *testing.T) {
 	after.Spec.Audience = "another-audience"
 	update(t, r, after)
 	reconcileOnce(t, r)
-	if got := live.Lookup(r.Cache, cacheKey()); got == nil || got == first {
+	if got := cached(r); got == nil || got == first {
 		t.Error("changed authenticator was not rebuilt")
 	}
 	if n := is.discoveryCalls.Load(); n != 2 {

@@ -15,7 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 const (
@@ -26,17 +26,17 @@ const (
 	maxDocumentBytes = 1 << 20
 )
 
-func fail(reason, format string, args ...any) (string, *checks.Failure) {
-	return "", &checks.Failure{Reason: reason, Message: fmt.Sprintf(format, args...)}
+func fail(reason, format string, args ...any) (string, *engine.Failure) {
+	return "", &engine.Failure{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // failRemote reports a failure that depends on the issuer, which may recover.
-func failRemote(reason, format string, args ...any) (string, *checks.Failure) {
-	return "", &checks.Failure{Reason: reason, Message: fmt.Sprintf(format, args...), Retry: true}
+func failRemote(reason, format string, args ...any) (string, *engine.Failure) {
+	return "", &engine.Failure{Reason: reason, Message: fmt.Sprintf(format, args...), Retry: true}
 }
 
 // checkIssuer checks that spec.issuer is an https URL usable as an issuer.
-func (p *probe) checkIssuer(context.Context) (string, *checks.Failure) {
+func (p *probe) checkIssuer(context.Context) (string, *engine.Failure) {
 	issuer := p.spec.Issuer
 	u, err := url.Parse(issuer)
 	switch {
@@ -62,7 +62,7 @@ func (p *probe) checkIssuer(context.Context) (string, *checks.Failure) {
 
 // discover fetches the issuer's discovery document and checks that it names
 // the same issuer.
-func (p *probe) discover(ctx context.Context) (string, *checks.Failure) {
+func (p *probe) discover(ctx context.Context) (string, *engine.Failure) {
 	p.client = p.bundle.HTTPClient(httpTimeout)
 	var doc struct {
 		Issuer  string `json:"issuer"`
@@ -83,7 +83,7 @@ func (p *probe) discover(ctx context.Context) (string, *checks.Failure) {
 }
 
 // checkJWKSURL checks that the discovered jwks_uri is an https URL.
-func (p *probe) checkJWKSURL(context.Context) (string, *checks.Failure) {
+func (p *probe) checkJWKSURL(context.Context) (string, *engine.Failure) {
 	if p.jwksURL == "" {
 		return failRemote(authenticationv1alpha1.ReasonInvalidProviderJWKSURL,
 			"the discovery document has no jwks_uri")
@@ -100,7 +100,7 @@ func (p *probe) checkJWKSURL(context.Context) (string, *checks.Failure) {
 }
 
 // fetchJWKS fetches the JWKS once and checks that it parses as a key set.
-func (p *probe) fetchJWKS(ctx context.Context) (string, *checks.Failure) {
+func (p *probe) fetchJWKS(ctx context.Context) (string, *engine.Failure) {
 	var keys jose.JSONWebKeySet
 	if err := getJSON(ctx, p.client, p.jwksURL, &keys); err != nil {
 		return failRemote(authenticationv1alpha1.ReasonInvalidCouldNotFetchJWKS, "could not fetch the JWKS: %v", err)

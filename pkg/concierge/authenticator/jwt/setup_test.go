@@ -71,12 +71,12 @@ func TestSetupWithManager(t *testing.T) {
 	authnCache := authenticator.NewCache()
 	group := suffix.Group("authentication.concierge.selkie.dev", "pinniped.dev")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := (&jwt.Reconciler{
+	if err := jwt.NewReconciler(authenticator.ControllerConfig{
 		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Log: logger,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("jwt SetupWithManager: %v", err)
 	}
-	if err := (&webhook.Reconciler{
+	if err := webhook.NewReconciler(authenticator.ControllerConfig{
 		Client: mgr.GetClient(), Cache: authnCache, APIGroup: group, Namespace: namespace, Log: logger,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("webhook SetupWithManager: %v", err)

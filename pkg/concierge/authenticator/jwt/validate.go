@@ -8,9 +8,7 @@ import (
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/engine"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
@@ -20,56 +18,40 @@ const (
 	defaultGroupsClaim   = "groups"
 )
 
-// validation is the outcome of validating one JWTAuthenticator.
-type validation struct {
-	list checks.List
-	// entry is a newly built authenticator to store; nil when the resource is
-	// invalid or the cached authenticator already matches its configuration.
-	entry *live.Entry
-}
-
 // probe carries what each check learns to the checks after it.
 type probe struct {
-	spec        authenticationv1alpha1.JWTAuthenticatorSpec
-	bundle      *tlsconfig.Bundle
-	fingerprint string
-	client      *http.Client
-	jwksURL     string
-	entry       *live.Entry
+	spec    authenticationv1alpha1.JWTAuthenticatorSpec
+	bundle  *tlsconfig.Bundle
+	client  *http.Client
+	jwksURL string
+	built   authenticator.Token
 }
 
 // validate runs every check of obj. The checks that reach the issuer run only
 // when the configuration (spec and CA bundle) differs from the cached
 // authenticator's: an unchanged, already validated configuration is not probed
 // again, so that a flaky network does not evict a working authenticator.
-func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.JWTAuthenticator, key authenticator.Key) *validation {
+func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.JWTAuthenticator, current *engine.Current[authenticator.Token]) (*engine.Validation[authenticator.Token], error) {
 	p := &probe{spec: withDefaults(obj.Spec)}
-	v := &validation{}
-	v.list.Run(ctx,
-		checks.Check{
-			Type:        authenticationv1alpha1.ConditionIssuerURLValid,
-			Success:     "spec.issuer is a valid issuer URL",
-			Independent: true,
-			Run:         p.checkIssuer,
+	return r.Validate(ctx, Kind, obj.Name, current, authenticator.Plan{
+		Local: []engine.Check{
+			{
+				Type:        authenticationv1alpha1.ConditionIssuerURLValid,
+				Success:     "spec.issuer is a valid issuer URL",
+				Independent: true,
+				Run:         p.checkIssuer,
+			},
+			authenticator.TLSCheck(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
 		},
-		checks.TLS(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
-	)
-	remote := p.remoteChecks()
-	fp, unchanged := engine.Unchanged(&v.list, r.Cache, key, p.spec, p.bundle)
-	if unchanged {
-		r.Log.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "jwtAuthenticator", obj.Name)
-		v.list.Pass(remote...)
-		return v
-	}
-	p.fingerprint = fp
-	v.list.Run(ctx, remote...)
-	v.entry = p.entry
-	return v
+		Remote:      p.remoteChecks(),
+		Fingerprint: func() string { return authenticator.Fingerprint(p.spec, p.bundle) },
+		Built:       func() authenticator.Token { return p.built },
+	}), nil
 }
 
 // remoteChecks are the checks that contact the issuer, in order.
-func (p *probe) remoteChecks() []checks.Check {
-	return []checks.Check{
+func (p *probe) remoteChecks() []engine.Check {
+	return []engine.Check{
 		{Type: authenticationv1alpha1.ConditionDiscoveryURLValid, Success: "discovery performed successfully", Run: p.discover},
 		{Type: authenticationv1alpha1.ConditionJWKSURLValid, Success: "jwks_uri is a valid URL", Run: p.checkJWKSURL},
 		{Type: authenticationv1alpha1.ConditionJWKSFetchValid, Success: "successfully fetched the JWKS", Run: p.fetchJWKS},

@@ -56,14 +56,14 @@ func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithStatusSubresource(&v1alpha1.WebhookAuthenticator{}).
 		WithObjects(own...).Build()
-	return &Reconciler{
+	return NewReconciler(authenticator.ControllerConfig{
 		Client:    c,
 		Cache:     authenticator.NewCache(),
 		APIGroup:  testGroup,
 		Namespace: testNamespace,
 		Clock:     fixedNow,
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	})
 }
 
 func newWebhookAuthenticator(spec v1alpha1.WebhookAuthenticatorSpec) *v1alpha1.WebhookAuthenticator {
@@ -130,4 +130,10 @@ func caSecret(name string, typ corev1.SecretType, data map[string][]byte) *corev
 
 func caConfigMap(name string, data map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Data: data}
+}
+
+// cached returns the cache's authenticator for the test resource, or nil.
+func cached(r *Reconciler) authenticator.Token {
+	t, _ := r.Cache.Get(cacheKey())
+	return t
 }

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
 	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 )
 
@@ -23,7 +22,7 @@ func readyReconciler(t *testing.T, wh *testWebhook) *Reconciler {
 	t.Helper()
 	r := newReconciler(t, newWebhookAuthenticator(v1alpha1.WebhookAuthenticatorSpec{Endpoint: wh.url, TLS: inlineTLS(wh)}))
 	reconcileOnce(t, r)
-	if live.Lookup(r.Cache, cacheKey()) == nil {
+	if cached(r) == nil {
 		t.Fatal("authenticator not Ready after the first reconciliation")
 	}
 	return r
@@ -91,11 +90,11 @@ func TestRebuildOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	wh := newWebhook(t)
 	r := readyReconciler(t, wh)
-	first := live.Lookup(r.Cache, cacheKey())
+	first := cached(r)
 	before := getWebhookAuthenticator(t, r)
 
 	reconcileOnce(t, r)
-	if got := live.Lookup(r.Cache, cacheKey()); got != first {
+	if got := cached(r); got != first {
 		t.Error("unchanged authenticator was rebuilt")
 	}
 	after := getWebhookAuthenticator(t, r)
@@ -106,7 +105,7 @@ func TestRebuildOnlyOnChange(t *testing.T) {
 	after.Spec.Endpoint = wh.url + "?v=2"
 	update(t, r, after)
 	reconcileOnce(t, r)
-	if got := live.Lookup(r.Cache, cacheKey()); got == nil || got == first {
+	if got := cached(r); got == nil || got == first {
 		t.Error("changed authenticator was not rebuilt")
 	}
 }

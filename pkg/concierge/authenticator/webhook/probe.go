@@ -16,8 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 )
 
 const (
@@ -27,13 +26,13 @@ const (
 	requestTimeout = 30 * time.Second
 )
 
-func fail(reason, format string, args ...any) (string, *checks.Failure) {
-	return "", &checks.Failure{Reason: reason, Message: fmt.Sprintf(format, args...)}
+func fail(reason, format string, args ...any) (string, *engine.Failure) {
+	return "", &engine.Failure{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // checkEndpoint checks that spec.endpoint is an https URL and finds the proxy,
 // if any, that requests to it use.
-func (p *probe) checkEndpoint(context.Context) (string, *checks.Failure) {
+func (p *probe) checkEndpoint(context.Context) (string, *engine.Failure) {
 	u, err := url.Parse(p.spec.Endpoint)
 	switch {
 	case err != nil:
@@ -56,7 +55,7 @@ func (p *probe) checkEndpoint(context.Context) (string, *checks.Failure) {
 // dial opens and closes a TLS connection to the endpoint, verifying its
 // certificate against spec.tls. Behind a proxy the direct dial would not say
 // anything useful, so it is skipped.
-func (p *probe) dial(ctx context.Context) (string, *checks.Failure) {
+func (p *probe) dial(ctx context.Context) (string, *engine.Failure) {
 	if p.proxy != nil {
 		return "skipped dialing the webhook server because requests to it use a proxy", nil
 	}
@@ -67,7 +66,7 @@ func (p *probe) dial(ctx context.Context) (string, *checks.Failure) {
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: p.bundle.TLSConfig()}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(p.endpoint.Hostname(), port))
 	if err != nil {
-		return "", &checks.Failure{
+		return "", &engine.Failure{
 			Reason:  authenticationv1alpha1.ReasonUnableToDialServer,
 			Message: fmt.Sprintf("cannot dial the webhook server: %v", err),
 			Retry:   true,
@@ -79,7 +78,7 @@ func (p *probe) dial(ctx context.Context) (string, *checks.Failure) {
 
 // build creates the live authenticator: a TokenReview client for the endpoint
 // that trusts spec.tls.
-func (p *probe) build(context.Context) (string, *checks.Failure) {
+func (p *probe) build(context.Context) (string, *engine.Failure) {
 	cfg := &rest.Config{
 		Host:            p.spec.Endpoint,
 		TLSClientConfig: rest.TLSClientConfig{CAData: p.bundle.PEM()},
@@ -95,6 +94,6 @@ func (p *probe) build(context.Context) (string, *checks.Failure) {
 	if err != nil {
 		return fail(authenticationv1alpha1.ReasonUnableToInstantiateWebhook, "unable to instantiate the webhook: %v", err)
 	}
-	p.entry = live.NewEntry(token, p.fingerprint, nil)
+	p.built = token
 	return "", nil
 }

@@ -4,10 +4,7 @@ package webhook
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
-	"sync"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,101 +13,65 @@ import (
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/engine"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Kind is the kind of the resources this controller reconciles and of its cache keys.
 const Kind = "WebhookAuthenticator"
 
-// Reconciler reconciles WebhookAuthenticators into the authenticator cache. Set the
-// exported fields before use; do not copy a Reconciler after first use.
-type Reconciler struct {
-	// Client reads WebhookAuthenticators, Secrets and ConfigMaps and writes status.
-	Client client.Client
-	// Cache receives the live authenticators of Ready WebhookAuthenticators.
-	Cache *authenticator.Cache
-	// APIGroup is the authentication API group with the install's suffix, used
-	// in cache keys (e.g. "authentication.concierge.pinniped.dev").
-	APIGroup string
-	// Namespace is the concierge's namespace, where CA Secrets and ConfigMaps live.
-	Namespace string
-	// Clock returns the current time for condition timestamps; nil means time.Now.
-	Clock func() time.Time
-	// Log receives the controller's logs; nil means slog.Default().
-	Log *slog.Logger
+type webhookEngine = engine.Engine[*authenticationv1alpha1.WebhookAuthenticator, authenticator.Key, authenticator.Token]
 
-	once   sync.Once
-	engine *engine.Engine[*authenticationv1alpha1.WebhookAuthenticator]
+// Reconciler reconciles WebhookAuthenticators into the authenticator cache.
+type Reconciler struct {
+	authenticator.ControllerConfig
+	engine *webhookEngine
+}
+
+// NewReconciler returns a Reconciler; the config's Clock and Log may be nil.
+func NewReconciler(cfg authenticator.ControllerConfig) *Reconciler {
+	r := &Reconciler{ControllerConfig: cfg.WithDefaults()}
+	r.engine = engine.New(engine.Kind[*authenticationv1alpha1.WebhookAuthenticator, authenticator.Key, authenticator.Token]{
+		Name:         Kind,
+		Controller:   "webhookauthenticator",
+		Noun:         "webhook authenticator",
+		LogAttrs:     []any{"kind", Kind},
+		ReadyMessage: "the " + Kind + " is ready",
+		Key:          r.KeyFunc(Kind),
+		Objects: engine.ObjectsOf(func(l *authenticationv1alpha1.WebhookAuthenticatorList) []authenticationv1alpha1.WebhookAuthenticator {
+			return l.Items
+		}),
+		Validate: r.validate,
+		Describe: func(o *authenticationv1alpha1.WebhookAuthenticator, _ authenticator.Token) []any {
+			return []any{"endpoint", redacted(o.Spec.Endpoint)}
+		},
+		SetStatus: engine.Phase(authenticationv1alpha1.WebhookAuthenticatorPhaseReady, authenticationv1alpha1.WebhookAuthenticatorPhaseError, func(o *authenticationv1alpha1.WebhookAuthenticator) (*authenticationv1alpha1.WebhookAuthenticatorPhase, *[]metav1.Condition) {
+			return &o.Status.Phase, &o.Status.Conditions
+		}),
+		Status: func(o *authenticationv1alpha1.WebhookAuthenticator) any { return o.Status },
+		References: func(o *authenticationv1alpha1.WebhookAuthenticator) (string, tlsconfig.Spec) {
+			return "", tlsconfig.FromConcierge(o.Spec.TLS)
+		},
+	}, engine.Config[authenticator.Key, authenticator.Token]{
+		Client: r.Client, Store: r.Cache, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log,
+	})
+	return r
 }
 
 // SetupWithManager registers the reconciler with mgr, watching WebhookAuthenticators
 // and the Secrets and ConfigMaps of Namespace that they name in spec.tls.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return r.init().Setup(mgr, "webhookauthenticator", r)
-}
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error { return r.engine.Setup(mgr) }
 
 // Reconcile validates one WebhookAuthenticator, updates the cache and writes status
 // (see engine.Engine.Reconcile for the retry rules).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return r.init().Reconcile(ctx, req)
-}
-
-func (r *Reconciler) init() *engine.Engine[*authenticationv1alpha1.WebhookAuthenticator] {
-	r.once.Do(func() {
-		if r.Clock == nil {
-			r.Clock = time.Now
-		}
-		if r.Log == nil {
-			r.Log = slog.Default()
-		}
-		r.engine = &engine.Engine[*authenticationv1alpha1.WebhookAuthenticator]{
-			Client: r.Client, Cache: r.Cache, APIGroup: r.APIGroup, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log,
-			Kind: engine.Kind[*authenticationv1alpha1.WebhookAuthenticator]{
-				Name: Kind, LogKey: "webhookAuthenticator",
-				New: func() *authenticationv1alpha1.WebhookAuthenticator {
-					return &authenticationv1alpha1.WebhookAuthenticator{}
-				},
-				List: func(ctx context.Context, c client.Client) ([]*authenticationv1alpha1.WebhookAuthenticator, error) {
-					var list authenticationv1alpha1.WebhookAuthenticatorList
-					if err := c.List(ctx, &list); err != nil {
-						return nil, err
-					}
-					items := make([]*authenticationv1alpha1.WebhookAuthenticator, len(list.Items))
-					for i := range list.Items {
-						items[i] = &list.Items[i]
-					}
-					return items, nil
-				},
-				TLS: func(o *authenticationv1alpha1.WebhookAuthenticator) *authenticationv1alpha1.TLSSpec {
-					return o.Spec.TLS
-				},
-				Validate: func(ctx context.Context, o *authenticationv1alpha1.WebhookAuthenticator, key authenticator.Key) (*checks.List, *live.Entry) {
-					v := r.validate(ctx, o, key)
-					return &v.list, v.entry
-				},
-				SetStatus: func(o *authenticationv1alpha1.WebhookAuthenticator, ready bool) *[]metav1.Condition {
-					o.Status.Phase = authenticationv1alpha1.WebhookAuthenticatorPhaseError
-					if ready {
-						o.Status.Phase = authenticationv1alpha1.WebhookAuthenticatorPhaseReady
-					}
-					return &o.Status.Conditions
-				},
-				Status: func(o *authenticationv1alpha1.WebhookAuthenticator) any { return o.Status },
-				Describe: func(o *authenticationv1alpha1.WebhookAuthenticator) []any {
-					return []any{"endpoint", redacted(o.Spec.Endpoint)}
-				},
-			},
-		}
-	})
-	return r.engine
+	return r.engine.Reconcile(ctx, req)
 }
 
 // requestsFor maps a Secret or ConfigMap to the WebhookAuthenticators that read their CA
 // bundle from it.
 func (r *Reconciler) requestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.init().RequestsFor(ctx, obj)
+	return r.engine.RequestsFor(ctx, obj)
 }
 
 // redacted returns endpoint with any password replaced, for logging.

@@ -8,62 +8,44 @@ import (
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/checks"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/engine"
-	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/live"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
-// validation is the outcome of validating one WebhookAuthenticator.
-type validation struct {
-	list checks.List
-	// entry is a newly built authenticator to store; nil when the resource is
-	// invalid or the cached authenticator already matches its configuration.
-	entry *live.Entry
-}
-
 // probe carries what each check learns to the checks after it.
 type probe struct {
-	spec        authenticationv1alpha1.WebhookAuthenticatorSpec
-	endpoint    *url.URL
-	proxy       *url.URL
-	bundle      *tlsconfig.Bundle
-	fingerprint string
-	entry       *live.Entry
+	spec     authenticationv1alpha1.WebhookAuthenticatorSpec
+	endpoint *url.URL
+	proxy    *url.URL
+	bundle   *tlsconfig.Bundle
+	built    authenticator.Token
 }
 
 // validate runs every check of obj. The checks that reach the webhook run only
 // when the configuration (spec and CA bundle) differs from the cached
 // authenticator's: an unchanged, already validated configuration is not probed
 // again, so that a flaky network does not evict a working authenticator.
-func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.WebhookAuthenticator, key authenticator.Key) *validation {
+func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.WebhookAuthenticator, current *engine.Current[authenticator.Token]) (*engine.Validation[authenticator.Token], error) {
 	p := &probe{spec: *obj.Spec.DeepCopy()}
-	v := &validation{}
-	v.list.Run(ctx,
-		checks.Check{
-			Type:        authenticationv1alpha1.ConditionEndpointURLValid,
-			Success:     "spec.endpoint is a valid URL",
-			Independent: true,
-			Run:         p.checkEndpoint,
+	return r.Validate(ctx, Kind, obj.Name, current, authenticator.Plan{
+		Local: []engine.Check{
+			{
+				Type:        authenticationv1alpha1.ConditionEndpointURLValid,
+				Success:     "spec.endpoint is a valid URL",
+				Independent: true,
+				Run:         p.checkEndpoint,
+			},
+			authenticator.TLSCheck(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
 		},
-		checks.TLS(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
-	)
-	remote := p.remoteChecks()
-	fp, unchanged := engine.Unchanged(&v.list, r.Cache, key, p.spec, p.bundle)
-	if unchanged {
-		r.Log.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "webhookAuthenticator", obj.Name)
-		v.list.Pass(remote...)
-		return v
-	}
-	p.fingerprint = fp
-	v.list.Run(ctx, remote...)
-	v.entry = p.entry
-	return v
+		Remote:      p.remoteChecks(),
+		Fingerprint: func() string { return authenticator.Fingerprint(p.spec, p.bundle) },
+		Built:       func() authenticator.Token { return p.built },
+	}), nil
 }
 
 // remoteChecks are the checks that contact the webhook or build its client, in order.
-func (p *probe) remoteChecks() []checks.Check {
-	return []checks.Check{
+func (p *probe) remoteChecks() []engine.Check {
+	return []engine.Check{
 		{Type: authenticationv1alpha1.ConditionWebhookConnectionValid, Success: "successfully dialed the webhook server", Run: p.dial},
 		{Type: authenticationv1alpha1.ConditionAuthenticatorValid, Success: "authenticator initialized", Run: p.build},
 	}

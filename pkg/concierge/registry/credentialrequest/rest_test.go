@@ -107,8 +107,8 @@ func TestCreate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cache := authenticator.NewCache()
-			cache.Store(authenticator.Key{APIGroup: group, Kind: "JWTAuthenticator", Name: "sup"}, tt.authn)
-			cache.Store(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"}, tt.authn)
+			cache.Set(authenticator.Key{APIGroup: group, Kind: "JWTAuthenticator", Name: "sup"}, tt.authn)
+			cache.Set(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"}, tt.authn)
 			var logs bytes.Buffer
 			key := logfingerprint.Random()
 			r := NewREST(cache, caIssuer{ca: ca, err: tt.issuerErr}, schema.GroupResource{}, Options{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Fingerprint: key})
@@ -225,7 +225,7 @@ func TestFailedLoginsAreLimitedPerAddress(t *testing.T) {
 	}
 	var calls atomic.Int32
 	cache := authenticator.NewCache()
-	cache.Store(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"},
+	cache.Set(authenticator.Key{APIGroup: group, Kind: "WebhookAuthenticator", Name: "hook"},
 		countingToken{fakeToken{user: &user.DefaultInfo{Name: "pinny"}, ok: true}, &calls})
 	r := NewREST(cache, caIssuer{ca: ca}, schema.GroupResource{}, Options{Failures: ratelimit.Rule{PerMinute: 1, Burst: 3}})
 	from := func(addr string) context.Context { return aggregatedapi.WithClientAddress(context.Background(), addr) }

@@ -36,9 +36,6 @@ type Config struct {
 	Claims idpv1alpha1.GitHubClaims
 	// Organizations is the organization policy.
 	Organizations idpv1alpha1.GitHubOrganizationsSpec
-
-	// fingerprint identifies the configuration the controller built this from.
-	fingerprint string
 }
 
 // Provider is a live GitHub identity provider. It is safe for concurrent use.
@@ -50,7 +47,6 @@ type Provider struct {
 	username               idpv1alpha1.GitHubUsernameAttribute
 	groups                 idpv1alpha1.GitHubGroupNameAttribute
 	policy                 policy
-	fingerprint            string
 }
 
 var _ interface {
@@ -84,7 +80,6 @@ func New(cfg Config) (*Provider, error) {
 		endpoints: ep, client: cfg.HTTPClient,
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
 		username: username, groups: groups, policy: pol,
-		fingerprint: cfg.fingerprint,
 	}, nil
 }
 

@@ -136,8 +136,7 @@ func TestReconcile(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(own...).
 				WithStatusSubresource(&idpv1alpha1.GitHubIdentityProvider{}).Build()
 			registry := upstream.NewRegistry()
-			r := &github.Reconciler{Client: c, Registry: registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
-				Log: slog.New(slog.DiscardHandler)}
+			r := github.NewReconciler(github.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: c, Registry: registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, HTTPTimeout: 5 * time.Second})
 			req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "my-idp"}}
 			res, err := r.Reconcile(context.Background(), req)
 			if err != nil {
@@ -202,7 +201,7 @@ func TestRequestsFor(t *testing.T) {
 		i.Spec.GitHubAPI.TLS = &idpv1alpha1.TLSSpec{CertificateAuthorityDataSource: &idpv1alpha1.CertificateAuthorityDataSourceSpec{
 			Kind: "ConfigMap", Name: "ca", Key: "ca.crt"}}
 	})).Build()
-	r := &github.Reconciler{Client: c, Registry: upstream.NewRegistry(), Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	r := github.NewReconciler(github.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: c, Registry: upstream.NewRegistry(), Namespace: ns, Log: slog.New(slog.DiscardHandler)}})
 	for _, tt := range []struct {
 		obj  client.Object
 		want int
@@ -229,7 +228,7 @@ func TestSetupWithManager(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}
-	r := &github.Reconciler{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}
+	r := github.NewReconciler(github.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}})
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatalf("SetupWithManager: %v", err)
 	}

@@ -9,15 +9,16 @@ import (
 	"net/http"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/checks"
 )
 
 // validate checks idp. It returns an error only when reading a referenced object
 // failed transiently, so that the reconcile is retried with the current state kept.
-func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.GitHubIdentityProvider) (*controller.Validation, error) {
-	v := controller.NewValidation()
+func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.GitHubIdentityProvider, current *checks.Current) (*checks.Validation, error) {
+	v := checks.NewValidation()
 	ep, hostOK := checkHost(v, idp)
-	bundle, err := controller.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.githubAPI.tls", idp.Spec.GitHubAPI.TLS)
+	bundle, err := checks.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.githubAPI.tls", idp.Spec.GitHubAPI.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.GitHubIdenti
 		return v, nil
 	}
 	fp := fingerprint(idp, clientID, clientSecret, bundle.PEM())
-	if v.OK && fp != "" && r.current(idp.Name) == fp {
+	if v.OK && current.Matches(fp) {
 		v.Add(conn, true, idpv1alpha1.ReasonSuccess, "reached the GitHub API at "+ep.api)
 		return v, nil
 	}
@@ -42,20 +43,20 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.GitHubIdenti
 	if !v.OK {
 		return v, nil
 	}
-	v.Provider, err = New(Config{
+	p, err := New(Config{
 		Namespace: idp.Namespace, Name: idp.Name, UID: string(idp.UID),
 		Host: idp.Spec.GitHubAPI.Host, HTTPClient: httpClient, ClientID: clientID, ClientSecret: clientSecret,
 		Claims: idp.Spec.Claims, Organizations: idp.Spec.AllowAuthentication.Organizations,
-		fingerprint: fp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build provider for GitHubIdentityProvider %s: %w", idp.Name, err)
 	}
+	v.Build(p, fp)
 	return v, nil
 }
 
 // checkHost checks spec.githubAPI.host and returns its endpoints.
-func checkHost(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvider) (endpoints, bool) {
+func checkHost(v *checks.Validation, idp *idpv1alpha1.GitHubIdentityProvider) (endpoints, bool) {
 	ep, err := endpointsFor(idp.Spec.GitHubAPI.Host)
 	if err != nil {
 		v.Add(idpv1alpha1.ConditionHostValid, false, idpv1alpha1.ReasonInvalidHost, err.Error())
@@ -66,7 +67,7 @@ func checkHost(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvider
 }
 
 // checkPolicy checks spec.allowAuthentication.organizations.
-func checkPolicy(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvider) {
+func checkPolicy(v *checks.Validation, idp *idpv1alpha1.GitHubIdentityProvider) {
 	const typ = idpv1alpha1.ConditionOrganizationsPolicyValid
 	o := idp.Spec.AllowAuthentication.Organizations
 	if _, err := policyOf(o); err != nil {
@@ -81,7 +82,7 @@ func checkPolicy(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvid
 }
 
 // checkClaims checks spec.claims.
-func checkClaims(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvider) {
+func checkClaims(v *checks.Validation, idp *idpv1alpha1.GitHubIdentityProvider) {
 	if _, _, err := claimsOf(idp.Spec.Claims); err != nil {
 		v.Add(idpv1alpha1.ConditionClaimsValid, false, idpv1alpha1.ReasonInvalid, err.Error())
 		return
@@ -92,7 +93,7 @@ func checkClaims(v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvid
 // checkConnection checks that the API base answers over TLS with the configured
 // trust. Any HTTP answer short of a server error will do: the API root needs no
 // authentication on github.com, but may on a private GitHub Enterprise Server.
-func (r *Reconciler) checkConnection(ctx context.Context, v *controller.Validation, ep endpoints, httpClient *http.Client) {
+func (r *Reconciler) checkConnection(ctx context.Context, v *checks.Validation, ep endpoints, httpClient *http.Client) {
 	const typ = idpv1alpha1.ConditionGitHubConnectionValid
 	ctx, cancel := context.WithTimeout(ctx, r.HTTPTimeout)
 	defer cancel()
@@ -123,8 +124,8 @@ func (r *Reconciler) checkConnection(ctx context.Context, v *controller.Validati
 }
 
 // checkSecret checks spec.client.secretName and returns the client credentials.
-func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, idp *idpv1alpha1.GitHubIdentityProvider) (string, string, error) {
-	return controller.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Client.SecretName, controller.SecretCheck{
+func (r *Reconciler) checkSecret(ctx context.Context, v *checks.Validation, idp *idpv1alpha1.GitHubIdentityProvider) (string, string, error) {
+	return checks.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Client.SecretName, checks.SecretCheck{
 		Condition: idpv1alpha1.ConditionClientCredentialsSecretValid,
 		Purpose:   "client",
 		Types:     []string{idpv1alpha1.SecretTypeGitHubClient, idpv1alpha1.SecretTypeGitHubClientPinniped},
@@ -137,7 +138,7 @@ func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, 
 // unchanged resource keeps its provider without another connection check: a
 // flaky network must not evict a working provider. It is a hash and reveals no secret.
 func fingerprint(idp *idpv1alpha1.GitHubIdentityProvider, clientID, clientSecret string, caPEM []byte) string {
-	return controller.Fingerprint(struct {
+	return engine.Fingerprint(struct {
 		UID          string
 		Spec         idpv1alpha1.GitHubIdentityProviderSpec
 		ClientID     string

@@ -70,8 +70,7 @@ func newADEnv(t *testing.T, objs ...client.Object) *adTestEnv {
 	}
 	e.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.ActiveDirectoryIdentityProvider{}).Build()
-	e.r = &upstreamldap.ActiveDirectoryReconciler{Client: e.client, Registry: e.registry, Namespace: ns, Timeout: 5 * time.Second,
-		Log: slog.New(slog.DiscardHandler), Dial: e.dir.dial}
+	e.r = upstreamldap.NewActiveDirectoryReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: e.client, Registry: e.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, Timeout: 5 * time.Second, Dial: e.dir.dial})
 	return e
 }
 

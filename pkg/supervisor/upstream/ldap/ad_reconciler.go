@@ -5,9 +5,6 @@ package ldap
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"sync"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,96 +12,69 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // ActiveDirectoryReconciler reconciles the ActiveDirectoryIdentityProviders of the
 // supervisor's namespace into a Registry (key kind upstream.KindActiveDirectory) and
 // writes their status (docs/wire-contract.md §1.8). It validates like Reconciler and adds the
-// SearchBaseFound condition. Set the exported fields before use; do not copy an
-// ActiveDirectoryReconciler after first use.
+// SearchBaseFound condition.
 type ActiveDirectoryReconciler struct {
-	// Client reads ActiveDirectoryIdentityProviders, Secrets and ConfigMaps and writes status.
-	Client client.Client
-	// Registry receives the providers of Ready ActiveDirectoryIdentityProviders.
-	Registry *upstream.Registry
-	// Namespace is the supervisor's namespace; resources elsewhere are ignored.
-	Namespace string
-	// Clock returns the current time, for conditions; nil means time.Now.
-	Clock func() time.Time
-	// Log receives the controller's logs (never secrets); nil means slog.Default().
-	Log *slog.Logger
-	// Timeout bounds dialing and each LDAP request; zero means DefaultTimeout.
-	Timeout time.Duration
-	// Dial opens connections, for the probe, the root DSE and the providers; nil means Dial.
-	Dial DialFunc
-
-	once   sync.Once
 	core   *Reconciler
-	engine *controller.Engine[*idpv1alpha1.ActiveDirectoryIdentityProvider]
+	engine *engine.Engine[*idpv1alpha1.ActiveDirectoryIdentityProvider, upstream.Key, upstream.Provider]
 }
 
-func (r *ActiveDirectoryReconciler) init() {
-	r.once.Do(func() {
-		r.core = &Reconciler{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock,
-			Log: r.Log, Timeout: r.Timeout, Dial: r.Dial, activeDirectory: true}
-		r.core.setDefaults()
-		r.engine = controller.New(controller.Kind[*idpv1alpha1.ActiveDirectoryIdentityProvider]{
-			Name:         "ActiveDirectoryIdentityProvider",
-			Controller:   "activedirectoryidentityprovider",
-			RegistryKind: upstream.KindActiveDirectory,
-			Noun:         "LDAP identity provider",
-			LogAttrs:     []any{"kind", upstream.KindActiveDirectory},
-			New: func() *idpv1alpha1.ActiveDirectoryIdentityProvider {
-				return &idpv1alpha1.ActiveDirectoryIdentityProvider{}
-			},
-			List: func(ctx context.Context, c client.Client, ns string) ([]*idpv1alpha1.ActiveDirectoryIdentityProvider, error) {
-				var list idpv1alpha1.ActiveDirectoryIdentityProviderList
-				err := c.List(ctx, &list, client.InNamespace(ns))
-				return controller.Ptrs(list.Items), err
-			},
-			// Validate like Reconciler, finding empty search bases in the root DSE.
-			Validate: func(ctx context.Context, ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (*controller.Validation, error) {
-				return r.core.validate(ctx, asLDAP(ad))
-			},
-			Describe: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider, p upstream.Provider) []any {
-				return describe(ad.Spec.Host, p)
-			},
-			SetStatus: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider, ok bool) *[]metav1.Condition {
-				ad.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseError
-				if ok {
-					ad.Status.Phase = idpv1alpha1.ActiveDirectoryPhaseReady
-				}
-				return &ad.Status.Conditions
-			},
-			Status: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) any { return ad.Status },
-			References: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (string, tlsconfig.Spec) {
-				return ad.Spec.Bind.SecretName, controller.TLSSpec(ad.Spec.TLS)
-			},
-		}, r.core.engineConfig())
-	})
+// NewActiveDirectoryReconciler returns an ActiveDirectoryReconciler; the config's Clock,
+// Log, Timeout and Dial may be unset.
+func NewActiveDirectoryReconciler(cfg ReconcilerConfig) *ActiveDirectoryReconciler {
+	core := &Reconciler{ReconcilerConfig: cfg.withDefaults(), activeDirectory: true}
+	r := &ActiveDirectoryReconciler{core: core}
+	r.engine = engine.New(engine.Kind[*idpv1alpha1.ActiveDirectoryIdentityProvider, upstream.Key, upstream.Provider]{
+		Name:       "ActiveDirectoryIdentityProvider",
+		Controller: "activedirectoryidentityprovider",
+		Noun:       "Active Directory identity provider",
+		LogAttrs:   []any{"kind", upstream.KindActiveDirectory},
+		Namespaced: true,
+		Key:        upstream.KeyFunc(upstream.KindActiveDirectory),
+		Objects: engine.ObjectsOf(func(l *idpv1alpha1.ActiveDirectoryIdentityProviderList) []idpv1alpha1.ActiveDirectoryIdentityProvider {
+			return l.Items
+		}),
+		// Validate like Reconciler, finding empty search bases in the root DSE.
+		Validate: func(ctx context.Context, ad *idpv1alpha1.ActiveDirectoryIdentityProvider, current *checks.Current) (*checks.Validation, error) {
+			return core.validate(ctx, asLDAP(ad), current)
+		},
+		Describe: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider, p upstream.Provider) []any {
+			return describe(ad.Spec.Host, p)
+		},
+		SetStatus: engine.Phase(idpv1alpha1.ActiveDirectoryPhaseReady, idpv1alpha1.ActiveDirectoryPhaseError, func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (*idpv1alpha1.ActiveDirectoryIdentityProviderPhase, *[]metav1.Condition) {
+			return &ad.Status.Phase, &ad.Status.Conditions
+		}),
+		Status: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) any { return ad.Status },
+		References: func(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) (string, tlsconfig.Spec) {
+			return ad.Spec.Bind.SecretName, checks.TLSSpec(ad.Spec.TLS)
+		},
+	}, core.EngineConfig())
+	return r
 }
 
 // SetupWithManager registers the reconciler with mgr, watching the
 // ActiveDirectoryIdentityProviders of Namespace and the Secrets and ConfigMaps they name.
 func (r *ActiveDirectoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.init()
-	return r.engine.Setup(mgr, r)
+	return r.engine.Setup(mgr)
 }
 
 // Reconcile validates one ActiveDirectoryIdentityProvider like Reconciler.Reconcile,
 // finding empty search bases in the root DSE.
 func (r *ActiveDirectoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	r.init()
 	return r.engine.Reconcile(ctx, req)
 }
 
 // RequestsFor maps a Secret or ConfigMap to the ActiveDirectoryIdentityProviders that
 // name it, as bind Secret or as CA bundle source.
 func (r *ActiveDirectoryReconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
-	r.init()
 	return r.engine.RequestsFor(ctx, obj)
 }
 
@@ -129,7 +99,7 @@ func asLDAP(ad *idpv1alpha1.ActiveDirectoryIdentityProvider) *idpv1alpha1.LDAPId
 // findSearchBases fills the empty search bases of cfg from the root DSE's
 // defaultNamingContext and adds SearchBaseFound. It returns false when they could not
 // be found (retried with backoff: the server may answer later).
-func (r *Reconciler) findSearchBases(ctx context.Context, v *controller.Validation, cfg *Config) bool {
+func (r *Reconciler) findSearchBases(ctx context.Context, v *checks.Validation, cfg *Config) bool {
 	if cfg.UserSearch.Base == "" || cfg.GroupSearch.Base == "" {
 		base, err := DefaultNamingContext(ctx, r.Dial, cfg.Endpoint, cfg.BindUsername, cfg.BindPassword)
 		if err != nil {
@@ -154,7 +124,7 @@ func (r *Reconciler) findSearchBases(ctx context.Context, v *controller.Validati
 
 // searchBaseFound adds a True SearchBaseFound for the bases in use, given the
 // configuration from the spec.
-func searchBaseFound(v *controller.Validation, spec Config, userBase, groupBase string) {
+func searchBaseFound(v *checks.Validation, spec Config, userBase, groupBase string) {
 	const typ = idpv1alpha1.ConditionSearchBaseFound
 	if spec.UserSearch.Base != "" && spec.GroupSearch.Base != "" {
 		v.Add(typ, true, idpv1alpha1.ReasonUsingConfigurationFromSpec, "Using search base from ActiveDirectoryIdentityProvider config.")

@@ -81,9 +81,6 @@ type Config struct {
 	// its search defaults, objectGUID and group name rendering, type and refresh checks.
 	// The search bases must be set: the controller fills them from the root DSE.
 	ActiveDirectory bool
-
-	// fingerprint identifies the configuration the controller built this from.
-	fingerprint string
 }
 
 // Provider is a live upstream LDAP identity provider. It is safe for concurrent use:
@@ -97,7 +94,6 @@ type Provider struct {
 	user                 UserSearch
 	group                GroupSearch
 	maxGroups            int
-	fingerprint          string
 	activeDirectory      bool
 }
 
@@ -129,7 +125,7 @@ func New(cfg Config) (*Provider, error) {
 		namespace: cfg.Namespace, name: cfg.Name, uid: cfg.UID,
 		endpoint: cfg.Endpoint, dial: cfg.Dial,
 		bindUsername: cfg.BindUsername, bindPassword: cfg.BindPassword,
-		user: user, group: group, maxGroups: cfg.MaxGroups, fingerprint: cfg.fingerprint,
+		user: user, group: group, maxGroups: cfg.MaxGroups,
 		activeDirectory: cfg.ActiveDirectory,
 	}
 	if p.dial == nil {

@@ -73,8 +73,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 	}
 	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.LDAPIdentityProvider{}).WithInterceptorFuncs(f).Build()
-	env.r = &upstreamldap.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, Timeout: 5 * time.Second,
-		Log: slog.New(slog.DiscardHandler), Dial: env.dir.dial}
+	env.r = upstreamldap.NewReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: env.client, Registry: env.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, Timeout: 5 * time.Second, Dial: env.dir.dial})
 	return env
 }
 
@@ -381,7 +380,7 @@ func TestSetupWithManager(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}
-	r := &upstreamldap.Reconciler{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}
+	r := upstreamldap.NewReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}})
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatalf("SetupWithManager: %v", err)
 	}

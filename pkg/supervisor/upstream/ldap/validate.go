@@ -9,7 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
@@ -17,16 +18,16 @@ import (
 // registry already has a provider built from the same configuration, a real connection
 // and bind. It returns an error only when reading a referenced object failed
 // transiently, so that the reconcile is retried with the current state kept.
-func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider) (*controller.Validation, error) {
+func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentityProvider, current *checks.Current) (*checks.Validation, error) {
 	const typ = idpv1alpha1.ConditionLDAPConnectionValid
-	v := controller.NewValidation()
+	v := checks.NewValidation()
 	// Active Directory adds SearchBaseFound after LDAPConnectionValid (see
 	// findSearchBases).
 	bindUsername, bindPassword, err := r.checkSecret(ctx, v, idp)
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := controller.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.tls", idp.Spec.TLS)
+	bundle, err := checks.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.tls", idp.Spec.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +46,8 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentity
 		r.unableToFindSearchBase(v)
 		return v, nil
 	}
-	cfg.fingerprint = fingerprint(idp, bindUsername, bindPassword, bundle.PEM())
-	if cur := r.current(idp.Name); cur != nil && cfg.fingerprint != "" && cur.fingerprint == cfg.fingerprint {
+	fp := fingerprint(idp, bindUsername, bindPassword, bundle.PEM())
+	if cur := stored(current, fp); cur != nil {
 		v.Add(typ, true, idpv1alpha1.ReasonSuccess, connectedMessage(idp.Spec.Host, cur.Protocol(), bindUsername))
 		if r.activeDirectory {
 			searchBaseFound(v, cfg, cur.user.Base, cur.group.Base)
@@ -69,9 +70,9 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.LDAPIdentity
 	}
 	p, err := New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("build provider for %s %s: %w", r.key(idp.Name).Kind, idp.Name, err)
+		return nil, fmt.Errorf("build provider for %s %s: %w", r.kind(), idp.Name, err)
 	}
-	v.Provider = p
+	v.Build(p, fp)
 	return v, nil
 }
 
@@ -94,12 +95,12 @@ func checkSearches(cfg Config) error {
 
 // unableToConnect marks the connection (and, for Active Directory, the search bases)
 // as not checked because an earlier check failed.
-func (r *Reconciler) unableToConnect(v *controller.Validation) {
+func (r *Reconciler) unableToConnect(v *checks.Validation) {
 	v.Unknown(idpv1alpha1.ConditionLDAPConnectionValid)
 	r.unableToFindSearchBase(v)
 }
 
-func (r *Reconciler) unableToFindSearchBase(v *controller.Validation) {
+func (r *Reconciler) unableToFindSearchBase(v *checks.Validation) {
 	if r.activeDirectory {
 		v.Unknown(idpv1alpha1.ConditionSearchBaseFound)
 	}
@@ -127,8 +128,8 @@ func (r *Reconciler) config(idp *idpv1alpha1.LDAPIdentityProvider, bindUsername,
 }
 
 // checkSecret checks spec.bind.secretName and returns the bind username and password.
-func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, idp *idpv1alpha1.LDAPIdentityProvider) (string, string, error) {
-	return controller.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Bind.SecretName, controller.SecretCheck{
+func (r *Reconciler) checkSecret(ctx context.Context, v *checks.Validation, idp *idpv1alpha1.LDAPIdentityProvider) (string, string, error) {
+	return checks.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Bind.SecretName, checks.SecretCheck{
 		Condition: idpv1alpha1.ConditionBindSecretValid,
 		Purpose:   "bind",
 		Types:     []string{string(corev1.SecretTypeBasicAuth)},
@@ -137,11 +138,21 @@ func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, 
 	})
 }
 
+// stored returns the provider current holds when it was built from the configuration
+// with fingerprint fp, else nil.
+func stored(current *checks.Current, fp string) *Provider {
+	if !current.Matches(fp) {
+		return nil
+	}
+	p, _ := current.Value.(*Provider)
+	return p
+}
+
 // fingerprint identifies the configuration a provider is built from, so that an
 // unchanged resource keeps its provider without another probe: a flaky network must not
 // evict a working provider. It is a hash and reveals no secret.
 func fingerprint(idp *idpv1alpha1.LDAPIdentityProvider, bindUsername, bindPassword string, caPEM []byte) string {
-	return controller.Fingerprint(struct {
+	return engine.Fingerprint(struct {
 		UID          string
 		Spec         idpv1alpha1.LDAPIdentityProviderSpec
 		BindUsername string

@@ -48,9 +48,6 @@ type Config struct {
 	Claims idpv1alpha1.OIDCClaims
 	// Clock returns the current time for token expiry checks; nil means time.Now.
 	Clock func() time.Time
-
-	// fingerprint identifies the configuration the controller built this from.
-	fingerprint string
 }
 
 // Provider is a live upstream OIDC identity provider. It is safe for concurrent use.
@@ -64,7 +61,6 @@ type Provider struct {
 	claims                 idpv1alpha1.OIDCClaims
 	verifier               *oidc.IDTokenVerifier
 	clock                  func() time.Time
-	fingerprint            string
 }
 
 // PasswordProvider is a Provider whose resource allows the password grant; it
@@ -119,7 +115,6 @@ func New(cfg Config) (upstream.RedirectIdentityProvider, error) {
 		authorizeParameters: slices.Clone(cfg.AdditionalAuthorizeParameters),
 		claims:              claims,
 		clock:               clock,
-		fingerprint:         cfg.fingerprint,
 	}
 	p.verifier = cfg.Discovery.provider.Verifier(&oidc.Config{ClientID: cfg.ClientID, Now: clock})
 	if cfg.AllowPasswordGrant {

@@ -4,8 +4,6 @@ package oidc
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,115 +12,75 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
-// DefaultHTTPTimeout bounds each request to an upstream when Reconciler.HTTPTimeout is zero.
+// DefaultHTTPTimeout bounds each request to an upstream when ReconcilerConfig.HTTPTimeout is zero.
 const DefaultHTTPTimeout = 30 * time.Second
 
-// Reconciler reconciles the OIDCIdentityProviders of the supervisor's namespace
-// into a Registry and writes their status (docs/wire-contract.md §1.7). The API group is
-// whatever the manager's scheme maps the idp types to (see suffix.AddToScheme).
-// Set the exported fields before use; do not copy a Reconciler after first use.
-type Reconciler struct {
-	// Client reads OIDCIdentityProviders, Secrets and ConfigMaps and writes status.
-	Client client.Client
-	// Registry receives the providers of Ready OIDCIdentityProviders.
-	Registry *upstream.Registry
-	// Namespace is the supervisor's namespace; resources elsewhere are ignored.
-	Namespace string
-	// Clock returns the current time, for conditions and token expiry; nil means time.Now.
-	Clock func() time.Time
-	// Log receives the controller's logs (never secrets); nil means slog.Default().
-	Log *slog.Logger
+// ReconcilerConfig configures a Reconciler.
+type ReconcilerConfig struct {
+	upstream.ControllerConfig
 	// HTTPTimeout bounds discovery and each later upstream request; zero means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
-
-	once   sync.Once
-	engine *controller.Engine[*idpv1alpha1.OIDCIdentityProvider]
 }
 
-func (r *Reconciler) init() {
-	r.once.Do(func() {
-		if r.Clock == nil {
-			r.Clock = time.Now
-		}
-		if r.Log == nil {
-			r.Log = slog.Default()
-		}
-		if r.HTTPTimeout == 0 {
-			r.HTTPTimeout = DefaultHTTPTimeout
-		}
-		r.engine = controller.New(controller.Kind[*idpv1alpha1.OIDCIdentityProvider]{
-			Name:         "OIDCIdentityProvider",
-			Controller:   "oidcidentityprovider",
-			RegistryKind: upstream.KindOIDC,
-			Noun:         "OIDC identity provider",
-			New:          func() *idpv1alpha1.OIDCIdentityProvider { return &idpv1alpha1.OIDCIdentityProvider{} },
-			List: func(ctx context.Context, c client.Client, ns string) ([]*idpv1alpha1.OIDCIdentityProvider, error) {
-				var list idpv1alpha1.OIDCIdentityProviderList
-				err := c.List(ctx, &list, client.InNamespace(ns))
-				return controller.Ptrs(list.Items), err
-			},
-			Validate: r.validate,
-			Describe: func(idp *idpv1alpha1.OIDCIdentityProvider, p upstream.Provider) []any {
-				return []any{"issuer", idp.Spec.Issuer, "flows", p.Flows()}
-			},
-			SetStatus: func(idp *idpv1alpha1.OIDCIdentityProvider, ok bool) *[]metav1.Condition {
-				idp.Status.Phase = idpv1alpha1.OIDCPhaseError
-				if ok {
-					idp.Status.Phase = idpv1alpha1.OIDCPhaseReady
-				}
-				return &idp.Status.Conditions
-			},
-			Status: func(idp *idpv1alpha1.OIDCIdentityProvider) any { return idp.Status },
-			References: func(idp *idpv1alpha1.OIDCIdentityProvider) (string, tlsconfig.Spec) {
-				return idp.Spec.Client.SecretName, controller.TLSSpec(idp.Spec.TLS)
-			},
-		}, controller.Config{Client: r.Client, Registry: r.Registry, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log})
-	})
+// Reconciler reconciles the OIDCIdentityProviders of the supervisor's namespace into a Registry
+// and writes their status (docs/wire-contract.md §1.7).
+type Reconciler struct {
+	ReconcilerConfig
+	engine *engine.Engine[*idpv1alpha1.OIDCIdentityProvider, upstream.Key, upstream.Provider]
+}
+
+// NewReconciler returns a Reconciler; the config's Clock, Log and HTTPTimeout may be unset.
+func NewReconciler(cfg ReconcilerConfig) *Reconciler {
+	cfg.ControllerConfig = cfg.WithDefaults()
+	if cfg.HTTPTimeout == 0 {
+		cfg.HTTPTimeout = DefaultHTTPTimeout
+	}
+	r := &Reconciler{ReconcilerConfig: cfg}
+	r.engine = engine.New(engine.Kind[*idpv1alpha1.OIDCIdentityProvider, upstream.Key, upstream.Provider]{
+		Name:       "OIDCIdentityProvider",
+		Controller: "oidcidentityprovider",
+		Noun:       "OIDC identity provider",
+		LogAttrs:   []any{"kind", upstream.KindOIDC},
+		Namespaced: true,
+		Key:        upstream.KeyFunc(upstream.KindOIDC),
+		Objects:    engine.ObjectsOf(func(l *idpv1alpha1.OIDCIdentityProviderList) []idpv1alpha1.OIDCIdentityProvider { return l.Items }),
+		Validate:   r.validate,
+		Describe: func(idp *idpv1alpha1.OIDCIdentityProvider, p upstream.Provider) []any {
+			return []any{"issuer", idp.Spec.Issuer, "flows", p.Flows()}
+		},
+		SetStatus: engine.Phase(idpv1alpha1.OIDCPhaseReady, idpv1alpha1.OIDCPhaseError, func(idp *idpv1alpha1.OIDCIdentityProvider) (*idpv1alpha1.OIDCIdentityProviderPhase, *[]metav1.Condition) {
+			return &idp.Status.Phase, &idp.Status.Conditions
+		}),
+		Status: func(idp *idpv1alpha1.OIDCIdentityProvider) any { return idp.Status },
+		References: func(idp *idpv1alpha1.OIDCIdentityProvider) (string, tlsconfig.Spec) {
+			return idp.Spec.Client.SecretName, checks.TLSSpec(idp.Spec.TLS)
+		},
+	}, cfg.EngineConfig())
+	return r
 }
 
 // SetupWithManager registers the reconciler with mgr, watching the
 // OIDCIdentityProviders of Namespace and the Secrets and ConfigMaps they name
 // (client credentials and CA bundles). The manager's cache should be limited to
 // Namespace.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.init()
-	return r.engine.Setup(mgr, r)
-}
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error { return r.engine.Setup(mgr) }
 
 // Reconcile validates one OIDCIdentityProvider, stores its provider in the
 // registry when it is Ready and removes it at once otherwise, and writes status.
 // A failed discovery is retried after a per-resource backoff growing from 1s to
 // 5m; configuration errors wait for a change to the resource or to an object it names.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	r.init()
 	return r.engine.Reconcile(ctx, req)
 }
 
 // RequestsFor maps a Secret or ConfigMap to the OIDCIdentityProviders that name it,
 // as client Secret or as CA bundle source.
 func (r *Reconciler) RequestsFor(ctx context.Context, obj client.Object) []reconcile.Request {
-	r.init()
 	return r.engine.RequestsFor(ctx, obj)
-}
-
-// current returns the configuration fingerprint of the registry's provider for
-// name, or "" when there is none.
-func (r *Reconciler) current(name string) string {
-	p, ok := r.Registry.Get(upstream.Key{Kind: upstream.KindOIDC, Name: name})
-	if !ok {
-		return ""
-	}
-	switch p := p.(type) {
-	case *Provider:
-		return p.fingerprint
-	case *PasswordProvider:
-		return p.fingerprint
-	default:
-		return ""
-	}
 }

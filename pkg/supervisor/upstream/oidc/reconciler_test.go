@@ -73,8 +73,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *test
 	}
 	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
 		WithStatusSubresource(&idpv1alpha1.OIDCIdentityProvider{}).WithInterceptorFuncs(f).Build()
-	env.r = &oidc.Reconciler{Client: env.client, Registry: env.registry, Namespace: ns, HTTPTimeout: 5 * time.Second,
-		Log: slog.New(slog.DiscardHandler)}
+	env.r = oidc.NewReconciler(oidc.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: env.client, Registry: env.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, HTTPTimeout: 5 * time.Second})
 	return env
 }
 

@@ -36,7 +36,7 @@ func TestSetupWithManager(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}
-	r := &oidc.Reconciler{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}
+	r := oidc.NewReconciler(oidc.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: mgr.GetClient(), Registry: upstream.NewRegistry(), Namespace: ns}})
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatalf("SetupWithManager: %v", err)
 	}

@@ -10,20 +10,21 @@ import (
 	"strings"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/controller"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/internal/checks"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // validate checks idp. It returns an error only when reading a referenced object
 // failed transiently, so that the reconcile is retried with the current state kept.
-func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.OIDCIdentityProvider) (*controller.Validation, error) {
-	v := controller.NewValidation()
+func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.OIDCIdentityProvider, current *checks.Current) (*checks.Validation, error) {
+	v := checks.NewValidation()
 	clientID, clientSecret, err := r.checkSecret(ctx, v, idp)
 	if err != nil {
 		return nil, err
 	}
 	var bundle *tlsconfig.Bundle
-	if bundle, err = controller.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.tls", idp.Spec.TLS); err != nil {
+	if bundle, err = checks.CheckTLS(ctx, r.Client, v, idp.Namespace, "spec.tls", idp.Spec.TLS); err != nil {
 		return nil, err
 	}
 	checkParameters(v, idp)
@@ -32,7 +33,7 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.OIDCIdentity
 		return v, nil
 	}
 	fp := fingerprint(idp, clientID, clientSecret, bundle.PEM())
-	if v.OK && fp != "" && r.current(idp.Name) == fp {
+	if v.OK && current.Matches(fp) {
 		v.Add(idpv1alpha1.ConditionOIDCDiscoverySucceeded, true, idpv1alpha1.ReasonSuccess, "discovered issuer configuration")
 		return v, nil
 	}
@@ -40,7 +41,7 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.OIDCIdentity
 	if !v.OK {
 		return v, nil
 	}
-	v.Provider, err = New(Config{
+	p, err := New(Config{
 		Namespace: idp.Namespace, Name: idp.Name, UID: string(idp.UID),
 		Discovery: d, HTTPClient: httpClient, ClientID: clientID, ClientSecret: clientSecret,
 		AdditionalScopes:              idp.Spec.AuthorizationConfig.AdditionalScopes,
@@ -48,17 +49,17 @@ func (r *Reconciler) validate(ctx context.Context, idp *idpv1alpha1.OIDCIdentity
 		AllowPasswordGrant:            idp.Spec.AuthorizationConfig.AllowPasswordGrant,
 		Claims:                        idp.Spec.Claims,
 		Clock:                         r.Clock,
-		fingerprint:                   fp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build provider for OIDCIdentityProvider %s: %w", idp.Name, err)
 	}
+	v.Build(p, fp)
 	return v, nil
 }
 
 // checkDiscovery runs discovery against spec.issuer with the trust of bundle and
 // returns its result and the HTTP client for the provider (nil on failure).
-func (r *Reconciler) checkDiscovery(ctx context.Context, v *controller.Validation, idp *idpv1alpha1.OIDCIdentityProvider, bundle *tlsconfig.Bundle) (*Discovery, *http.Client) {
+func (r *Reconciler) checkDiscovery(ctx context.Context, v *checks.Validation, idp *idpv1alpha1.OIDCIdentityProvider, bundle *tlsconfig.Bundle) (*Discovery, *http.Client) {
 	const typ = idpv1alpha1.ConditionOIDCDiscoverySucceeded
 	httpClient := bundle.HTTPClient(r.HTTPTimeout)
 	ctx, cancel := context.WithTimeout(ctx, r.HTTPTimeout)
@@ -80,8 +81,8 @@ func (r *Reconciler) checkDiscovery(ctx context.Context, v *controller.Validatio
 }
 
 // checkSecret checks spec.client.secretName and returns the client credentials.
-func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, idp *idpv1alpha1.OIDCIdentityProvider) (string, string, error) {
-	return controller.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Client.SecretName, controller.SecretCheck{
+func (r *Reconciler) checkSecret(ctx context.Context, v *checks.Validation, idp *idpv1alpha1.OIDCIdentityProvider) (string, string, error) {
+	return checks.CheckSecret(ctx, r.Client, v, idp.Namespace, idp.Spec.Client.SecretName, checks.SecretCheck{
 		Condition: idpv1alpha1.ConditionClientCredentialsSecretValid,
 		Purpose:   "client",
 		Types:     []string{idpv1alpha1.SecretTypeOIDCClient, idpv1alpha1.SecretTypeOIDCClientPinniped},
@@ -92,7 +93,7 @@ func (r *Reconciler) checkSecret(ctx context.Context, v *controller.Validation, 
 
 // checkParameters checks that no additional authorize parameter is one the
 // supervisor sets itself.
-func checkParameters(v *controller.Validation, idp *idpv1alpha1.OIDCIdentityProvider) {
+func checkParameters(v *checks.Validation, idp *idpv1alpha1.OIDCIdentityProvider) {
 	const typ = idpv1alpha1.ConditionAdditionalAuthorizeParametersValid
 	if bad := disallowedParameters(idp.Spec.AuthorizationConfig.AdditionalAuthorizeParameters); len(bad) > 0 {
 		v.Add(typ, false, idpv1alpha1.ReasonDisallowedParameterName,
@@ -106,7 +107,7 @@ func checkParameters(v *controller.Validation, idp *idpv1alpha1.OIDCIdentityProv
 // unchanged resource keeps its provider without another discovery: a flaky network
 // must not evict a working provider. It is a hash and reveals no secret.
 func fingerprint(idp *idpv1alpha1.OIDCIdentityProvider, clientID, clientSecret string, caPEM []byte) string {
-	return controller.Fingerprint(struct {
+	return engine.Fingerprint(struct {
 		UID          string
 		Spec         idpv1alpha1.OIDCIdentityProviderSpec
 		ClientID     string

@@ -1,58 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package controller
+// Package checks holds the checks every identity-provider kind runs: its credentials
+// Secret and its TLS trust, reported as conditions in an engine.Validation.
+package checks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
-// Validation is the outcome of checking one resource.
-type Validation struct {
-	Conditions []metav1.Condition
-	// OK is true when every condition is True.
-	OK bool
-	// Retry is true when a failed check may pass later without any change.
-	Retry bool
-	// Provider is a newly built provider to store; nil when !OK or when the registry's
-	// provider was built from the same configuration.
-	Provider upstream.Provider
-}
+// Validation is the outcome of checking one identity provider.
+type Validation = engine.Validation[upstream.Provider]
+
+// Current is the provider the engine stored for an identity provider.
+type Current = engine.Current[upstream.Provider]
 
 // NewValidation returns an empty, OK Validation.
-func NewValidation() *Validation { return &Validation{OK: true} }
-
-// Add adds a True condition when ok, else a False one that makes v not OK.
-func (v *Validation) Add(typ string, ok bool, reason, message string) {
-	status := metav1.ConditionTrue
-	if !ok {
-		status = metav1.ConditionFalse
-		v.OK = false
-	}
-	v.Conditions = append(v.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message})
-}
-
-// Unknown adds an Unknown condition for a check that was not run because an earlier
-// check failed, and makes v not OK.
-func (v *Validation) Unknown(typ string) {
-	v.Conditions = append(v.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionUnknown,
-		Reason: idpv1alpha1.ReasonUnableToValidate, Message: idpv1alpha1.MessageUnableToValidate})
-	v.OK = false
-}
+func NewValidation() *Validation { return engine.NewValidation[upstream.Provider]() }
 
 // SecretCheck describes the Secret a resource names for its credentials.
 type SecretCheck struct {
@@ -128,17 +103,4 @@ func TLSSpec(s *idpv1alpha1.TLSSpec) tlsconfig.Spec {
 		out.Source = &tlsconfig.Source{Kind: string(src.Kind), Name: src.Name, Key: src.Key}
 	}
 	return out
-}
-
-// Fingerprint hashes config, the configuration a provider is built from (including its
-// credentials and CA bundle), so that an unchanged resource keeps its provider without
-// contacting the upstream again: a flaky network must not evict a working provider. It
-// reveals no secret; it is "" when config cannot be encoded.
-func Fingerprint(config any) string {
-	b, err := json.Marshal(config)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
