@@ -27,6 +27,7 @@ import (
 	aggregatorinformers "k8s.io/kube-aggregator/pkg/client/informers/externalversions"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/internal/casecret"
 )
 
 // Serving certificate lifetimes: the CA is replaced a month before it expires and stays
@@ -89,51 +90,20 @@ func (s *servingCerts) run(ctx context.Context, period time.Duration) {
 // ensure renews what needs renewing, then syncs files and caBundles. Replicas starting
 // together race to create or renew the Secret; the loser re-reads and uses the winner's.
 func (s *servingCerts) ensure(ctx context.Context) error {
-	var secret *corev1.Secret
-	err := retry.OnError(retry.DefaultRetry, func(err error) bool {
-		return apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err)
-	}, func() error {
-		var err error
-		secret, err = s.renewSecret(ctx)
-		return err
-	})
+	data, wrote, err := casecret.Update(ctx, s.kube.CoreV1().Secrets(s.namespace), s.secretName, corev1.SecretTypeOpaque, s.renew)
 	if err != nil {
-		return err
+		return fmt.Errorf("serving certificate: %w", err)
 	}
-	if err := s.writeFiles(secret.Data); err != nil {
+	if wrote {
+		s.log.InfoContext(ctx, "serving certificate renewed", "namespace", s.namespace, "name", s.secretName)
+	}
+	if err := s.writeFiles(data); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.bundle = secret.Data[keyCABundle]
+	s.bundle = data[keyCABundle]
 	s.mu.Unlock()
 	return s.syncCABundles(ctx)
-}
-
-// renewSecret reads the Secret and stores a renewed one if anything needed renewing.
-func (s *servingCerts) renewSecret(ctx context.Context) (*corev1.Secret, error) {
-	secrets := s.kube.CoreV1().Secrets(s.namespace)
-	secret, err := secrets.Get(ctx, s.secretName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.secretName, Namespace: s.namespace}, Type: corev1.SecretTypeOpaque}
-	case err != nil:
-		return nil, fmt.Errorf("read serving certificate Secret: %w", err)
-	}
-	data, changed, err := s.renew(secret.Data)
-	if err != nil || !changed {
-		return secret, err
-	}
-	secret.Data = data
-	if secret.ResourceVersion == "" {
-		secret, err = secrets.Create(ctx, secret, metav1.CreateOptions{})
-	} else {
-		secret, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		return nil, err // AlreadyExists or Conflict: another replica won; ensure retries
-	}
-	s.log.InfoContext(ctx, "serving certificate renewed", "namespace", s.namespace, "name", s.secretName)
-	return secret, nil
 }
 
 // startServing is called once the API server listens. Writing the caBundle before then
@@ -170,17 +140,15 @@ func (s *servingCerts) watchAPIServices(ctx context.Context) error {
 // renew returns the Secret data with a valid CA and leaf, and whether it changed.
 func (s *servingCerts) renew(old map[string][]byte) (map[string][]byte, bool, error) {
 	now := s.clock()
-	data := map[string][]byte{}
-	for k, v := range old {
-		data[k] = v
-	}
+	data := casecret.Copy(old)
 	changed := false
-	ca, err := certauthority.Load(data[keyCACert], data[keyCAKey], certauthority.WithClock(s.clock))
-	if err != nil || ca.NotAfter().Sub(now) < servingCARenewal {
-		if ca, err = certauthority.New(s.caName, servingCALifetime, certauthority.WithClock(s.clock)); err != nil {
-			return nil, false, err
-		}
-		caPEM, keyPEM, err := ca.PEM()
+	policy := casecret.Policy{CommonName: s.caName, Lifetime: servingCALifetime, RenewBefore: servingCARenewal, Clock: s.clock}
+	rot, err := policy.Renew(data[keyCACert], data[keyCAKey])
+	if err != nil {
+		return nil, false, err
+	}
+	if rot.Renewed {
+		caPEM, keyPEM, err := rot.CA.PEM()
 		if err != nil {
 			return nil, false, err
 		}
@@ -190,8 +158,8 @@ func (s *servingCerts) renew(old map[string][]byte) (map[string][]byte, bool, er
 		delete(data, keyTLSCert)
 		changed = true
 	}
-	if !s.leafValid(data[keyTLSCert], ca, now) {
-		certPEM, keyPEM, err := s.issueLeaf(ca)
+	if !s.leafValid(data[keyTLSCert], rot.CA, now) {
+		certPEM, keyPEM, err := s.issueLeaf(rot.CA)
 		if err != nil {
 			return nil, false, err
 		}

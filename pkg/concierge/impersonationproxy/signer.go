@@ -11,11 +11,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/internal/casecret"
 )
 
 // Signer CA parameters (docs/concierge.md, "Impersonation proxy").
@@ -115,52 +114,31 @@ func (s *Signer) parse(certPEM, keyPEM []byte, known *certauthority.CA) *certaut
 }
 
 func (s *Signer) load(ctx context.Context, known SignerCAs) (SignerCAs, error) {
-	secrets := s.Kube.CoreV1().Secrets(s.Namespace)
-	for range 3 {
-		secret, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			secret = nil
-		} else if err != nil {
-			return SignerCAs{}, fmt.Errorf("read signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
-		var current *certauthority.CA
-		if secret != nil {
-			current = s.parse(secret.Data[caCertKey], secret.Data[caKeyKey], known.Current)
-			if current != nil && current.NotAfter().Sub(s.now()) > SignerRenewBefore {
-				previous := s.parse(secret.Data[previousCACertKey], secret.Data[previousCAKeyKey], known.Previous)
-				return SignerCAs{Current: current, Previous: previous}, nil
+	policy := casecret.Policy{CommonName: signerCommonName, Lifetime: SignerLifetime, RenewBefore: SignerRenewBefore, Clock: s.now}
+	data, _, err := casecret.Update(ctx, s.Kube.CoreV1().Secrets(s.Namespace), s.Name, corev1.SecretTypeOpaque,
+		func(old map[string][]byte) (map[string][]byte, bool, error) {
+			rot, err := policy.Renew(old[caCertKey], old[caKeyKey])
+			if err != nil || !rot.Renewed {
+				return old, false, err
 			}
-		}
-		next, err := certauthority.New(signerCommonName, SignerLifetime, certauthority.WithClock(s.now))
-		if err != nil {
-			return SignerCAs{}, err
-		}
-		certPEM, keyPEM, err := next.PEM()
-		if err != nil {
-			return SignerCAs{}, err
-		}
-		data := map[string][]byte{caCertKey: certPEM, caKeyKey: keyPEM}
-		if current != nil { // expiring, not expired: keep trusting it
-			data[previousCACertKey], data[previousCAKeyKey] = secret.Data[caCertKey], secret.Data[caKeyKey]
-		}
-		if secret == nil {
-			_, err = secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace},
-				Type: corev1.SecretTypeOpaque, Data: data}, metav1.CreateOptions{})
-		} else {
-			secret = secret.DeepCopy()
-			secret.Data = data
-			_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
-		}
-		switch {
-		case err == nil:
-			return SignerCAs{Current: next, Previous: current}, nil
-		case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
-			continue // another replica wrote it first: use theirs
-		default:
-			return SignerCAs{}, fmt.Errorf("write signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
+			certPEM, keyPEM, err := rot.CA.PEM()
+			if err != nil {
+				return nil, false, err
+			}
+			data := map[string][]byte{caCertKey: certPEM, caKeyKey: keyPEM}
+			if rot.Replaced != nil { // expiring, not expired: keep trusting it
+				data[previousCACertKey], data[previousCAKeyKey] = old[caCertKey], old[caKeyKey]
+			}
+			return data, true, nil
+		})
+	if err != nil {
+		return SignerCAs{}, fmt.Errorf("signer CA Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
-	return SignerCAs{}, fmt.Errorf("signer CA Secret %s/%s keeps changing", s.Namespace, s.Name)
+	current := s.parse(data[caCertKey], data[caKeyKey], known.Current)
+	if current == nil {
+		return SignerCAs{}, fmt.Errorf("signer CA Secret %s/%s holds no valid CA", s.Namespace, s.Name)
+	}
+	return SignerCAs{Current: current, Previous: s.parse(data[previousCACertKey], data[previousCAKeyKey], known.Previous)}, nil
 }
 
 // CAs returns the last loaded CAs.

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/internal/casecret"
 )
 
 // ServingLifetime is the lifetime of the self-managed serving CA and certificate (§4.3).
@@ -35,7 +34,15 @@ type servingCert struct {
 type ServingCerts struct {
 	Kube      kubernetes.Interface
 	Namespace string
-	Name      string // the self-managed Secret
+	Name      string           // the self-managed Secret
+	Clock     func() time.Time // nil: time.Now
+}
+
+func (s ServingCerts) now() time.Time {
+	if s.Clock != nil {
+		return s.Clock()
+	}
+	return time.Now()
 }
 
 // Get returns the serving certificate for host: from the Secret named by spec.tls when
@@ -45,46 +52,34 @@ func (s ServingCerts) Get(ctx context.Context, spec *configv1alpha1.Impersonatio
 	if spec.TLS != nil && spec.TLS.SecretName != "" {
 		return s.fromSecret(ctx, spec.TLS)
 	}
-	secrets := s.Kube.CoreV1().Secrets(s.Namespace)
-	secret, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace}, Type: corev1.SecretTypeTLS}
-	} else if err != nil {
-		return nil, fmt.Errorf("read serving Secret %s/%s: %w", s.Namespace, s.Name, err)
-	}
-	if cert, err := parsePair(secret.Data, host); err == nil {
-		return &servingCert{cert: cert, caPEM: secret.Data[caCertKey]}, nil
-	}
-	ca, err := certauthority.Load(secret.Data[caCertKey], secret.Data[caKeyKey])
+	policy := casecret.Policy{CommonName: "impersonation-proxy-serving-ca", Lifetime: ServingLifetime, Clock: s.now}
+	data, _, err := casecret.Update(ctx, s.Kube.CoreV1().Secrets(s.Namespace), s.Name, corev1.SecretTypeTLS,
+		func(old map[string][]byte) (map[string][]byte, bool, error) {
+			if _, err := parsePair(old, host, s.now()); err == nil {
+				return old, false, nil
+			}
+			rot, err := policy.Renew(old[caCertKey], old[caKeyKey])
+			if err != nil {
+				return nil, false, err
+			}
+			kp, err := rot.CA.IssueServingCert([]string{host}, ServingLifetime)
+			if err != nil {
+				return nil, false, err
+			}
+			caPEM, caKey, err := rot.CA.PEM()
+			if err != nil {
+				return nil, false, err
+			}
+			return map[string][]byte{caCertKey: caPEM, caKeyKey: caKey, corev1.TLSCertKey: kp.CertPEM, corev1.TLSPrivateKeyKey: kp.KeyPEM}, true, nil
+		})
 	if err != nil {
-		if ca, err = certauthority.New("impersonation-proxy-serving-ca", ServingLifetime); err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("serving Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
-	kp, err := ca.IssueServingCert([]string{host}, ServingLifetime)
+	cert, err := parsePair(data, host, s.now())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("serving Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
-	caPEM, caKey, err := ca.PEM()
-	if err != nil {
-		return nil, err
-	}
-	secret = secret.DeepCopy()
-	secret.Data = map[string][]byte{caCertKey: caPEM, caKeyKey: caKey, corev1.TLSCertKey: kp.CertPEM, corev1.TLSPrivateKeyKey: kp.KeyPEM}
-	if secret.ResourceVersion == "" {
-		_, err = secrets.Create(ctx, secret, metav1.CreateOptions{})
-	} else {
-		_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		// Another replica may have written it first; the next sync reads theirs.
-		return nil, fmt.Errorf("write serving Secret %s/%s: %w", s.Namespace, s.Name, err)
-	}
-	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	if err != nil {
-		return nil, err
-	}
-	return &servingCert{cert: &cert, caPEM: caPEM}, nil
+	return &servingCert{cert: cert, caPEM: data[caCertKey]}, nil
 }
 
 // fromSecret reads a kubernetes.io/tls Secret chosen by the admin.
@@ -118,8 +113,8 @@ func (s ServingCerts) fromSecret(ctx context.Context, spec *configv1alpha1.Imper
 	return &servingCert{cert: &cert, caPEM: caPEM}, nil
 }
 
-// parsePair loads tls.crt and tls.key and checks the certificate is valid for host.
-func parsePair(data map[string][]byte, host string) (*tls.Certificate, error) {
+// parsePair loads tls.crt and tls.key and checks the certificate is valid for host at now.
+func parsePair(data map[string][]byte, host string, now time.Time) (*tls.Certificate, error) {
 	cert, err := tls.X509KeyPair(data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey])
 	if err != nil {
 		return nil, err
@@ -128,7 +123,7 @@ func parsePair(data map[string][]byte, host string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if time.Now().After(leaf.NotAfter) {
+	if now.After(leaf.NotAfter) {
 		return nil, fmt.Errorf("serving certificate expired")
 	}
 	if ip := net.ParseIP(host); ip != nil {
