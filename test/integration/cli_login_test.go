@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,26 +25,8 @@ import (
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 )
 
-// cliBinary builds the selkie CLI once per run.
-func cliBinary(t testing.TB) string {
-	t.Helper()
-	cliBuild.Do(func() {
-		cliBuild.bin = filepath.Join(testWork, "selkie")
-		if out, err := exec.Command("go", "build", "-o", cliBuild.bin, testEnvRepoFileNoT("cmd/cli")).CombinedOutput(); err != nil {
-			cliBuild.err = fmt.Errorf("build selkie: %v\n%s", err, out)
-		}
-	})
-	if cliBuild.err != nil {
-		t.Fatal(cliBuild.err)
-	}
-	return cliBuild.bin
-}
-
-var cliBuild struct {
-	sync.Once
-	bin string
-	err error
-}
+// cliBinary is the selkie CLI that TestMain built.
+func cliBinary(testing.TB) string { return selkieBins.cli }
 
 // loginFixture is a supervisor federating Dex (fd1) and the concierge of workload
 // cluster 1 trusting it for one audience, with the group "seals" allowed to list

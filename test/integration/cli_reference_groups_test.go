@@ -61,14 +61,14 @@ func TestCLIWithReferenceAPIGroups(t *testing.T) {
 	}
 	sharedConcierge(t) // builds the binary
 	logFile := filepath.Join(t.TempDir(), "concierge.log")
-	_, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
+	proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 		"--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(port),
 		"--api-group-suffix", "pinniped.dev", "--impersonation-proxy=false",
 		"--cluster-signing-cert-file", cp.ClusterCA.CertFile, "--cluster-signing-key-file", cp.ClusterCA.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(proc.Stop)
 	dumpLog := func() string { data, _ := os.ReadFile(logFile); return string(data) }
 	if err := waitHealthy(ctx, port); err != nil {
 		t.Fatalf("concierge did not answer /healthz: %v\n%s", err, dumpLog())

@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/selkie-dev/selkie/test/env"
 )
 
 // conciergeNamespace is where the test concierge keeps its Secrets in the workload cluster.
@@ -27,10 +29,11 @@ const conciergeNamespace = "selkie-concierge"
 // concierge is a selkie-concierge process serving the workload cluster's aggregated API
 // through APIServices that point at its loopback port.
 type concierge struct {
-	cluster int    // index in testEnv.Clusters
-	logFile string // the process's JSON log (audit lines)
+	cluster int      // index in testEnv.Clusters
+	args    []string // the strategy arguments it was started with
+	logFile string   // the process's JSON log (audit lines)
 	port    int
-	proc    *exec.Cmd
+	proc    *env.Process
 }
 
 var concierges struct {
@@ -70,18 +73,17 @@ func conciergeOn(t testing.TB, cluster int, strategyArgs ...string) *concierge {
 	if err := concierges.errs[cluster]; err != nil {
 		t.Fatal(err)
 	}
+	// One concierge serves a cluster's APIServices, so a second one with other
+	// strategies cannot run beside it: say so rather than hand back the wrong one.
+	if !slices.Equal(c.args, strategyArgs) {
+		t.Fatalf("the concierge on cluster %d runs with strategy arguments %q; this test asked for %q", cluster, c.args, strategyArgs)
+	}
 	return c
 }
 
 func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
-	root := testEnvRepoFileNoT("")
-	bin := filepath.Join(testWork, "selkie-concierge")
-	if _, err := os.Stat(bin); err != nil {
-		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "concierge")).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build selkie-concierge: %v\n%s", err, out)
-		}
-	}
-	c := &concierge{cluster: cluster, logFile: filepath.Join(testWork, fmt.Sprintf("concierge-%d.log", cluster))}
+	bin := selkieBins.concierge
+	c := &concierge{cluster: cluster, args: slices.Clone(strategyArgs), logFile: filepath.Join(testWork, fmt.Sprintf("concierge-%d.log", cluster))}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -101,7 +103,7 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	if err := applyYAML(cl.Kubeconfig, install[0]); err != nil {
 		return nil, fmt.Errorf("install concierge objects: %w", err)
 	}
-	proc, stop, err := startConciergeProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
+	proc, err := startProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
 		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug",
 		"--impersonation-proxy=false", "--log-fingerprint-key-file", keyFile},
 		strategyArgs...)...)
@@ -109,7 +111,7 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 		return nil, err
 	}
 	c.proc = proc
-	cleanups = append(cleanups, stop)
+	cleanups = append(cleanups, proc.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := waitHealthy(ctx, c.port); err != nil {
@@ -209,34 +211,9 @@ func waitHealthy(ctx context.Context, port int) error {
 	}
 }
 
-// startConciergeProcess runs the concierge binary with args, logging to logFile; stop
-// ends it by PID (SIGTERM, then SIGKILL after 10 s). It dies with the test binary.
-func startConciergeProcess(bin, logFile string, args ...string) (*exec.Cmd, func(), error) {
-	logf, err := os.Create(logFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	proc := exec.Command(bin, args...)
-	proc.Stdout, proc.Stderr = logf, logf
-	proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := proc.Start(); err != nil {
-		logf.Close()
-		return nil, nil, err
-	}
-	done := make(chan struct{})
-	go func() { _ = proc.Wait(); close(done) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = proc.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = proc.Process.Kill()
-				<-done
-			}
-			logf.Close()
-		})
-	}
-	return proc, stop, nil
+// startProcess runs bin with args through env.StartProcess, logging to logFile (a path
+// ending in ".log"): Stop ends it by PID (SIGTERM, then SIGKILL), and it dies with the
+// test binary.
+func startProcess(bin, logFile string, args ...string) (*env.Process, error) {
+	return env.StartProcess(filepath.Dir(logFile), strings.TrimSuffix(filepath.Base(logFile), ".log"), bin, args...)
 }

@@ -69,15 +69,15 @@ func TestConciergeReplicasElectOneLeader(t *testing.T) {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		logFile := filepath.Join(t.TempDir(), fmt.Sprintf("replica-%d.log", i))
-		proc, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
+		proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 			"--kubeconfig", cluster.Kubeconfig, "--namespace", ns.Name, "--service-name", "selkie-ha",
 			"--credential-issuer", issuerName, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port), "--impersonation-proxy=false",
 			"--cluster-signing-cert-file", cluster.ClusterCACert, "--cluster-signing-key-file", cluster.ClusterCAKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(stop)
-		replicas = append(replicas, replica{log: logFile, stop: stop, pid: proc.Process.Pid})
+		t.Cleanup(proc.Stop)
+		replicas = append(replicas, replica{log: logFile, stop: proc.Stop, pid: proc.PID()})
 	}
 	// The leader is the replica whose log says it acquired the lease under the identity
 	// the Lease names now (a replica that loses the lease campaigns again, so "it once

@@ -82,14 +82,14 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	}
 
 	logFile := filepath.Join(t.TempDir(), "concierge-proxy.log")
-	_, stop, err := startConciergeProcess(filepath.Join(testWork, "selkie-concierge"), logFile, "serve",
+	proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 		"--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port), "--impersonation-proxy-port", strconv.Itoa(proxyPort),
 		"--csr-signing=false", "--log-level", "debug")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(proc.Stop)
 	dumpLog := func() string { data, _ := os.ReadFile(logFile); return string(data) }
 	if err := waitHealthy(ctx, port); err != nil {
 		t.Fatalf("concierge did not answer /healthz: %v\n%s", err, dumpLog())

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -58,6 +59,10 @@ func runMain(m *testing.M) int {
 		testEnv = env.Info{Kubectl: filepath.Join(bins.ControlPlane, "kubectl")}
 		return m.Run()
 	}
+	if err := buildSelkie(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
+		return 1
+	}
 	if path := os.Getenv("SELKIE_ENV_FILE"); path != "" {
 		info, err := env.LoadEnvFile(path)
 		if err != nil {
@@ -77,4 +82,28 @@ func runMain(m *testing.M) int {
 	defer e.Close()
 	testEnv = e.Info
 	return m.Run()
+}
+
+// selkieBins are the Selkie binaries the tests run as processes, built once by TestMain
+// into testWork (the in-cluster tests, which build an image, do not need them).
+var selkieBins struct{ cli, supervisor, concierge string }
+
+// buildSelkie builds the CLI, the supervisor and the concierge into testWork.
+func buildSelkie() error {
+	for _, b := range []struct {
+		path *string
+		name string
+		pkg  string
+	}{
+		{&selkieBins.cli, "selkie", "cmd/cli"},
+		{&selkieBins.supervisor, "selkie-supervisor", "cmd/supervisor"},
+		{&selkieBins.concierge, "selkie-concierge", "cmd/concierge"},
+	} {
+		bin := filepath.Join(testWork, b.name)
+		if out, err := exec.Command("go", "build", "-o", bin, testEnvRepoFileNoT(b.pkg)).CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", b.name, err, out)
+		}
+		*b.path = bin
+	}
+	return nil
 }

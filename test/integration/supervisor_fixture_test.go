@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,27 +40,8 @@ type supervisor struct {
 	t testing.TB
 }
 
-// supervisorBinary builds selkie-supervisor once per run.
-func supervisorBinary(t testing.TB) string {
-	t.Helper()
-	supervisorBuild.Do(func() {
-		bin := filepath.Join(testWork, "selkie-supervisor")
-		if out, err := exec.Command("go", "build", "-o", bin, testEnvRepoFileNoT("cmd/supervisor")).CombinedOutput(); err != nil {
-			supervisorBuild.err = fmt.Errorf("build selkie-supervisor: %v\n%s", err, out)
-		}
-		supervisorBuild.bin = bin
-	})
-	if supervisorBuild.err != nil {
-		t.Fatal(supervisorBuild.err)
-	}
-	return supervisorBuild.bin
-}
-
-var supervisorBuild struct {
-	sync.Once
-	bin string
-	err error
-}
+// supervisorBinary is the selkie-supervisor that TestMain built.
+func supervisorBinary(testing.TB) string { return selkieBins.supervisor }
 
 // startSupervisor creates a namespace and runs a supervisor for it on the reserved
 // address; extra args are appended to serve's flags.
@@ -109,10 +88,11 @@ func startSupervisor(t testing.TB, extra ...string) *supervisor {
 // func stops it (it also runs at cleanup).
 func (s *supervisor) startProcess(t testing.TB, bin, addr, logFile string) func() {
 	t.Helper()
-	_, stop, err := startConciergeProcess(bin, logFile, append([]string{"--https-address", addr}, s.args...)...)
+	proc, err := startProcess(bin, logFile, append([]string{"--https-address", addr}, s.args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := proc.Stop
 	s.t.Cleanup(stop)
 	client := s.clientVia(addr)
 	eventually(t, 30*time.Second, "the supervisor answers /healthz", func() (bool, error) {
