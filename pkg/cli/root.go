@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/selkie-dev/selkie/pkg/cli/kubeconfig"
-	"github.com/selkie-dev/selkie/pkg/cli/login"
+	"github.com/selkie-dev/selkie/pkg/cli/logincmd"
 	"github.com/selkie-dev/selkie/pkg/cli/logout"
 	"github.com/selkie-dev/selkie/pkg/cli/whoami"
 	buildinfo "github.com/selkie-dev/selkie/pkg/version"
@@ -25,6 +25,6 @@ func NewCommand() *cobra.Command {
 	}
 	get := &cobra.Command{Use: "get", Short: "Generate configuration for clusters", Args: cobra.NoArgs}
 	get.AddCommand(kubeconfig.NewCommand(kubeconfig.DefaultDeps()))
-	cmd.AddCommand(versioncmd.NewCommand("selkie", buildinfo.Get), login.NewCommand(login.DefaultDeps()), whoami.NewCommand(), logout.NewCommand(), get)
+	cmd.AddCommand(versioncmd.NewCommand("selkie", buildinfo.Get), logincmd.NewCommand(logincmd.DefaultDeps()), whoami.NewCommand(), logout.NewCommand(), get)
 	return cmd
 }

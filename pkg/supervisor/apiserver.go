@@ -20,7 +20,7 @@ import (
 	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientsecretrequest"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -46,7 +46,7 @@ func apiAddress(f *apiFlags) string {
 // runAPIServer serves clientsecretrequest.supervisor.<suffix> (OIDCClientSecretRequest) and
 // session.supervisor.<suffix> (SupervisorSession, over sessions) until ctx ends, with the
 // certificate and APIService handling the concierge uses.
-func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions session.Store, registry *upstream.Registry, log *slog.Logger) error {
+func runAPIServer(ctx context.Context, f *serveFlags, mgr ctrl.Manager, sessions sessionstore.Store, registry *upstream.Registry, log *slog.Logger) error {
 	group := suffix.Group(clientsecretv1alpha1.GroupName, f.suffix)
 	scheme, err := clientsecretrequest.NewScheme(group)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 func TestListenHTTPOnlyOnLoopbackOrUnixSocket(t *testing.T) {
@@ -101,8 +101,8 @@ func TestCacheLeavesSessionsOut(t *testing.T) {
 		t.Fatal("no field selector for Secrets")
 	}
 	for typ, want := range map[string]bool{
-		string(session.SessionSecretType):           false,
-		string(session.KeyringSecretType):           true,
+		string(sessionstore.SessionSecretType):           false,
+		string(sessionstore.KeyringSecretType):           true,
 		"kubernetes.io/tls":                         true,
 		"Opaque":                                    true,
 		"secrets.selkie.dev/federation-domain-jwks": true,

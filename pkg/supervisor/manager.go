@@ -23,7 +23,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	upstreamgithub "github.com/selkie-dev/selkie/pkg/supervisor/upstream/github"
 	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
@@ -39,7 +39,7 @@ func cacheOptions(namespace string) cache.Options {
 	return cache.Options{
 		DefaultNamespaces: map[string]cache.Config{namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermNotEqualSelector("type", string(session.SessionSecretType))},
+			&corev1.Secret{}: {Field: fields.OneTermNotEqualSelector("type", string(sessionstore.SessionSecretType))},
 		},
 	}
 }
@@ -47,7 +47,7 @@ func cacheOptions(namespace string) cache.Options {
 // newManager builds the controllers. Every replica runs all of them: each serves logins
 // from its own router and registry, and their writes (status, key Secrets) use
 // optimistic concurrency, so replicas converge without a leader.
-func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, router *federationdomain.Router, log *slog.Logger) (ctrl.Manager, *upstream.Registry, error) {
+func newManager(cfg *restclient.Config, f *serveFlags, store sessionstore.Store, router *federationdomain.Router, log *slog.Logger) (ctrl.Manager, *upstream.Registry, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, nil, err
@@ -108,8 +108,8 @@ func newManager(cfg *restclient.Config, f *serveFlags, store session.Store, rout
 // revokeUpstream revokes a session's upstream tokens through the provider that issued
 // them, if it is still configured: for the garbage collector (expired sessions) and the
 // SupervisorSession API (deleted sessions).
-func revokeUpstream(registry *upstream.Registry) func(ctx context.Context, s *session.Session) error {
-	return func(ctx context.Context, s *session.Session) error {
+func revokeUpstream(registry *upstream.Registry) func(ctx context.Context, s *sessionstore.Session) error {
+	return func(ctx context.Context, s *sessionstore.Session) error {
 		p, ok := registry.Get(upstream.Key{Kind: s.IdP.Kind, Name: s.IdP.Name})
 		if !ok || p.UID() != s.IdP.UID {
 			return nil

@@ -20,7 +20,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // DefaultSuffix is the API group suffix unless configured otherwise.
@@ -173,18 +173,18 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	secrets := kube.CoreV1().Secrets(f.namespace)
-	keyring, err := session.LoadKeyring(ctx, secrets, f.sessionKeySecret, time.Now)
+	keyring, err := sessionstore.LoadKeyring(ctx, secrets, f.sessionKeySecret, time.Now)
 	if err != nil {
 		return fmt.Errorf("session encryption keys: %w", err)
 	}
 	go keyring.RunReload(ctx, time.Minute, log.With("component", "session-keyring"))
-	store := session.NewSecretStore(secrets, keyring, session.WithLogger(log.With("component", "sessions")))
+	store := sessionstore.NewSecretStore(secrets, keyring, sessionstore.WithLogger(log.With("component", "sessions")))
 	router := &federationdomain.Router{}
 	mgr, registry, err := newManager(kubeCfg, f, store, router, log)
 	if err != nil {
 		return err
 	}
-	gc := &session.GC{Store: store, Interval: f.gcInterval, Log: log.With("component", "session-gc"),
+	gc := &sessionstore.GC{Store: store, Interval: f.gcInterval, Log: log.With("component", "session-gc"),
 		Revoke: revokeUpstream(registry)}
 	go gc.Run(ctx)
 	errc := make(chan error, 4)

@@ -21,7 +21,7 @@ import (
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/cli/internal/oidcclient"
-	"github.com/selkie-dev/selkie/pkg/cli/login"
+	"github.com/selkie-dev/selkie/pkg/cli/logincmd"
 )
 
 // golden reads testdata/name with its placeholders replaced.
@@ -47,7 +47,7 @@ func TestGoldenOIDCThroughTokenCredentialRequestAPI(t *testing.T) {
 		t.Errorf("kubeconfig (-want +got):\n%s", diff)
 	}
 	// The login command reads these arguments back with its own flags.
-	args, err := login.ParseOIDCArgs(execOf(t, parse(t, out)).Args)
+	args, err := logincmd.ParseOIDCArgs(execOf(t, parse(t, out)).Args)
 	if err != nil {
 		t.Fatalf("login oidc cannot parse the generated arguments: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/cli/cache"
 	"github.com/selkie-dev/selkie/pkg/cli/internal/oidcclient"
-	"github.com/selkie-dev/selkie/pkg/cli/login"
+	"github.com/selkie-dev/selkie/pkg/cli/logincmd"
 )
 
 type flagpole struct {
@@ -81,7 +81,7 @@ func run(ctx context.Context, out io.Writer, f *flagpole) error {
 		if user == nil || user.Exec == nil {
 			continue
 		}
-		args, err := login.ParseOIDCArgs(user.Exec.Args)
+		args, err := logincmd.ParseOIDCArgs(user.Exec.Args)
 		if err != nil {
 			continue // not a `login oidc` user
 		}
@@ -106,7 +106,7 @@ func run(ctx context.Context, out io.Writer, f *flagpole) error {
 
 // logoutOne revokes and forgets one context's login. Revocation is best effort: the
 // local entries go even when the supervisor cannot be reached.
-func logoutOne(ctx context.Context, out io.Writer, name string, args *login.OIDCArgs, rawArgs []string, cluster *clientcmdapi.Cluster) {
+func logoutOne(ctx context.Context, out io.Writer, name string, args *logincmd.OIDCArgs, rawArgs []string, cluster *clientcmdapi.Cluster) {
 	sessions := cache.NewSessionCache(args.SessionCache)
 	key := args.SessionKey()
 	if tokens := sessions.Get(key); tokens != nil && tokens.Refresh != nil {
@@ -127,7 +127,7 @@ func logoutOne(ctx context.Context, out io.Writer, name string, args *login.OIDC
 	fmt.Fprintf(out, "context %s: logged out\n", name)
 }
 
-func revoke(ctx context.Context, args *login.OIDCArgs, refreshToken string) error {
+func revoke(ctx context.Context, args *logincmd.OIDCArgs, refreshToken string) error {
 	httpClient, err := args.HTTPClient()
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -42,7 +42,7 @@ type Reconciler struct {
 	FDGroupVersion string
 	Registry       *upstream.Registry
 	Keys           *keys.Manager
-	Store          session.Store
+	Store          sessionstore.Store
 	Router         *Router
 	Lifetimes      oidcprovider.Lifetimes
 	Clients        oidcprovider.ClientLookup

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -41,11 +41,11 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authReq
 		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
 		return
 	}
-	s := &session.Session{
+	s := &sessionstore.Session{
 		ID: sid, Issuer: p.cfg.Issuer, ClientID: req.ClientID, GrantedScopes: req.Granted,
 		RedirectURI: req.RedirectURI, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
 		Expires: now.Add(p.cfg.Lifetimes.Code),
-		Code:    &session.Token{Hash: hash, Expires: now.Add(p.cfg.Lifetimes.Code)},
+		Code:    &sessionstore.Token{Hash: hash, Expires: now.Add(p.cfg.Lifetimes.Code)},
 	}
 	setIdentity(s, idp, id, username, groups, now)
 	if err := p.cfg.Store.Create(ctx, s); err != nil {
@@ -75,9 +75,9 @@ func (p *Provider) mapIdentity(ctx context.Context, idp *IdP, id *upstream.Ident
 }
 
 // setIdentity records who logged in, and when, in s.
-func setIdentity(s *session.Session, idp *IdP, id *upstream.Identity, username string, groups []string, now time.Time) {
+func setIdentity(s *sessionstore.Session, idp *IdP, id *upstream.Identity, username string, groups []string, now time.Time) {
 	s.AuthTime = now
-	s.IdP = session.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
+	s.IdP = sessionstore.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
 		Name: idp.Provider.Name(), UID: idp.Provider.UID()}
 	s.Subject = idp.Provider.DownstreamSubject(idp.DisplayName, id)
 	s.Username, s.Groups, s.AdditionalClaims = username, groups, id.AdditionalClaims

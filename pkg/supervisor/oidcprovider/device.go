@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // Device logins (RFC 8628, a Selkie extension: docs/wire-contract.md §5). The CLI asks for a
@@ -136,14 +136,14 @@ func (p *Provider) startDeviceGrant(ctx context.Context, client *Client, granted
 		expires := now.Add(deviceCodeLifetime)
 		// Until the user logs in, AuthTime is when the login started (the admin API shows
 		// it as the creation time) and there is no identity.
-		s := &session.Session{
+		s := &sessionstore.Session{
 			ID: sid, Issuer: p.cfg.Issuer, ClientID: client.ID, GrantedScopes: granted, AuthTime: now, Expires: expires.Add(deviceSessionGrace),
-			IdP: session.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
+			IdP: sessionstore.IdP{DisplayName: idp.DisplayName, Type: idp.Provider.Type(), Kind: kindOf(idp.Provider),
 				Name: idp.Provider.Name(), UID: idp.Provider.UID()},
-			DeviceGrant: &session.DeviceGrant{Status: session.DeviceGrantPending, CodeHash: hash, Expires: expires, Interval: devicePollInterval},
+			DeviceGrant: &sessionstore.DeviceGrant{Status: sessionstore.DeviceGrantPending, CodeHash: hash, Expires: expires, Interval: devicePollInterval},
 		}
 		err = p.cfg.Store.Create(ctx, s)
-		if errors.Is(err, session.ErrAlreadyExists) {
+		if errors.Is(err, sessionstore.ErrAlreadyExists) {
 			continue // the user code of a live session: draw another
 		}
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // devicePollLeeway forgives polls this much early: replicas' clocks differ a little, and
@@ -39,13 +39,13 @@ func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form 
 		refuse(newError(errInvalidGrant, "the device code is invalid or was already used"), "the device code was issued to another client")
 	case !now.Before(g.Expires):
 		refuse(newError(errExpiredToken, "the device code expired before the login was completed"), "the device code expired")
-	case g.Status == session.DeviceGrantDenied:
+	case g.Status == sessionstore.DeviceGrantDenied:
 		// Final: the session held no identity and goes now.
-		if err := p.cfg.Store.Delete(ctx, s.ID, s.ResourceVersion); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrConflict) {
+		if err := p.cfg.Store.Delete(ctx, s.ID, s.ResourceVersion); err != nil && !errors.Is(err, sessionstore.ErrNotFound) && !errors.Is(err, sessionstore.ErrConflict) {
 			p.log.ErrorContext(ctx, "could not delete a denied device session", "session", s.ID, "error", err)
 		}
 		refuse(newError(errAccessDenied, "the login was denied or failed"), "the device grant was denied")
-	case g.Status == session.DeviceGrantApproved:
+	case g.Status == sessionstore.DeviceGrantApproved:
 		p.collectDevice(w, r, s, client)
 	default:
 		p.pollPending(w, r, s)
@@ -55,7 +55,7 @@ func (p *Provider) deviceCodeGrant(w http.ResponseWriter, r *http.Request, form 
 // pollPending answers a poll of a pending grant: authorization_pending, or slow_down
 // (and a longer interval from now on) when it came too early. Polls are tracked in this
 // replica's memory, not in the session: a poll writes nothing, however fast it comes.
-func (p *Provider) pollPending(w http.ResponseWriter, _ *http.Request, s *session.Session) {
+func (p *Provider) pollPending(w http.ResponseWriter, _ *http.Request, s *sessionstore.Session) {
 	g := s.DeviceGrant
 	if p.cfg.Limits.polls.poll(s.ID, p.cfg.Clock(), s.Expires, g.Interval) {
 		newError(errSlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests").write(w)
@@ -110,7 +110,7 @@ const pollTrackerPrune = 1024
 
 // collectDevice issues the tokens of an approved grant and removes the grant, so that the
 // device code works once.
-func (p *Provider) collectDevice(w http.ResponseWriter, r *http.Request, s *session.Session, client *Client) {
+func (p *Provider) collectDevice(w http.ResponseWriter, r *http.Request, s *sessionstore.Session, client *Client) {
 	ctx := r.Context()
 	s.DeviceGrant = nil
 	s.Expires = s.AuthTime.Add(p.sessionLifetime(s))
@@ -120,7 +120,7 @@ func (p *Provider) collectDevice(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
-		if errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound) {
+		if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
 			newError(errInvalidGrant, "the device code is invalid or was already used").write(w) // collected concurrently
 			return
 		}

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -75,7 +75,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := p.cfg.Store.Get(ctx, p.deviceSessionID(code))
 	switch {
-	case errors.Is(err, session.ErrNotFound):
+	case errors.Is(err, sessionstore.ErrNotFound):
 		l.userCodeFailures.Fail(addr)
 		p.audit(ctx, "device code refused", "reason", "unknown user code")
 		p.deviceForm(w, r, http.StatusBadRequest, "", deviceCodeInvalid)
@@ -86,7 +86,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idp, found := p.idp(s.IdP.DisplayName)
-	if g := s.DeviceGrant; s.Issuer != p.cfg.Issuer || g == nil || g.Status != session.DeviceGrantPending || !now.Before(g.Expires) ||
+	if g := s.DeviceGrant; s.Issuer != p.cfg.Issuer || g == nil || g.Status != sessionstore.DeviceGrantPending || !now.Before(g.Expires) ||
 		!found || idp.Provider.UID() != s.IdP.UID {
 		l.userCodeFailures.Fail(addr)
 		p.audit(ctx, "device code refused", "session", s.ID, "reason", "not a pending device grant of this domain")
@@ -103,18 +103,18 @@ func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *au
 	ctx := r.Context()
 	now := p.cfg.Clock()
 	usable := true
-	err := p.updateDevice(ctx, req.DeviceSessionID, func(s *session.Session) bool {
+	err := p.updateDevice(ctx, req.DeviceSessionID, func(s *sessionstore.Session) bool {
 		g := s.DeviceGrant
-		usable = g != nil && g.Status == session.DeviceGrantPending && now.Before(g.Expires) &&
+		usable = g != nil && g.Status == sessionstore.DeviceGrantPending && now.Before(g.Expires) &&
 			s.IdP.DisplayName == idp.DisplayName && s.IdP.UID == idp.Provider.UID()
 		if usable {
 			setIdentity(s, idp, id, username, groups, now)
-			g.Status = session.DeviceGrantApproved
+			g.Status = sessionstore.DeviceGrantApproved
 		}
 		return usable
 	})
 	switch {
-	case errors.Is(err, session.ErrNotFound) || err == nil && !usable:
+	case errors.Is(err, sessionstore.ErrNotFound) || err == nil && !usable:
 		p.audit(ctx, "device login failed", "session", req.DeviceSessionID, "idp", idp.DisplayName, "reason", "the device grant expired or is no longer pending")
 		pages.DeviceResult(w, http.StatusBadRequest, false, "the code expired before the login finished.")
 	case err != nil:
@@ -131,14 +131,14 @@ func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *au
 // poll gets access_denied) and the browser shows why.
 func (p *Provider) denyDevice(w http.ResponseWriter, r *http.Request, req *authRequest, e *oauthError) {
 	ctx := r.Context()
-	err := p.updateDevice(ctx, req.DeviceSessionID, func(s *session.Session) bool {
-		if s.DeviceGrant == nil || s.DeviceGrant.Status != session.DeviceGrantPending {
+	err := p.updateDevice(ctx, req.DeviceSessionID, func(s *sessionstore.Session) bool {
+		if s.DeviceGrant == nil || s.DeviceGrant.Status != sessionstore.DeviceGrantPending {
 			return false
 		}
-		s.DeviceGrant.Status = session.DeviceGrantDenied
+		s.DeviceGrant.Status = sessionstore.DeviceGrantDenied
 		return true
 	})
-	if err != nil && !errors.Is(err, session.ErrNotFound) {
+	if err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
 		p.log.ErrorContext(ctx, "could not deny a device grant", "session", req.DeviceSessionID, "error", err)
 	}
 	p.audit(ctx, "device login denied", "session", req.DeviceSessionID, "idp", req.IDPName, "reason", e.Description)
@@ -151,20 +151,20 @@ const maxDeviceUpdateAttempts = 5
 
 // updateDevice applies change to the device session id of this domain and stores it,
 // reading again on a conflict; change returns false to leave the session as it is.
-func (p *Provider) updateDevice(ctx context.Context, id string, change func(*session.Session) bool) error {
+func (p *Provider) updateDevice(ctx context.Context, id string, change func(*sessionstore.Session) bool) error {
 	var err error
 	for range maxDeviceUpdateAttempts {
-		var s *session.Session
+		var s *sessionstore.Session
 		if s, err = p.cfg.Store.Get(ctx, id); err != nil {
 			return err
 		}
 		if s.Issuer != p.cfg.Issuer {
-			return session.ErrNotFound
+			return sessionstore.ErrNotFound
 		}
 		if !change(s) {
 			return nil
 		}
-		if err = p.cfg.Store.Update(ctx, s); !errors.Is(err, session.ErrConflict) {
+		if err = p.cfg.Store.Update(ctx, s); !errors.Is(err, sessionstore.ErrConflict) {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 )
 
@@ -172,7 +172,7 @@ func TestDeviceAuthorizationEndpoint(t *testing.T) {
 			}
 		})
 	}
-	if sessions, _ := f.p.cfg.Store.List(context.Background(), session.ListOptions{}); len(sessions) != 0 {
+	if sessions, _ := f.p.cfg.Store.List(context.Background(), sessionstore.ListOptions{}); len(sessions) != 0 {
 		t.Errorf("refused requests stored %d sessions", len(sessions))
 	}
 	t.Run("legacy mode needs no IdP name", func(t *testing.T) {

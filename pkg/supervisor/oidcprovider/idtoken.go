@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // idTokenClaims are the claims of docs/wire-contract.md §2.8.
@@ -42,7 +42,7 @@ type idTokenRequest struct {
 }
 
 // mintIDToken signs an ID token for s.
-func (p *Provider) mintIDToken(s *session.Session, req idTokenRequest) (string, error) {
+func (p *Provider) mintIDToken(s *sessionstore.Session, req idTokenRequest) (string, error) {
 	now := p.cfg.Clock()
 	jti, err := randomString(p.cfg.Rand, 16)
 	if err != nil {

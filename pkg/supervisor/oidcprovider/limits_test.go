@@ -14,21 +14,21 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // writeCountingStore counts session writes.
 type writeCountingStore struct {
-	session.Store
+	sessionstore.Store
 	writes atomic.Int32
 }
 
-func (s *writeCountingStore) Create(ctx context.Context, x *session.Session) error {
+func (s *writeCountingStore) Create(ctx context.Context, x *sessionstore.Session) error {
 	s.writes.Add(1)
 	return s.Store.Create(ctx, x)
 }
 
-func (s *writeCountingStore) Update(ctx context.Context, x *session.Session) error {
+func (s *writeCountingStore) Update(ctx context.Context, x *sessionstore.Session) error {
 	s.writes.Add(1)
 	return s.Store.Update(ctx, x)
 }

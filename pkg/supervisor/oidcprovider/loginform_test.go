@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -133,7 +133,7 @@ func TestLoginFormFlow(t *testing.T) {
 	if status != http.StatusOK || tokens["id_token"] == nil || tokens["refresh_token"] == nil {
 		t.Fatalf("code exchange: %d %v", status, tokens)
 	}
-	sessions, _ := p.cfg.Store.List(context.Background(), session.ListOptions{})
+	sessions, _ := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{})
 	if len(sessions) != 1 || sessions[0].Username != "alice" || sessions[0].IdP.Kind != upstream.KindLDAP || sessions[0].IdP.DisplayName != "ldap" ||
 		sessions[0].Subject != "https://up?idpName=ldap&sub=s1" {
 		t.Errorf("sessions %+v", sessions)
@@ -197,7 +197,7 @@ func TestLoginFormBadInput(t *testing.T) {
 			t.Errorf("callback with a login form state: %d %s", w.Code, w.Body)
 		}
 	})
-	if sessions, _ := p.cfg.Store.List(context.Background(), session.ListOptions{}); len(sessions) != 0 {
+	if sessions, _ := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{}); len(sessions) != 0 {
 		t.Errorf("bad requests stored %d sessions", len(sessions))
 	}
 }

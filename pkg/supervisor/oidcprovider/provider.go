@@ -16,7 +16,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -88,7 +88,7 @@ type Config struct {
 	TokenKey           []byte
 	StateSigningKey    []byte
 	StateEncryptionKey []byte
-	Store              session.Store
+	Store              sessionstore.Store
 	// Clients finds OIDCClients; nil allows only the CLI client.
 	Clients   ClientLookup
 	Lifetimes Lifetimes
@@ -150,7 +150,7 @@ func New(cfg Config) (*Provider, error) {
 	log := cfg.Log.With("federationDomain", cfg.Issuer)
 	p := &Provider{cfg: cfg, issuer: issuer, path: strings.TrimSuffix(issuer.Path, "/"),
 		tokens: tokenMinter{key: cfg.TokenKey, random: cfg.Rand}, state: state, log: log}
-	p.upstream = newUpstreamKeeper(func() session.Store { return p.cfg.Store }, cfg.Clock, func(id string, err error) {
+	p.upstream = newUpstreamKeeper(func() sessionstore.Store { return p.cfg.Store }, cfg.Clock, func(id string, err error) {
 		log.Warn("gave up storing the upstream tokens of a refreshed session: its next refresh may fail upstream",
 			"session", id, "error", err)
 	})

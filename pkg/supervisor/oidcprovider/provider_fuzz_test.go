@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -57,7 +57,7 @@ func newFuzzProvider(tb testing.TB) *Provider {
 		IdPs: []IdP{{DisplayName: "corp", Provider: &fuzzIdP{fakeIdP{groups: []string{"b", "a"}}}},
 			{DisplayName: "browser", Provider: &redirectIdP{}}, {DisplayName: "ldap", Provider: &formIdP{}}},
 		Keys: func() *keys.Set { return set }, TokenKey: key, StateSigningKey: key, StateEncryptionKey: key,
-		Store: session.NewMemoryStore(),
+		Store: sessionstore.NewMemoryStore(),
 		Clients: func(_ context.Context, id string) (*Client, error) {
 			if id != fuzzAppClientID {
 				return nil, ErrUnknownClient
@@ -316,13 +316,13 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		if headers&2 != 0 {
 			r.Header.Set(headerPassword, secret)
 		}
-		before, err := p.cfg.Store.List(context.Background(), session.ListOptions{})
+		before, err := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w := httptest.NewRecorder()
 		p.ServeHTTP(w, r)
-		after, err := p.cfg.Store.List(context.Background(), session.ListOptions{})
+		after, err := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

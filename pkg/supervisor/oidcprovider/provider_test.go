@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -64,7 +64,7 @@ func newTestProvider(t *testing.T) (*Provider, *fakeIdP) {
 	idp := &fakeIdP{groups: []string{"b", "a", "a"}}
 	key := strings.Repeat("k", 32)
 	p, err := New(Config{Issuer: issuer, IdPs: []IdP{{DisplayName: "corp", Provider: idp}}, Keys: func() *keys.Set { return set },
-		TokenKey: []byte(key), StateSigningKey: []byte(key), StateEncryptionKey: []byte(key), Store: session.NewMemoryStore()})
+		TokenKey: []byte(key), StateSigningKey: []byte(key), StateEncryptionKey: []byte(key), Store: sessionstore.NewMemoryStore()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestAuthorizeBadInput(t *testing.T) {
 			}
 		})
 	}
-	sessions, _ := p.cfg.Store.List(context.Background(), session.ListOptions{})
+	sessions, _ := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{})
 	if len(sessions) != 0 {
 		t.Errorf("bad requests stored %d sessions", len(sessions))
 	}

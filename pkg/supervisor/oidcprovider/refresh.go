@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -67,7 +67,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
-		if errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound) {
+		if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
 			invalid.write(w) // refreshed, revoked or ended concurrently
 			return
 		}
@@ -90,7 +90,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 // revalidate asks the upstream who the user is now, re-runs the transforms and updates s;
 // the user must still exist with the same upstream subject and downstream username. It
 // returns the group-change warnings.
-func (p *Provider) revalidate(r *http.Request, s *session.Session) ([]string, error) {
+func (p *Provider) revalidate(r *http.Request, s *sessionstore.Session) ([]string, error) {
 	ctx := r.Context()
 	idp, ok := p.idp(s.IdP.DisplayName)
 	if !ok || idp.Provider.UID() != s.IdP.UID {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // revoke handles POST /oauth2/revoke (RFC 7009, a Selkie extension): a refresh token
@@ -51,10 +51,10 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	i := slices.IndexFunc(s.AccessTokens, func(t session.Token) bool { return p.tokens.matches(secret, t.Hash) })
+	i := slices.IndexFunc(s.AccessTokens, func(t sessionstore.Token) bool { return p.tokens.matches(secret, t.Hash) })
 	if i >= 0 {
 		s.AccessTokens = slices.Delete(s.AccessTokens, i, i+1)
-		if err := p.cfg.Store.Update(ctx, s); err != nil && !errors.Is(err, session.ErrNotFound) {
+		if err := p.cfg.Store.Update(ctx, s); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
 			p.storeError(ctx, w, err)
 			return
 		}

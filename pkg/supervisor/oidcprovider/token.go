@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -171,7 +171,7 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, form url.Va
 		return
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
-		if errors.Is(err, session.ErrConflict) { // redeemed concurrently: a replay
+		if errors.Is(err, sessionstore.ErrConflict) { // redeemed concurrently: a replay
 			p.endSession(ctx, s, "authorization code redeemed concurrently")
 			invalid.write(w)
 			return
@@ -198,7 +198,7 @@ func validVerifier(v string) bool {
 
 // issueTokens adds a new access token (and refresh token, with offline_access) to s and
 // builds the answer, with an ID token when openid was granted.
-func (p *Provider) issueTokens(s *session.Session, client *Client, nonce string) (*tokenResponse, *oauthError) {
+func (p *Provider) issueTokens(s *sessionstore.Session, client *Client, nonce string) (*tokenResponse, *oauthError) {
 	now := p.cfg.Clock()
 	at, atHash, err := p.tokens.mint(prefixAccess, s.ID)
 	if err != nil {
@@ -211,14 +211,14 @@ func (p *Provider) issueTokens(s *session.Session, client *Client, nonce string)
 		}
 	}
 	atLifetime := p.cfg.Lifetimes.AccessToken
-	s.AccessTokens = append(live, session.Token{Hash: atHash, Expires: now.Add(atLifetime)})
+	s.AccessTokens = append(live, sessionstore.Token{Hash: atHash, Expires: now.Add(atLifetime)})
 	resp := &tokenResponse{AccessToken: at, ExpiresIn: int64(atLifetime / time.Second), Scope: strings.Join(s.GrantedScopes, " "), TokenType: "bearer"}
 	if slices.Contains(s.GrantedScopes, ScopeOfflineAccess) {
 		rt, rtHash, err := p.tokens.mint(prefixRefresh, s.ID)
 		if err != nil {
 			return nil, newError(errServerError, "could not issue tokens")
 		}
-		s.RefreshToken = &session.Token{Hash: rtHash, Expires: s.Expires}
+		s.RefreshToken = &sessionstore.Token{Hash: rtHash, Expires: s.Expires}
 		resp.RefreshToken = rt
 	}
 	if slices.Contains(s.GrantedScopes, ScopeOpenID) {
@@ -237,14 +237,14 @@ func (p *Provider) issueTokens(s *session.Session, client *Client, nonce string)
 }
 
 // sessionForToken finds the session a token names, in this FederationDomain.
-func (p *Provider) sessionForToken(ctx context.Context, prefix, token, code string) (*session.Session, string, *oauthError) {
+func (p *Provider) sessionForToken(ctx context.Context, prefix, token, code string) (*sessionstore.Session, string, *oauthError) {
 	invalid := newError(code, "the token is invalid or expired")
 	sid, secret, ok := p.tokens.parse(prefix, token)
 	if !ok {
 		return nil, "", invalid
 	}
 	s, err := p.cfg.Store.Get(ctx, sid)
-	if errors.Is(err, session.ErrNotFound) {
+	if errors.Is(err, sessionstore.ErrNotFound) {
 		return nil, "", invalid
 	}
 	if err != nil {
@@ -258,7 +258,7 @@ func (p *Provider) sessionForToken(ctx context.Context, prefix, token, code stri
 }
 
 // sessionLifetime is the IdP's session lifetime if it sets one, else the domain's.
-func (p *Provider) sessionLifetime(s *session.Session) time.Duration {
+func (p *Provider) sessionLifetime(s *sessionstore.Session) time.Duration {
 	if idp, ok := p.idp(s.IdP.DisplayName); ok && idp.SessionLifetime > 0 {
 		return idp.SessionLifetime
 	}
@@ -266,8 +266,8 @@ func (p *Provider) sessionLifetime(s *session.Session) time.Duration {
 }
 
 // endSession deletes s and asks its upstream to revoke its tokens, best effort.
-func (p *Provider) endSession(ctx context.Context, s *session.Session, reason string) {
-	if err := p.cfg.Store.Delete(ctx, s.ID, ""); err != nil && !errors.Is(err, session.ErrNotFound) {
+func (p *Provider) endSession(ctx context.Context, s *sessionstore.Session, reason string) {
+	if err := p.cfg.Store.Delete(ctx, s.ID, ""); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
 		p.log.ErrorContext(ctx, "could not end a session", "session", s.ID, "error", err)
 	}
 	p.audit(ctx, "session ended", "session", s.ID, "reason", reason)

@@ -12,16 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // countingStore counts session reads.
 type countingStore struct {
-	session.Store
+	sessionstore.Store
 	gets atomic.Int32
 }
 
-func (s *countingStore) Get(ctx context.Context, id string) (*session.Session, error) {
+func (s *countingStore) Get(ctx context.Context, id string) (*sessionstore.Session, error) {
 	s.gets.Add(1)
 	return s.Store.Get(ctx, id)
 }

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // keptUpstream is upstream data that a refresh obtained but could not store: the
@@ -29,14 +29,14 @@ type keptUpstream struct {
 type upstreamKeeper struct {
 	mu      sync.Mutex
 	kept    map[string]*keptUpstream
-	store   func() session.Store
+	store   func() sessionstore.Store
 	clock   func() time.Time
 	retry   time.Duration // first pause between write attempts; it doubles up to 5 s
 	keepFor time.Duration
 	onGive  func(id string, err error) // called when the writer gives up
 }
 
-func newUpstreamKeeper(store func() session.Store, now func() time.Time, onGive func(string, error)) *upstreamKeeper {
+func newUpstreamKeeper(store func() sessionstore.Store, now func() time.Time, onGive func(string, error)) *upstreamKeeper {
 	return &upstreamKeeper{kept: map[string]*keptUpstream{}, store: store, clock: now, retry: 250 * time.Millisecond,
 		keepFor: 10 * time.Minute, onGive: onGive}
 }
@@ -131,7 +131,7 @@ func (k *upstreamKeeper) tryWrite(id string, e *keptUpstream) (done bool, err er
 	defer cancel()
 	s, err := k.store().Get(ctx, id)
 	switch {
-	case errors.Is(err, session.ErrNotFound):
+	case errors.Is(err, sessionstore.ErrNotFound):
 		return finish()
 	case err != nil:
 		return false, err
@@ -140,7 +140,7 @@ func (k *upstreamKeeper) tryWrite(id string, e *keptUpstream) (done bool, err er
 	}
 	s.UpstreamData = to
 	if err := k.store().Update(ctx, s); err != nil {
-		if errors.Is(err, session.ErrNotFound) {
+		if errors.Is(err, sessionstore.ErrNotFound) {
 			return finish()
 		}
 		return false, err // a conflict too: the next attempt reads the session again

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -50,12 +50,12 @@ func (f *rotatingIdP) Refresh(_ context.Context, prev *upstream.Identity) (*upst
 
 // failingStore fails the next n updates as an unreachable API server would.
 type failingStore struct {
-	session.Store
+	sessionstore.Store
 	mu   sync.Mutex
 	fail int
 }
 
-func (s *failingStore) Update(ctx context.Context, x *session.Session) error {
+func (s *failingStore) Update(ctx context.Context, x *sessionstore.Session) error {
 	s.mu.Lock()
 	fail := s.fail > 0
 	if fail {
@@ -110,7 +110,7 @@ func TestRefreshKeepsUpstreamTokensTheStoreCouldNotTake(t *testing.T) {
 	store.failNext(0)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		sessions, err := store.List(context.Background(), session.ListOptions{})
+		sessions, err := store.List(context.Background(), sessionstore.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 func slogJSON(w io.Writer) *slog.Logger {
@@ -96,7 +96,7 @@ func TestDeleteRevokeFails(t *testing.T) {
 	if _, deleted, err := f.rest.Delete(requestContext(ns), idBob, nil, nil); err != nil || !deleted {
 		t.Fatalf("Delete = %v, %v", deleted, err)
 	}
-	if _, err := f.store.Get(context.Background(), idBob); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.store.Get(context.Background(), idBob); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("session still stored: %v", err)
 	}
 	lines := logLines(t, f.log)
@@ -108,7 +108,7 @@ func TestDeleteRevokeFails(t *testing.T) {
 // refreshingStore changes a session (as a concurrent refresh does, rotating its
 // upstream tokens) right before the first Delete of it.
 type refreshingStore struct {
-	session.Store
+	sessionstore.Store
 	done bool
 }
 
@@ -132,18 +132,18 @@ func (s *refreshingStore) Delete(ctx context.Context, id, resourceVersion string
 // resourceVersion precondition (409).
 func TestDeleteConcurrentRefresh(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, false, func(s session.Store) session.Store { return &refreshingStore{Store: s} })
+	f := newFixture(t, false, func(s sessionstore.Store) sessionstore.Store { return &refreshingStore{Store: s} })
 	if _, _, err := f.rest.Delete(requestContext(ns), idBob, nil, &metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.Get(context.Background(), idBob); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.store.Get(context.Background(), idBob); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("session still stored: %v", err)
 	}
 	if len(f.revoked) != 1 || string(f.revoked[0]) != "rotated-upstream-tokens" {
 		t.Errorf("revoked %q, want the rotated tokens", f.revoked)
 	}
 
-	f = newFixture(t, false, func(s session.Store) session.Store { return &refreshingStore{Store: s} })
+	f = newFixture(t, false, func(s sessionstore.Store) sessionstore.Store { return &refreshingStore{Store: s} })
 	current, err := f.store.Get(context.Background(), idBob)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 
 	sessionapis "github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 const (
@@ -35,13 +35,13 @@ const (
 // Config configures NewREST.
 type Config struct {
 	// Store holds the sessions: the store the FederationDomains' providers use.
-	Store session.Store
+	Store sessionstore.Store
 	// Namespace is the supervisor's namespace, the only one that has sessions.
 	Namespace string
 	// Group is the API group, session.supervisor.<suffix>.
 	Group string
 	// Revoke revokes a deleted session's upstream tokens, best effort (nil: never).
-	Revoke func(ctx context.Context, s *session.Session) error
+	Revoke func(ctx context.Context, s *sessionstore.Session) error
 	// LogUserInfo puts the sessions' usernames in the audit lines; off, only their
 	// keyed fingerprint.
 	LogUserInfo bool
@@ -138,7 +138,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 		if err != nil {
 			return nil, r.internal(ctx, "", "could not list the sessions", err)
 		}
-		slices.SortFunc(sessions, func(a, b *session.Session) int {
+		slices.SortFunc(sessions, func(a, b *sessionstore.Session) int {
 			return cmp.Or(a.AuthTime.Compare(b.AuthTime), cmp.Compare(a.ID, b.ID))
 		})
 		for _, s := range sessions {
@@ -194,7 +194,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 // refresh in between may have rotated the upstream tokens. A request without a
 // resourceVersion precondition reads again when that happens; one with it gets a 409.
 // On a dry run it deletes nothing.
-func (r *REST) deleteFromStore(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (*session.Session, *sessionapis.SupervisorSession, error) {
+func (r *REST) deleteFromStore(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (*sessionstore.Session, *sessionapis.SupervisorSession, error) {
 	for attempt := 1; ; attempt++ {
 		s, err := r.cfg.Store.Get(ctx, name)
 		if err != nil {
@@ -216,7 +216,7 @@ func (r *REST) deleteFromStore(ctx context.Context, name string, deleteValidatio
 		if err == nil {
 			return s, obj, nil
 		}
-		retry := errors.Is(err, session.ErrConflict) && attempt < deleteAttempts &&
+		retry := errors.Is(err, sessionstore.ErrConflict) && attempt < deleteAttempts &&
 			(options.Preconditions == nil || options.Preconditions.ResourceVersion == nil)
 		if !retry {
 			return nil, nil, r.storeError(ctx, name, "could not delete the session", err)
@@ -251,9 +251,9 @@ func (r *REST) checkNamespace(ctx context.Context) error {
 // rest a 500 that does not repeat it.
 func (r *REST) storeError(ctx context.Context, name, msg string, err error) error {
 	switch {
-	case errors.Is(err, session.ErrNotFound):
+	case errors.Is(err, sessionstore.ErrNotFound):
 		return apierrors.NewNotFound(r.gr, name)
-	case errors.Is(err, session.ErrConflict):
+	case errors.Is(err, sessionstore.ErrConflict):
 		return apierrors.NewConflict(r.gr, name, errors.New("the session changed meanwhile; try again"))
 	}
 	return r.internal(ctx, name, msg, err)
@@ -266,7 +266,7 @@ func (r *REST) internal(ctx context.Context, name, msg string, err error) error 
 }
 
 // toObject is the API view of s: no tokens, hashes or upstream data.
-func (r *REST) toObject(s *session.Session) *sessionapis.SupervisorSession {
+func (r *REST) toObject(s *sessionstore.Session) *sessionapis.SupervisorSession {
 	return &sessionapis.SupervisorSession{
 		ObjectMeta: metav1.ObjectMeta{Name: s.ID, Namespace: r.cfg.Namespace, ResourceVersion: s.ResourceVersion,
 			CreationTimestamp: metav1.NewTime(s.AuthTime)},

@@ -24,7 +24,7 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	sessionapis "github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
 )
 
@@ -43,7 +43,7 @@ const (
 var authTime = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	store   session.Store
+	store   sessionstore.Store
 	rest    *sessionapi.REST
 	log     *bytes.Buffer
 	revoked [][]byte
@@ -52,10 +52,10 @@ type fixture struct {
 }
 
 // newFixture stores three sessions: alice at fd1 and fd2, bob at fd1.
-func newFixture(t *testing.T, logUserInfo bool, wrap func(session.Store) session.Store) *fixture {
+func newFixture(t *testing.T, logUserInfo bool, wrap func(sessionstore.Store) sessionstore.Store) *fixture {
 	t.Helper()
-	f := &fixture{store: session.NewMemoryStore(), log: &bytes.Buffer{}}
-	for i, s := range []*session.Session{
+	f := &fixture{store: sessionstore.NewMemoryStore(), log: &bytes.Buffer{}}
+	for i, s := range []*sessionstore.Session{
 		newSession(idAlice1, issuer1, "alice@example.com", 0),
 		newSession(idAlice2, issuer2, "alice@example.com", time.Minute),
 		newSession(idBob, issuer1, "bob@example.com", 2*time.Minute),
@@ -70,20 +70,20 @@ func newFixture(t *testing.T, logUserInfo bool, wrap func(session.Store) session
 	}
 	f.rest = sessionapi.NewREST(sessionapi.Config{Store: store, Namespace: ns, Group: group, LogUserInfo: logUserInfo,
 		Log: slogJSON(f.log), Clock: func() time.Time { return authTime.Add(time.Hour) },
-		Revoke: func(_ context.Context, s *session.Session) error {
+		Revoke: func(_ context.Context, s *sessionstore.Session) error {
 			f.revoked = append(f.revoked, s.UpstreamData)
 			return f.revokeErr
 		}})
 	return f
 }
 
-func newSession(id, iss, username string, after time.Duration) *session.Session {
-	return &session.Session{ID: id, Issuer: iss, ClientID: "pinniped-cli", GrantedScopes: []string{"openid", "offline_access"},
+func newSession(id, iss, username string, after time.Duration) *sessionstore.Session {
+	return &sessionstore.Session{ID: id, Issuer: iss, ClientID: "pinniped-cli", GrantedScopes: []string{"openid", "offline_access"},
 		AuthTime: authTime.Add(after), Expires: authTime.Add(after + 9*time.Hour),
-		IdP:     session.IdP{DisplayName: "dex", Type: "oidc", Kind: "OIDCIdentityProvider", Name: "dex-idp", UID: "uid-1"},
+		IdP:     sessionstore.IdP{DisplayName: "dex", Type: "oidc", Kind: "OIDCIdentityProvider", Name: "dex-idp", UID: "uid-1"},
 		Subject: iss + "?idpName=dex&sub=" + username, Username: username, Groups: []string{"devs"},
 		UpstreamUsername: username, UpstreamSubject: "upstream-" + username, UpstreamData: []byte("upstream-tokens-of-" + id),
-		RefreshToken: &session.Token{Hash: []byte("refresh-hash"), Expires: authTime.Add(9 * time.Hour)}}
+		RefreshToken: &sessionstore.Token{Hash: []byte("refresh-hash"), Expires: authTime.Add(9 * time.Hour)}}
 }
 
 // requestContext is a request in namespace by an administrator, with an audit ID.
@@ -240,7 +240,7 @@ func TestDelete(t *testing.T) {
 	if s, ok := validated.(*sessionapis.SupervisorSession); !ok || s.Name != idAlice1 {
 		t.Errorf("admission saw %v", validated)
 	}
-	if _, err := f.store.Get(context.Background(), idAlice1); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.store.Get(context.Background(), idAlice1); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("the session is still stored: %v", err)
 	}
 	if diff := cmp.Diff([][]byte{[]byte("upstream-tokens-of-" + idAlice1)}, f.revoked); diff != "" {

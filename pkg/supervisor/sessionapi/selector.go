@@ -10,15 +10,15 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	sessionv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/session/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/session"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 // listOptions maps the field selectors status.username=<u> and status.issuer=<i> to
 // the store's filters. Label selectors, other fields, other operators, empty values
 // and two different values for one field are a 400: the store could not honour them,
 // and answering with more sessions than asked for would mislead an administrator.
-func listOptions(options *metainternalversion.ListOptions) (session.ListOptions, error) {
-	var out session.ListOptions
+func listOptions(options *metainternalversion.ListOptions) (sessionstore.ListOptions, error) {
+	var out sessionstore.ListOptions
 	if options == nil {
 		return out, nil
 	}

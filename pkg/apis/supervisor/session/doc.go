@@ -6,7 +6,7 @@
 //
 // The supervisor's aggregated API server works on these types; clients use the
 // versioned types in the v1alpha1 package. The REST storage lives elsewhere, and so
-// does the session store (pkg/supervisor/session).
+// does the session store (pkg/supervisor/sessionstore).
 //
 // +k8s:deepcopy-gen=package
 // +groupName=session.supervisor.selkie.dev
