@@ -232,7 +232,6 @@ func startProxyConcierge(t *testing.T) (string, *configv1alpha1.ImpersonationPro
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sharedConcierge(t) // builds the binary
 	logFile := filepath.Join(t.TempDir(), "concierge-proxy.log")
 	proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 		"--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1",

@@ -59,7 +59,6 @@ func TestCLIWithReferenceAPIGroups(t *testing.T) {
 	if err := applyYAML(kubeconfig, install[0]); err != nil {
 		t.Fatal(err)
 	}
-	sharedConcierge(t) // builds the binary
 	logFile := filepath.Join(t.TempDir(), "concierge.log")
 	proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 		"--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(port),

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -132,50 +134,57 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	return c, nil
 }
 
-// conciergeInstallYAML is what an install provides: the namespace, the Service and
-// APIServices the aggregator uses to reach the concierge (ExternalName localhost, as the
-// concierge runs on loopback here), and RBAC letting anyone call the login APIs.
+// conciergeInstallYAML is what a concierge running outside the cluster on 127.0.0.1:port
+// needs from the shipped install: its namespace, the login RBAC, its API Service and,
+// last, its APIServices. Callers apply the APIServices once the process answers.
 func conciergeInstallYAML(port int) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: v1
-kind: Service
-metadata: {name: selkie-concierge-api, namespace: %[1]s}
-spec: {type: ExternalName, externalName: localhost}
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1alpha1.login.concierge.selkie.dev}
-spec: {group: login.concierge.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
-  service: {namespace: %[1]s, name: selkie-concierge-api, port: %[2]d}}
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1alpha1.identity.concierge.selkie.dev}
-spec: {group: identity.concierge.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
-  service: {namespace: %[1]s, name: selkie-concierge-api, port: %[2]d}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: selkie-concierge-login}
-rules:
-- apiGroups: [login.concierge.selkie.dev]
-  resources: [tokencredentialrequests]
-  verbs: [create, list]
-- apiGroups: [identity.concierge.selkie.dev]
-  resources: [whoamirequests]
-  verbs: [create, list]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: selkie-concierge-login}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: selkie-concierge-login}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:unauthenticated}
-- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:authenticated}
-`, conciergeNamespace, port)
+	return outOfClusterYAML("concierge", conciergeNamespace, port, func(kind, name string) bool {
+		return kind == "Namespace" || ((kind == "ClusterRole" || kind == "ClusterRoleBinding") && name == "selkie-concierge-login")
+	})
+}
+
+// outOfClusterYAML takes from deploy/manifests/<component>.yaml, as shipped, the objects
+// that keep selects plus the component's API Service and APIServices, for a server that
+// runs outside the cluster on 127.0.0.1:port: the Service moves to namespace ns and
+// becomes an ExternalName for localhost (no pod backs it), and the APIServices point at
+// it and port. The APIServices come last, each document starting with its apiVersion.
+func outOfClusterYAML(component, ns string, port int, keep func(kind, name string) bool) string {
+	data, err := os.ReadFile(testEnvRepoFileNoT("deploy/manifests/" + component + ".yaml"))
+	if err != nil {
+		panic(fmt.Sprintf("read the shipped %s manifest: %v", component, err))
+	}
+	apiServiceName := "selkie-" + component + "-api"
+	var head, apiServices []string
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
+			continue
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		kind, _ := obj["kind"].(string)
+		name, _ := meta["name"].(string)
+		switch {
+		case kind == "Service" && name == apiServiceName:
+			meta["namespace"] = ns
+			obj["spec"] = map[string]any{"type": "ExternalName", "externalName": "localhost"}
+		case kind == "APIService":
+			spec, _ := obj["spec"].(map[string]any)
+			spec["service"] = map[string]any{"namespace": ns, "name": apiServiceName, "port": port}
+		case keep(kind, name):
+		default:
+			continue
+		}
+		out, err := yaml.Marshal(obj)
+		if err != nil {
+			panic(err)
+		}
+		if kind == "APIService" {
+			apiServices = append(apiServices, string(out))
+		} else {
+			head = append(head, string(out))
+		}
+	}
+	return strings.Join(append(head, apiServices...), "---\n")
 }
 
 func applyYAML(kubeconfig, manifest string) error {

@@ -27,7 +27,6 @@ import (
 // stops the other takes over.
 func TestConciergeReplicasElectOneLeader(t *testing.T) {
 	t.Parallel()
-	sharedConcierge(t) // builds the binary
 	ctx := testContext(t)
 	// A control plane of its own: authenticators are cluster-scoped, and a second
 	// concierge install on a shared cluster would race the shared one's status writes.

@@ -43,7 +43,6 @@ import (
 // the proxy's signer CA, which only the proxy trusts, and kubectl works through the proxy.
 func TestConciergeProxyStrategy(t *testing.T) {
 	t.Parallel()
-	sharedConcierge(t) // builds the binary
 	ctx := testContext(t)
 	bins, err := env.FindBinaries(ctx)
 	if err != nil {

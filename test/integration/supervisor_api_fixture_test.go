@@ -6,7 +6,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -74,26 +73,10 @@ func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *superv
 	return s, &supervisorAPI{port: port, client: supervisorclient.NewForConfigOrDie(adminConfig(t, kubeconfig))}
 }
 
-// supervisorAPIYAML is what an install provides for the supervisor's aggregated API:
-// the Service (ExternalName localhost, as the supervisor runs on loopback here) and
-// the APIService of docs/wire-contract.md §1.12 and the Selkie-only one of the session API,
-// whose caBundles the supervisor fills in.
+// supervisorAPIYAML is what the shipped install provides for the supervisor's aggregated
+// APIs (the clientsecret API of docs/wire-contract.md §1.12 and the Selkie-only session
+// API), for a supervisor on 127.0.0.1:port in namespace ns; the supervisor fills in the
+// APIServices' caBundles.
 func supervisorAPIYAML(ns string, port int) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: selkie-supervisor-api, namespace: %[1]s}
-spec: {type: ExternalName, externalName: localhost}
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: %[3]s}
-spec: {group: clientsecret.supervisor.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
-  service: {namespace: %[1]s, name: selkie-supervisor-api, port: %[2]d}}
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: %[4]s}
-spec: {group: session.supervisor.selkie.dev, version: v1alpha1, groupPriorityMinimum: 9900, versionPriority: 15,
-  service: {namespace: %[1]s, name: selkie-supervisor-api, port: %[2]d}}
-`, ns, port, supervisorAPIService, supervisorSessionAPIService)
+	return outOfClusterYAML("supervisor", ns, port, func(string, string) bool { return false })
 }
