@@ -75,13 +75,10 @@ func TestKeepAggregatorConnections(t *testing.T) {
 			roots.AddCert(srv.Certificate())
 			client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
 				TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: tt.certs, MinVersion: tls.VersionTLS12}}}
-			reused := false
-			for i := range 2 {
-				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-					if i == 1 {
-						reused = info.Reused
-					}
-				}}
+			// get makes one request and reports whether it reused a connection.
+			get := func() bool {
+				reused := false
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
 				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL, nil)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -92,10 +89,23 @@ func TestKeepAggregatorConnections(t *testing.T) {
 				if resp.ProtoMajor != 2 {
 					t.Fatalf("request used HTTP/%d, want HTTP/2", resp.ProtoMajor)
 				}
-				time.Sleep(50 * time.Millisecond) // let a GOAWAY arrive before the next request
+				return reused
 			}
-			if reused != tt.wantReuse {
-				t.Errorf("second request reused the connection: %v, want %v", reused, tt.wantReuse)
+			get()
+			if tt.wantReuse {
+				for i := range 3 {
+					if !get() {
+						t.Fatalf("request %d opened a new connection; the aggregator's should be kept", i+2)
+					}
+				}
+				return
+			}
+			// Each answer asks to close the connection (a GOAWAY, which may reach the client
+			// just after the answer): a later request must get a new one.
+			for deadline := time.Now().Add(5 * time.Second); get(); {
+				if time.Now().After(deadline) {
+					t.Fatal("requests kept reusing a connection the server asked to close")
+				}
 			}
 		})
 	}

@@ -28,6 +28,13 @@ func TestWatchStreams(t *testing.T) {
 	f := newFixture(t, func(a *fakeAPI) {
 		a.authorize = allowAll
 		a.backend = func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("watch") != "true" { // an ordinary request that outlasts RequestTimeout
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintln(w, `{"type":"ADDED","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"first"}}}`)
 			http.NewResponseController(w).Flush()
@@ -43,7 +50,8 @@ func TestWatchStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.client(t, issue(t, f.signer, "alice")).Do(req)
+	alice := f.client(t, issue(t, f.signer, "alice"))
+	resp, err := alice.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +70,11 @@ func TestWatchStreams(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event while the API server holds the watch open: the proxy buffers")
 	}
-	time.Sleep(300 * time.Millisecond) // longer than RequestTimeout
+	// An ordinary request started now is cut at RequestTimeout: once it is, the watch has
+	// been open longer than that.
+	if status, body := f.do(t, alice, http.MethodGet, "/api/v1/namespaces", nil); status != http.StatusGatewayTimeout {
+		t.Fatalf("an ordinary request got %d %s, want 504 after RequestTimeout", status, body)
+	}
 	close(release)
 	rest, err := io.ReadAll(lines)
 	if err != nil || !strings.Contains(string(rest), `"DELETED"`) {
