@@ -101,8 +101,8 @@ func TestCacheLeavesSessionsOut(t *testing.T) {
 		t.Fatal("no field selector for Secrets")
 	}
 	for typ, want := range map[string]bool{
-		string(sessionstore.SessionSecretType):           false,
-		string(sessionstore.KeyringSecretType):           true,
+		string(sessionstore.SessionSecretType):      false,
+		string(sessionstore.KeyringSecretType):      true,
 		"kubernetes.io/tls":                         true,
 		"Opaque":                                    true,
 		"secrets.selkie.dev/federation-domain-jwks": true,

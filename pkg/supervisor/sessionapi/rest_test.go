@@ -24,8 +24,8 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	sessionapis "github.com/selkie-dev/selkie/pkg/apis/supervisor/session"
-	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionapi"
+	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 )
 
 const (

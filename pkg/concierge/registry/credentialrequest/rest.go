@@ -10,19 +10,18 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/audit"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/concierge/login"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
+	"github.com/selkie-dev/selkie/pkg/concierge/registry/createonly"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
@@ -46,13 +45,13 @@ type Issuer interface {
 
 // REST is the TokenCredentialRequest storage.
 type REST struct {
+	createonly.Storage[login.TokenCredentialRequest, *login.TokenCredentialRequest, login.TokenCredentialRequestList, *login.TokenCredentialRequestList]
 	authenticators Authenticators
 	issuer         Issuer
 	log            *slog.Logger
 	logUserInfo    bool
 	fingerprint    *logfingerprint.Key
 	failures       *ratelimit.Limiter
-	table          rest.TableConvertor
 }
 
 var _ interface {
@@ -88,32 +87,7 @@ func NewREST(authenticators Authenticators, issuer Issuer, gr schema.GroupResour
 		fp = logfingerprint.Random()
 	}
 	return &REST{authenticators: authenticators, issuer: issuer, log: log, logUserInfo: opts.LogUserInfo,
-		fingerprint: fp, failures: ratelimit.New(opts.Failures, 0, nil), table: rest.NewDefaultTableConvertor(gr)}
-}
-
-// New returns an empty TokenCredentialRequest.
-func (*REST) New() runtime.Object { return &login.TokenCredentialRequest{} }
-
-// NewList returns an empty list.
-func (*REST) NewList() runtime.Object { return &login.TokenCredentialRequestList{} }
-
-// Destroy releases nothing: the storage holds no resources.
-func (*REST) Destroy() {}
-
-// NamespaceScoped is false: TokenCredentialRequest is cluster-scoped.
-func (*REST) NamespaceScoped() bool { return false }
-
-// GetSingularName is the resource's singular name, for discovery.
-func (*REST) GetSingularName() string { return "tokencredentialrequest" }
-
-// List always returns an empty list: nothing is stored.
-func (*REST) List(context.Context, *metainternalversion.ListOptions) (runtime.Object, error) {
-	return &login.TokenCredentialRequestList{ListMeta: metav1.ListMeta{ResourceVersion: "0"}}, nil
-}
-
-// ConvertToTable renders requests for kubectl get.
-func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
-	return r.table.ConvertToTable(ctx, obj, opts)
+		fingerprint: fp, failures: ratelimit.New(opts.Failures, 0, nil), Storage: createonly.New[login.TokenCredentialRequest, *login.TokenCredentialRequest, login.TokenCredentialRequestList, *login.TokenCredentialRequestList](gr, "tokencredentialrequest")}
 }
 
 // Create authenticates the token and, on success, returns a client certificate. Request
@@ -152,16 +126,9 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 }
 
 func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (*login.TokenCredentialRequest, error) {
-	req, ok := obj.(*login.TokenCredentialRequest)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a TokenCredentialRequest: %T", obj))
-	}
-	if ns, ok := genericapirequest.NamespaceFrom(ctx); ok && ns != "" {
-		return nil, apierrors.NewBadRequest("namespace is not allowed on TokenCredentialRequest: " + ns)
-	}
-	if options != nil && len(options.DryRun) > 0 {
-		return nil, apierrors.NewInvalid(login.Kind("TokenCredentialRequest"), req.Name,
-			field.ErrorList{field.Invalid(field.NewPath("dryRun"), options.DryRun, "dryRun not supported")})
+	req, err := createonly.CheckRequest[login.TokenCredentialRequest](ctx, login.Kind("TokenCredentialRequest"), obj, options)
+	if err != nil {
+		return nil, err
 	}
 	if req.Spec.Token == "" {
 		return nil, apierrors.NewInvalid(login.Kind("TokenCredentialRequest"), req.Name,
