@@ -121,3 +121,25 @@ func (c ControllerConfig) Validate(ctx context.Context, kind, name string, curre
 	}
 	return v
 }
+
+// Probe is what an authenticator kind's checks learn and build: the spec they validate
+// (with its defaults), the CA bundle TLSCheck loads, and the authenticator the remote
+// checks build. Kinds embed it in their own probe.
+type Probe[S any] struct {
+	Spec   S
+	Bundle *tlsconfig.Bundle
+	Built  Token
+}
+
+// ValidateProbe validates one resource of kind: first (the kind's own local check, run
+// even when spec.tls is invalid), then tls, then remote unless current was built from
+// the same spec and CA bundle (see Validate).
+func ValidateProbe[S any](ctx context.Context, c ControllerConfig, kind, name string, current *engine.Current[Token],
+	p *Probe[S], first engine.Check, tls *authenticationv1alpha1.TLSSpec, remote []engine.Check) *engine.Validation[Token] {
+	return c.Validate(ctx, kind, name, current, Plan{
+		Local:       []engine.Check{first, TLSCheck(c.Client, c.Namespace, tls, &p.Bundle)},
+		Remote:      remote,
+		Fingerprint: func() string { return Fingerprint(p.Spec, p.Bundle) },
+		Built:       func() Token { return p.Built },
+	})
+}

@@ -42,11 +42,11 @@ func (p *probe) build(context.Context) (string, *engine.Failure) {
 	keySet := oidcv2.NewRemoteKeySet(oidcv2.ClientContext(lifetime, p.client), p.jwksURL)
 	token, err := oidc.New(lifetime, oidc.Options{
 		JWTAuthenticator: apiserver.JWTAuthenticator{
-			Issuer: apiserver.Issuer{URL: p.spec.Issuer, Audiences: []string{p.spec.Audience}},
+			Issuer: apiserver.Issuer{URL: p.Spec.Issuer, Audiences: []string{p.Spec.Audience}},
 			ClaimMappings: apiserver.ClaimMappings{
 				// docs/wire-contract.md takes username and groups from the claims without a prefix.
-				Username: apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Username, Prefix: ptr.To("")},
-				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.spec.Claims.Groups, Prefix: ptr.To("")},
+				Username: apiserver.PrefixedClaimOrExpression{Claim: p.Spec.Claims.Username, Prefix: ptr.To("")},
+				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.Spec.Claims.Groups, Prefix: ptr.To("")},
 			},
 			UserValidationRules: reservedIdentityRules(),
 		},
@@ -59,7 +59,7 @@ func (p *probe) build(context.Context) (string, *engine.Failure) {
 		return fail(authenticationv1alpha1.ReasonInvalidAuthenticator, "could not initialize the authenticator: %v", err)
 	}
 	client := p.client
-	p.built = authenticator.Closing(token, func() {
+	p.Built = authenticator.Closing(token, func() {
 		cancel()
 		client.CloseIdleConnections()
 	})

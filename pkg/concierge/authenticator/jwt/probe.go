@@ -37,7 +37,7 @@ func failRemote(reason, format string, args ...any) (string, *engine.Failure) {
 
 // checkIssuer checks that spec.issuer is an https URL usable as an issuer.
 func (p *probe) checkIssuer(context.Context) (string, *engine.Failure) {
-	issuer := p.spec.Issuer
+	issuer := p.Spec.Issuer
 	u, err := url.Parse(issuer)
 	switch {
 	case err != nil:
@@ -63,20 +63,20 @@ func (p *probe) checkIssuer(context.Context) (string, *engine.Failure) {
 // discover fetches the issuer's discovery document and checks that it names
 // the same issuer.
 func (p *probe) discover(ctx context.Context) (string, *engine.Failure) {
-	p.client = p.bundle.HTTPClient(httpTimeout)
+	p.client = p.Bundle.HTTPClient(httpTimeout)
 	var doc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	discoveryURL := strings.TrimSuffix(p.spec.Issuer, "/") + wellKnownPath
+	discoveryURL := strings.TrimSuffix(p.Spec.Issuer, "/") + wellKnownPath
 	if err := getJSON(ctx, p.client, discoveryURL, &doc); err != nil {
 		return failRemote(authenticationv1alpha1.ReasonInvalidDiscoveryProbe,
 			"could not perform OIDC discovery on spec.issuer: %v", err)
 	}
-	if doc.Issuer != p.spec.Issuer {
+	if doc.Issuer != p.Spec.Issuer {
 		return failRemote(authenticationv1alpha1.ReasonInvalidDiscoveryProbe,
 			"could not perform OIDC discovery on spec.issuer: the discovery document names issuer %q, want %q",
-			doc.Issuer, p.spec.Issuer)
+			doc.Issuer, p.Spec.Issuer)
 	}
 	p.jwksURL = doc.JWKSURI
 	return "", nil

@@ -9,7 +9,6 @@ import (
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/internal/engine"
-	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // Default claim names, matching the tokens a Selkie supervisor issues.
@@ -20,11 +19,9 @@ const (
 
 // probe carries what each check learns to the checks after it.
 type probe struct {
-	spec    authenticationv1alpha1.JWTAuthenticatorSpec
-	bundle  *tlsconfig.Bundle
+	authenticator.Probe[authenticationv1alpha1.JWTAuthenticatorSpec]
 	client  *http.Client
 	jwksURL string
-	built   authenticator.Token
 }
 
 // validate runs every check of obj. The checks that reach the issuer run only
@@ -32,21 +29,14 @@ type probe struct {
 // authenticator's: an unchanged, already validated configuration is not probed
 // again, so that a flaky network does not evict a working authenticator.
 func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.JWTAuthenticator, current *engine.Current[authenticator.Token]) (*engine.Validation[authenticator.Token], error) {
-	p := &probe{spec: withDefaults(obj.Spec)}
-	return r.Validate(ctx, Kind, obj.Name, current, authenticator.Plan{
-		Local: []engine.Check{
-			{
-				Type:        authenticationv1alpha1.ConditionIssuerURLValid,
-				Success:     "spec.issuer is a valid issuer URL",
-				Independent: true,
-				Run:         p.checkIssuer,
-			},
-			authenticator.TLSCheck(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
-		},
-		Remote:      p.remoteChecks(),
-		Fingerprint: func() string { return authenticator.Fingerprint(p.spec, p.bundle) },
-		Built:       func() authenticator.Token { return p.built },
-	}), nil
+	p := &probe{Probe: authenticator.Probe[authenticationv1alpha1.JWTAuthenticatorSpec]{Spec: withDefaults(obj.Spec)}}
+	first := engine.Check{
+		Type:        authenticationv1alpha1.ConditionIssuerURLValid,
+		Success:     "spec.issuer is a valid issuer URL",
+		Independent: true,
+		Run:         p.checkIssuer,
+	}
+	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, first, obj.Spec.TLS, p.remoteChecks()), nil
 }
 
 // remoteChecks are the checks that contact the issuer, in order.

@@ -33,15 +33,15 @@ func fail(reason, format string, args ...any) (string, *engine.Failure) {
 // checkEndpoint checks that spec.endpoint is an https URL and finds the proxy,
 // if any, that requests to it use.
 func (p *probe) checkEndpoint(context.Context) (string, *engine.Failure) {
-	u, err := url.Parse(p.spec.Endpoint)
+	u, err := url.Parse(p.Spec.Endpoint)
 	switch {
 	case err != nil:
 		return fail(authenticationv1alpha1.ReasonInvalidEndpointURL, "spec.endpoint is not a valid URL: %v", err)
 	case u.Scheme != "https":
 		return fail(authenticationv1alpha1.ReasonInvalidEndpointURLScheme,
-			"spec.endpoint %q has scheme %q; the scheme must be https", p.spec.Endpoint, u.Scheme)
+			"spec.endpoint %q has scheme %q; the scheme must be https", p.Spec.Endpoint, u.Scheme)
 	case u.Hostname() == "":
-		return fail(authenticationv1alpha1.ReasonInvalidEndpointURL, "spec.endpoint %q has no host", p.spec.Endpoint)
+		return fail(authenticationv1alpha1.ReasonInvalidEndpointURL, "spec.endpoint %q has no host", p.Spec.Endpoint)
 	}
 	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u})
 	if err != nil {
@@ -63,7 +63,7 @@ func (p *probe) dial(ctx context.Context) (string, *engine.Failure) {
 	if port == "" {
 		port = "443"
 	}
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: p.bundle.TLSConfig()}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: p.Bundle.TLSConfig()}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(p.endpoint.Hostname(), port))
 	if err != nil {
 		return "", &engine.Failure{
@@ -80,8 +80,8 @@ func (p *probe) dial(ctx context.Context) (string, *engine.Failure) {
 // that trusts spec.tls.
 func (p *probe) build(context.Context) (string, *engine.Failure) {
 	cfg := &rest.Config{
-		Host:            p.spec.Endpoint,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.bundle.PEM()},
+		Host:            p.Spec.Endpoint,
+		TLSClientConfig: rest.TLSClientConfig{CAData: p.Bundle.PEM()},
 		Timeout:         requestTimeout,
 		// A negative QPS turns off client-side rate limiting, as for kube-apiserver's webhooks.
 		QPS: -1,
@@ -94,6 +94,6 @@ func (p *probe) build(context.Context) (string, *engine.Failure) {
 	if err != nil {
 		return fail(authenticationv1alpha1.ReasonUnableToInstantiateWebhook, "unable to instantiate the webhook: %v", err)
 	}
-	p.built = token
+	p.Built = token
 	return "", nil
 }

@@ -9,16 +9,13 @@ import (
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/internal/engine"
-	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
 // probe carries what each check learns to the checks after it.
 type probe struct {
-	spec     authenticationv1alpha1.WebhookAuthenticatorSpec
+	authenticator.Probe[authenticationv1alpha1.WebhookAuthenticatorSpec]
 	endpoint *url.URL
 	proxy    *url.URL
-	bundle   *tlsconfig.Bundle
-	built    authenticator.Token
 }
 
 // validate runs every check of obj. The checks that reach the webhook run only
@@ -26,21 +23,14 @@ type probe struct {
 // authenticator's: an unchanged, already validated configuration is not probed
 // again, so that a flaky network does not evict a working authenticator.
 func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.WebhookAuthenticator, current *engine.Current[authenticator.Token]) (*engine.Validation[authenticator.Token], error) {
-	p := &probe{spec: *obj.Spec.DeepCopy()}
-	return r.Validate(ctx, Kind, obj.Name, current, authenticator.Plan{
-		Local: []engine.Check{
-			{
-				Type:        authenticationv1alpha1.ConditionEndpointURLValid,
-				Success:     "spec.endpoint is a valid URL",
-				Independent: true,
-				Run:         p.checkEndpoint,
-			},
-			authenticator.TLSCheck(r.Client, r.Namespace, obj.Spec.TLS, &p.bundle),
-		},
-		Remote:      p.remoteChecks(),
-		Fingerprint: func() string { return authenticator.Fingerprint(p.spec, p.bundle) },
-		Built:       func() authenticator.Token { return p.built },
-	}), nil
+	p := &probe{Probe: authenticator.Probe[authenticationv1alpha1.WebhookAuthenticatorSpec]{Spec: *obj.Spec.DeepCopy()}}
+	first := engine.Check{
+		Type:        authenticationv1alpha1.ConditionEndpointURLValid,
+		Success:     "spec.endpoint is a valid URL",
+		Independent: true,
+		Run:         p.checkEndpoint,
+	}
+	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, first, obj.Spec.TLS, p.remoteChecks()), nil
 }
 
 // remoteChecks are the checks that contact the webhook or build its client, in order.
