@@ -13,12 +13,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/internal/testtls"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
@@ -27,21 +26,7 @@ const ns = "selkie-concierge"
 
 func newClient(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) client.Client {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	b := fake.NewClientBuilder().WithScheme(s).WithObjects(own...)
-	if funcs != nil {
-		b = b.WithInterceptorFuncs(*funcs)
-	}
-	return b.Build()
+	return fakeclient.New(t, fakeclient.Options{Intercept: funcs}, objs...)
 }
 
 func TestLoad(t *testing.T) {

@@ -10,14 +10,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
@@ -47,25 +46,13 @@ type webhookTest struct {
 	current *Current[string] // what Validate was last given
 }
 
-func newScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := suffix.AddToScheme(s, suffix.Default); err != nil {
-		t.Fatal(err)
-	}
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // newWebhookTest returns an engine of a cluster-scoped kind whose validation the test
 // scripts through next.
 func newWebhookTest(t *testing.T, objs ...client.Object) *webhookTest {
 	t.Helper()
 	w := &webhookTest{store: &recordingStore{values: map[string]string{}}}
-	w.client = fake.NewClientBuilder().WithScheme(newScheme(t)).
-		WithStatusSubresource(&authenticationv1alpha1.WebhookAuthenticator{}).WithObjects(objs...).Build()
+	w.client = fakeclient.New(t, fakeclient.Options{Suffix: suffix.Default,
+		Status: []client.Object{&authenticationv1alpha1.WebhookAuthenticator{}}}, objs...)
 	w.engine = New(Kind[*authenticationv1alpha1.WebhookAuthenticator, string, string]{
 		Name: "WebhookAuthenticator", Controller: "test", Noun: "test authenticator", ReadyMessage: "ready!",
 		Key: func(name string) string { return "key/" + name },
@@ -239,8 +226,8 @@ func TestNamespacedKind(t *testing.T) {
 		return &idpv1alpha1.OIDCIdentityProvider{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"},
 			Spec: idpv1alpha1.OIDCIdentityProviderSpec{Client: idpv1alpha1.OIDCClient{SecretName: "creds"}}}
 	}
-	c := fake.NewClientBuilder().WithScheme(newScheme(t)).WithStatusSubresource(&idpv1alpha1.OIDCIdentityProvider{}).
-		WithObjects(idp(testNamespace), idp("elsewhere")).Build()
+	c := fakeclient.New(t, fakeclient.Options{Suffix: suffix.Default, Status: []client.Object{&idpv1alpha1.OIDCIdentityProvider{}}},
+		idp(testNamespace), idp("elsewhere"))
 	store := &recordingStore{values: map[string]string{}}
 	validated := 0
 	e := New(Kind[*idpv1alpha1.OIDCIdentityProvider, string, string]{

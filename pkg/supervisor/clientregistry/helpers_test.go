@@ -8,15 +8,12 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 )
 
@@ -40,30 +37,9 @@ type fixture struct {
 
 func newFixture(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *fixture {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := suffix.AddToScheme(s, "pinniped.dev"); err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{}
-	fs := interceptor.Funcs{}
-	if funcs != nil {
-		fs = *funcs
-	}
-	fs.SubResourceUpdate = func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-		f.statusWrites.Add(1)
-		return c.SubResource(sub).Update(ctx, obj, opts...)
-	}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
-		WithStatusSubresource(&configv1alpha1.OIDCClient{}).WithInterceptorFuncs(fs).Build()
+	f.client = fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev", Status: []client.Object{&configv1alpha1.OIDCClient{}},
+		Intercept: funcs, StatusWrites: &f.statusWrites}, objs...)
 	f.store = &clientregistry.SecretStore{Client: f.client, Namespace: ns, OIDCClientAPIVersion: apiVersion}
 	return f
 }

@@ -11,15 +11,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator/internal/testcond"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 )
 
 const (
@@ -41,22 +39,7 @@ func fixedNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 // reference suffix so that cache keys use the reference group.
 func newReconciler(t *testing.T, objs ...client.Object) *Reconciler {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := suffix.AddToScheme(s, "pinniped.dev"); err != nil {
-		t.Fatal(err)
-	}
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	c := fake.NewClientBuilder().WithScheme(s).
-		WithStatusSubresource(&authenticationv1alpha1.JWTAuthenticator{}).
-		WithObjects(own...).Build()
+	c := fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev", Status: []client.Object{&authenticationv1alpha1.JWTAuthenticator{}}}, objs...)
 	return NewReconciler(authenticator.ControllerConfig{
 		Client:    c,
 		Cache:     authenticator.NewCache(),

@@ -24,6 +24,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/github"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/github/githubtest"
@@ -127,14 +128,8 @@ func TestReconcile(t *testing.T) {
 			if tt.secret != nil {
 				objs = append(objs, tt.secret)
 			}
-			// The fake client writes resourceVersion into what it is given, and parallel
-			// tests share their fixtures: give it copies.
-			own := make([]client.Object, 0, len(objs))
-			for _, o := range objs {
-				own = append(own, o.DeepCopyObject().(client.Object))
-			}
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(own...).
-				WithStatusSubresource(&idpv1alpha1.GitHubIdentityProvider{}).Build()
+			c := fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev",
+				Status: []client.Object{&idpv1alpha1.GitHubIdentityProvider{}}}, objs...)
 			registry := upstream.NewRegistry()
 			r := github.NewReconciler(github.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: c, Registry: registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, HTTPTimeout: 5 * time.Second})
 			req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "my-idp"}}

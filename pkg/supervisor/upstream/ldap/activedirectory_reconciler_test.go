@@ -12,14 +12,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
 )
@@ -54,22 +51,9 @@ type adTestEnv struct {
 
 func newADEnv(t *testing.T, objs ...client.Object) *adTestEnv {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := suffix.AddToScheme(s, "pinniped.dev"); err != nil {
-		t.Fatal(err)
-	}
 	e := &adTestEnv{registry: upstream.NewRegistry(), dir: newADDir()}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	e.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
-		WithStatusSubresource(&idpv1alpha1.ActiveDirectoryIdentityProvider{}).Build()
+	e.client = fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev",
+		Status: []client.Object{&idpv1alpha1.ActiveDirectoryIdentityProvider{}}}, objs...)
 	e.r = upstreamldap.NewActiveDirectoryReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: e.client, Registry: e.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, Timeout: 5 * time.Second, Dial: e.dir.dial})
 	return e
 }

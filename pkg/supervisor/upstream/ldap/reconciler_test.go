@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -28,6 +27,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	upstreamldap "github.com/selkie-dev/selkie/pkg/supervisor/upstream/ldap"
 )
@@ -48,31 +48,10 @@ type testEnv struct {
 
 func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *testEnv {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	// The reference suffix: the reconciler must not depend on the default group.
-	if err := suffix.AddToScheme(s, "pinniped.dev"); err != nil {
-		t.Fatal(err)
-	}
 	env := &testEnv{registry: upstream.NewRegistry(), dir: newDir()}
-	f := interceptor.Funcs{}
-	if funcs != nil {
-		f = *funcs
-	}
-	f.SubResourceUpdate = func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-		env.statusWrites.Add(1)
-		return c.SubResource(sub).Update(ctx, obj, opts...)
-	}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
-		WithStatusSubresource(&idpv1alpha1.LDAPIdentityProvider{}).WithInterceptorFuncs(f).Build()
+	// The reference suffix: the reconciler must not depend on the default group.
+	env.client = fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev", Status: []client.Object{&idpv1alpha1.LDAPIdentityProvider{}},
+		Intercept: funcs, StatusWrites: &env.statusWrites}, objs...)
 	env.r = upstreamldap.NewReconciler(upstreamldap.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: env.client, Registry: env.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, Timeout: 5 * time.Second, Dial: env.dir.dial})
 	return env
 }

@@ -16,16 +16,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/internal/fakeclient"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream/oidc"
 )
@@ -45,34 +42,13 @@ type testEnv struct {
 
 func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *testEnv {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
+	env := &testEnv{registry: upstream.NewRegistry()}
 	// The reference suffix: the reconciler must not depend on the default group.
-	if err := suffix.AddToScheme(s, "pinniped.dev"); err != nil {
-		t.Fatal(err)
-	}
-	if gvk, err := apiutil.GVKForObject(&idpv1alpha1.OIDCIdentityProvider{}, s); err != nil || gvk.Group != "idp.supervisor.pinniped.dev" {
+	env.client = fakeclient.New(t, fakeclient.Options{Suffix: "pinniped.dev", Status: []client.Object{&idpv1alpha1.OIDCIdentityProvider{}},
+		Intercept: funcs, StatusWrites: &env.statusWrites}, objs...)
+	if gvk, err := apiutil.GVKForObject(&idpv1alpha1.OIDCIdentityProvider{}, env.client.Scheme()); err != nil || gvk.Group != "idp.supervisor.pinniped.dev" {
 		t.Fatalf("GVK = %v, %v", gvk, err)
 	}
-	env := &testEnv{registry: upstream.NewRegistry()}
-	f := interceptor.Funcs{}
-	if funcs != nil {
-		f = *funcs
-	}
-	f.SubResourceUpdate = func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-		env.statusWrites.Add(1)
-		return c.SubResource(sub).Update(ctx, obj, opts...)
-	}
-	// The fake client writes resourceVersion into what it is given, and parallel
-	// tests share their fixtures: give it copies.
-	own := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		own = append(own, o.DeepCopyObject().(client.Object))
-	}
-	env.client = fake.NewClientBuilder().WithScheme(s).WithObjects(own...).
-		WithStatusSubresource(&idpv1alpha1.OIDCIdentityProvider{}).WithInterceptorFuncs(f).Build()
 	env.r = oidc.NewReconciler(oidc.ReconcilerConfig{ControllerConfig: upstream.ControllerConfig{Client: env.client, Registry: env.registry, Namespace: ns, Log: slog.New(slog.DiscardHandler)}, HTTPTimeout: 5 * time.Second})
 	return env
 }
