@@ -159,7 +159,9 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	kube := clients.control
-	chain, reporters, err := buildStrategies(ctx, f, clients, log)
+	// A strategy whose state changes (a signing key that appears) wakes the status writer.
+	strategyChanged := make(chan struct{}, 1)
+	chain, reporters, err := buildStrategies(ctx, f, clients, strategyChanged, log)
 	if err != nil {
 		return err
 	}
@@ -195,7 +197,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := startStatusWriter(ctx, kubeCfg, kube, f, reporters, log); err != nil {
+	if err := startStatusWriter(ctx, kubeCfg, kube, f, reporters, strategyChanged, log); err != nil {
 		return err
 	}
 	go func() {
@@ -218,7 +220,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 // buildStrategies returns the configured issuing strategies in the contract's order and
 // their CredentialIssuer reporters: the cluster signing key (files or Secret), then the
 // CSR API. The impersonation proxy's signer, last, is added by runServe.
-func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
+func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, changed chan<- struct{}, log *slog.Logger) (issuer.Chain, []credentialissuer.Reporter, error) {
 	kube := clients.control
 	var chain issuer.Chain
 	var reporters []credentialissuer.Reporter
@@ -238,6 +240,12 @@ func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, lo
 		iss, err := signingkey.New(src, f.certTTL, nil, log.With("component", "signingkey"))
 		if err != nil {
 			return nil, nil, err
+		}
+		iss.OnChange = func() {
+			select {
+			case changed <- struct{}{}:
+			default: // a wake-up is already pending
+			}
 		}
 		if err := iss.Refresh(ctx); err != nil {
 			log.WarnContext(ctx, "starting without the cluster signing key; will retry", "error", err)
@@ -259,14 +267,15 @@ func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, lo
 
 // startStatusWriter keeps the CredentialIssuer's strategies current: on the elected
 // leader with --leader-elect, else on this replica.
-func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kubernetes.Interface, f *serveFlags, reporters []credentialissuer.Reporter, log *slog.Logger) error {
+func startStatusWriter(ctx context.Context, cfg *restclient.Config, kube kubernetes.Interface, f *serveFlags, reporters []credentialissuer.Reporter,
+	changed <-chan struct{}, log *slog.Logger) error {
 	client, err := conciergeclient.NewForConfig(suffix.WrapConfig(cfg, f.suffix))
 	if err != nil {
 		return err
 	}
 	w := &credentialissuer.Writer{
 		Client: client, Name: f.credentialIssuer, Spec: f.parsedCredentialIssuerSpec, Clock: time.Now, Log: log.With("controller", "credentialissuer"),
-		Reporters: reporters,
+		Reporters: reporters, Changed: changed,
 	}
 	run := func(ctx context.Context) { w.Run(ctx, 30*time.Second) }
 	if !f.leaderElect {

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 )
@@ -150,8 +151,20 @@ func (c ServiceConfig) desired(spec *configv1alpha1.ImpersonationProxySpec, typ 
 	return svc
 }
 
-// apply creates want or updates the fields we own on the existing Service.
+// apply creates want or updates the fields we own on the existing Service. Others write
+// the Service too (a load balancer controller its status and annotations), so an update
+// that lost a race reads the Service again and retries.
 func (c ServiceConfig) apply(ctx context.Context, want *corev1.Service) (*corev1.Service, error) {
+	var out *corev1.Service
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		out, err = c.applyOnce(ctx, want)
+		return err
+	})
+	return out, err
+}
+
+func (c ServiceConfig) applyOnce(ctx context.Context, want *corev1.Service) (*corev1.Service, error) {
 	services := c.Kube.CoreV1().Services(c.Namespace)
 	got, err := services.Get(ctx, c.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

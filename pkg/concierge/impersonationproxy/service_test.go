@@ -9,10 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 )
@@ -151,5 +153,43 @@ func TestEndpointHost(t *testing.T) {
 		if got := endpointHost(in); got != want {
 			t.Errorf("endpointHost(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestApplyRetriesAConflict: a load balancer controller writing the Service between our
+// read and our update makes the update conflict; apply reads again and succeeds, keeping
+// what the other writer wrote.
+func TestApplyRetriesAConflict(t *testing.T) {
+	t.Parallel()
+	c := ServiceConfig{Namespace: "ns", Name: "proxy", TargetPort: 8444, Selector: map[string]string{"app": "concierge"}}
+	existing := c.desired(&configv1alpha1.ImpersonationProxySpec{}, configv1alpha1.ImpersonationProxyServiceTypeClusterIP)
+	kube := fake.NewClientset(existing)
+	c.Kube = kube
+	conflicts := 0
+	kube.PrependReactor("update", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts > 0 {
+			return false, nil, nil
+		}
+		conflicts++
+		// Another writer's change lands first.
+		svc, err := kube.Tracker().Get(corev1.SchemeGroupVersion.WithResource("services"), "ns", "proxy")
+		if err != nil {
+			return true, nil, err
+		}
+		other := svc.(*corev1.Service).DeepCopy()
+		other.Annotations = map[string]string{"lb.example/owner": "them"}
+		if err := kube.Tracker().Update(corev1.SchemeGroupVersion.WithResource("services"), other, "ns"); err != nil {
+			return true, nil, err
+		}
+		return true, nil, apierrors.NewConflict(corev1.Resource("services"), "proxy", errors.New("modified"))
+	})
+	want := c.desired(&configv1alpha1.ImpersonationProxySpec{}, configv1alpha1.ImpersonationProxyServiceTypeLoadBalancer)
+	got, err := c.apply(context.Background(), want)
+	if err != nil {
+		t.Fatalf("apply after a conflict: %v", err)
+	}
+	if conflicts != 1 || got.Spec.Type != corev1.ServiceTypeLoadBalancer || got.Annotations["lb.example/owner"] != "them" {
+		t.Errorf("after %d conflicts: type %s, annotations %v; want LoadBalancer with the other writer's annotation kept",
+			conflicts, got.Spec.Type, got.Annotations)
 	}
 }

@@ -189,10 +189,37 @@ supervisor: {enabled: false}
 		"--cert", workload.ClusterCA.CertFile, "--key", workload.ClusterCA.KeyFile); err != nil {
 		return err
 	}
+	if err := d.waitForSigningKey(ctx, workload.AdminKubeconfig); err != nil {
+		return err
+	}
 	if err := d.KubectlWait(ctx, workload.AdminKubeconfig, "", "apiservice/v1alpha1.login.concierge.selkie.dev", "condition=Available"); err != nil {
 		return err
 	}
 	return d.createJWTAuthenticator(ctx)
+}
+
+// waitForSigningKey waits (up to 90 s) until the CredentialIssuer reports the signing key
+// strategy a success: the concierge reads a Secret created after its install within
+// seconds.
+func (d *Demo) waitForSigningKey(ctx context.Context, kubeconfig string) error {
+	start := time.Now()
+	const query = `jsonpath={.items[*].status.strategies[?(@.type=="KubeClusterSigningCertificate")].status}`
+	var last string
+	for time.Since(start) < 90*time.Second {
+		out, err := d.Kubectl(ctx, kubeconfig, "get", "credentialissuers", "-o", query)
+		if err == nil && strings.TrimSpace(out) == "Success" {
+			d.Printf("    signing key in use after %s\n", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		last = out
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the concierge did not report its signing key from Secret %s within 90 s (strategy status %q)%s",
+		SigningSecret, last, d.podReport(ctx, kubeconfig, ConciergeNamespace))
 }
 
 // podReport describes a namespace's pods and the end of their logs, for errors.

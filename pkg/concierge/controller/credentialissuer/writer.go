@@ -36,9 +36,12 @@ type Writer struct {
 	Reporters []Reporter
 	Clock     func() time.Time
 	Log       *slog.Logger
+	// Changed, when set, makes Run sync at once when it receives: a strategy whose state
+	// changed (a signing key that appeared) is reported without waiting for the period.
+	Changed <-chan struct{}
 }
 
-// Run syncs every period until ctx ends.
+// Run syncs every period, and on Changed, until ctx ends.
 func (w *Writer) Run(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -50,6 +53,7 @@ func (w *Writer) Run(ctx context.Context, period time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.Changed:
 		}
 	}
 }

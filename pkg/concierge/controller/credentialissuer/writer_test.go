@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -168,4 +169,29 @@ func TestParseSpec(t *testing.T) {
 			t.Errorf("ParseSpec(%s) error = %v, want one containing %q", tc.in, err, tc.wantErr)
 		}
 	}
+}
+
+// TestRunSyncsOnChanged: a strategy whose state changed is written at once, not a period
+// later. Fake time (testing/synctest) shows Run would otherwise wait the hour.
+func TestRunSyncsOnChanged(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewSimpleClientset()
+		signing := &fixed{Type: configv1alpha1.KubeClusterSigningCertificateStrategyType, Status: configv1alpha1.ErrorStrategyStatus,
+			Reason: configv1alpha1.CouldNotFetchKeyStrategyReason, Message: "not yet"}
+		changed := make(chan struct{}, 1)
+		w := &Writer{Client: client, Name: "ci", Reporters: []Reporter{signing}, Clock: time.Now,
+			Log: slog.New(slog.DiscardHandler), Changed: changed}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go w.Run(ctx, time.Hour)
+		synctest.Wait()
+		signing.Status = configv1alpha1.SuccessStrategyStatus
+		changed <- struct{}{}
+		synctest.Wait()
+		ci, err := client.ConfigV1alpha1().CredentialIssuers().Get(ctx, "ci", metav1.GetOptions{})
+		if err != nil || len(ci.Status.Strategies) != 1 || ci.Status.Strategies[0].Status != configv1alpha1.SuccessStrategyStatus {
+			t.Errorf("after Changed, with an hour's period: %+v, %v; want the strategy's success written", ci.Status.Strategies, err)
+		}
+	})
 }

@@ -99,6 +99,10 @@ type Issuer struct {
 	ca       *certauthority.CA
 	loadErr  error
 	loadedAt time.Time // last successful read
+
+	// OnChange, when set (before Refresh or Run is first called), is called after a
+	// Refresh that made the key available or unavailable.
+	OnChange func()
 }
 
 // New returns an Issuer for certificates of lifetime ttl; call Refresh (or Run) to load
@@ -117,6 +121,15 @@ func New(src Source, ttl time.Duration, clock func() time.Time, log *slog.Logger
 // drops it: certificates from a key that was removed should not be issued. Any other
 // failure keeps the loaded key for up to KeepKeyOnReadErrors since the last good read.
 func (i *Issuer) Refresh(ctx context.Context) error {
+	changed, err := i.refresh(ctx)
+	if changed && i.OnChange != nil {
+		i.OnChange()
+	}
+	return err
+}
+
+// refresh is Refresh, also reporting whether the key became available or unavailable.
+func (i *Issuer) refresh(ctx context.Context) (changed bool, err error) {
 	certPEM, keyPEM, err := i.src.Load(ctx)
 	var ca *certauthority.CA
 	if err == nil {
@@ -133,7 +146,7 @@ func (i *Issuer) Refresh(ctx context.Context) error {
 	if err != nil && !errors.Is(err, ErrKeyGone) && i.ca != nil && now.Sub(i.loadedAt) < KeepKeyOnReadErrors {
 		i.log.WarnContext(ctx, "could not re-read the cluster signing key; still issuing with the one loaded",
 			"error", err, "loadedAt", i.loadedAt)
-		return err
+		return false, err
 	}
 	if err == nil {
 		i.loadedAt = now
@@ -144,20 +157,27 @@ func (i *Issuer) Refresh(ctx context.Context) error {
 		} else {
 			i.log.InfoContext(ctx, "cluster signing key loaded", "source", i.src.String(), "expires", ca.NotAfter())
 		}
+		changed = true
 	}
 	i.ca, i.loadErr = ca, err
-	return err
+	return changed, err
 }
 
-// Run refreshes every period until ctx ends.
+// MissingRetry is how soon Run reads the key again while none is loaded: a Secret
+// created after the install is picked up within seconds, not a whole period.
+const MissingRetry = 5 * time.Second
+
+// Run refreshes every period (every MissingRetry while no key is loaded) until ctx ends.
 func (i *Issuer) Run(ctx context.Context, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
 	for {
+		wait := period
+		if i.Status() != nil && MissingRetry < period {
+			wait = MissingRetry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 			_ = i.Refresh(ctx)
 		}
 	}

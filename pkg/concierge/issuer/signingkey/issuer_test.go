@@ -5,11 +5,14 @@ package signingkey
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -148,4 +151,57 @@ func TestTransientReadErrorsKeepTheKey(t *testing.T) {
 			t.Errorf("%s: has a key %t (status %v, issue %v), want %t", step.name, gotKey, iss.Status(), issueErr, step.wantKey)
 		}
 	}
+}
+
+// memorySource is a Source whose key the test sets.
+type memorySource struct {
+	mu              sync.Mutex
+	certPEM, keyPEM []byte
+}
+
+func (m *memorySource) Load(context.Context) ([]byte, []byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.certPEM == nil {
+		return nil, nil, fmt.Errorf("%w: not there yet", ErrKeyGone)
+	}
+	return m.certPEM, m.keyPEM, nil
+}
+
+func (m *memorySource) String() string { return "memory" }
+
+// TestRunPicksUpAMissingKeySoon: while no key is loaded, Run reads again every
+// MissingRetry rather than once a period, so a Secret created after the install is used
+// within seconds. Fake time (testing/synctest) stands in for the waits.
+func TestRunPicksUpAMissingKeySoon(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ca, err := certauthority.New("cluster-ca", time.Hour) // valid in the bubble's time
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM, keyPEM, err := ca.PEM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &memorySource{}
+		iss, err := New(src, certauthority.DefaultTTL, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := iss.Refresh(t.Context()); err == nil {
+			t.Fatal("a missing key loaded")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go iss.Run(ctx, time.Hour)
+		src.mu.Lock()
+		src.certPEM, src.keyPEM = certPEM, keyPEM
+		src.mu.Unlock()
+		time.Sleep(MissingRetry + time.Second)
+		synctest.Wait()
+		if err := iss.Status(); err != nil {
+			t.Errorf("%s after the key appeared, with an hour's period: %v", MissingRetry+time.Second, err)
+		}
+	})
 }
