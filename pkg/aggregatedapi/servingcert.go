@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,7 +141,10 @@ func (s *servingCerts) watchAPIServices(ctx context.Context) error {
 // renew returns the Secret data with a valid CA and leaf, and whether it changed.
 func (s *servingCerts) renew(old map[string][]byte) (map[string][]byte, bool, error) {
 	now := s.clock()
-	data := casecret.Copy(old)
+	data := maps.Clone(old)
+	if data == nil {
+		data = map[string][]byte{}
+	}
 	changed := false
 	policy := casecret.Policy{CommonName: s.caName, Lifetime: servingCALifetime, RenewBefore: servingCARenewal, Clock: s.clock}
 	rot, err := policy.Renew(data[keyCACert], data[keyCAKey])

@@ -79,47 +79,14 @@ func Fingerprint(spec any, bundle *tlsconfig.Bundle) string {
 	}{spec, bundle.PEM()})
 }
 
+// EngineConfig is c as the reconcile engine's configuration.
+func (c ControllerConfig) EngineConfig() engine.Config[Key, Token] {
+	return engine.Config[Key, Token]{Client: c.Client, Store: c.Cache, Namespace: c.Namespace, Clock: c.Clock, Log: c.Log}
+}
+
 // KeyFunc returns the cache Key of the resource of kind called name, for engine.Kind.Key.
 func (c ControllerConfig) KeyFunc(kind string) func(name string) Key {
 	return func(name string) Key { return Key{APIGroup: c.APIGroup, Kind: kind, Name: name} }
-}
-
-// Plan is how one authenticator resource is validated.
-type Plan struct {
-	// Local are the checks that read only the resource and the objects it names (among
-	// them TLSCheck, which loads the CA bundle).
-	Local []engine.Check
-	// Remote are the checks that contact the server and build the authenticator.
-	Remote []engine.Check
-	// Fingerprint returns the fingerprint of the configuration Local loaded (see
-	// Fingerprint); it is called only when every local check passed.
-	Fingerprint func() string
-	// Built returns the authenticator Remote built; it is called only when every check passed.
-	Built func() Token
-}
-
-// Validate runs plan for the resource kind/name. The remote checks run only when the
-// configuration (spec and CA bundle) differs from the one current was built from: an
-// unchanged, already validated configuration is not probed again, so that a flaky
-// network does not evict a working authenticator.
-func (c ControllerConfig) Validate(ctx context.Context, kind, name string, current *engine.Current[Token], plan Plan) *engine.Validation[Token] {
-	v := engine.NewValidation[Token]()
-	v.Run(ctx, plan.Local...)
-	if !v.OK {
-		v.Run(ctx, plan.Remote...)
-		return v
-	}
-	fp := plan.Fingerprint()
-	if current.Matches(fp) {
-		c.Log.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "name", name, "kind", kind)
-		v.Pass(plan.Remote...)
-		return v
-	}
-	v.Run(ctx, plan.Remote...)
-	if v.OK {
-		v.Build(plan.Built(), fp)
-	}
-	return v
 }
 
 // Probe is what an authenticator kind's checks learn and build: the spec they validate
@@ -132,14 +99,27 @@ type Probe[S any] struct {
 }
 
 // ValidateProbe validates one resource of kind: first (the kind's own local check, run
-// even when spec.tls is invalid), then tls, then remote unless current was built from
-// the same spec and CA bundle (see Validate).
+// even when spec.tls is invalid), then tls, then remote. The remote checks run only when
+// the configuration (p.Spec and the CA bundle) differs from the one current was built
+// from: an unchanged, already validated configuration is not probed again, so that a
+// flaky network does not evict a working authenticator.
 func ValidateProbe[S any](ctx context.Context, c ControllerConfig, kind, name string, current *engine.Current[Token],
 	p *Probe[S], first engine.Check, tls *authenticationv1alpha1.TLSSpec, remote []engine.Check) *engine.Validation[Token] {
-	return c.Validate(ctx, kind, name, current, Plan{
-		Local:       []engine.Check{first, TLSCheck(c.Client, c.Namespace, tls, &p.Bundle)},
-		Remote:      remote,
-		Fingerprint: func() string { return Fingerprint(p.Spec, p.Bundle) },
-		Built:       func() Token { return p.Built },
-	})
+	v := engine.NewValidation[Token]()
+	v.Run(ctx, first, TLSCheck(c.Client, c.Namespace, tls, &p.Bundle))
+	if !v.OK {
+		v.Run(ctx, remote...)
+		return v
+	}
+	fp := Fingerprint(p.Spec, p.Bundle)
+	if current.Matches(fp) {
+		c.Log.DebugContext(ctx, "configuration unchanged; keeping the cached authenticator", "name", name, "kind", kind)
+		v.Pass(remote...)
+		return v
+	}
+	v.Run(ctx, remote...)
+	if v.OK {
+		v.Build(p.Built, fp)
+	}
+	return v
 }

@@ -9,7 +9,6 @@ package casecret
 import (
 	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,13 +65,6 @@ func Update(ctx context.Context, secrets corev1client.SecretInterface, name stri
 		}
 	}
 	return nil, false, fmt.Errorf("secret %s keeps changing under us", name)
-}
-
-// Copy returns a copy of data that the caller may change (nil gives an empty map).
-func Copy(data map[string][]byte) map[string][]byte {
-	out := make(map[string][]byte, len(data))
-	maps.Copy(out, data)
-	return out
 }
 
 // Rotation is the outcome of Renew.

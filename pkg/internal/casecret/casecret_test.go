@@ -28,9 +28,7 @@ func TestUpdateCreatesThenLeavesAlone(t *testing.T) {
 		if string(old["k"]) == "v" {
 			return old, false, nil
 		}
-		data := Copy(old)
-		data["k"] = []byte("v")
-		return data, true, nil
+		return map[string][]byte{"k": []byte("v")}, true, nil
 	}
 	data, wrote, err := Update(context.Background(), secrets, "s", corev1.SecretTypeOpaque, set)
 	if err != nil || !wrote || string(data["k"]) != "v" {

@@ -62,12 +62,15 @@ func (r *Registry) Set(key Key, p Provider) {
 }
 
 // Delete removes the provider for key, so that logins through it stop at once, and
-// closes it when it has a Close method.
+// closes it when it has a Close method. Deleting an absent key changes nothing and
+// notifies no one.
 func (r *Registry) Delete(key Key) {
 	r.mu.Lock()
 	old, ok := r.providers[key]
-	delete(r.providers, key)
-	r.notify()
+	if ok {
+		delete(r.providers, key)
+		r.notify()
+	}
 	r.mu.Unlock()
 	if ok {
 		engine.Release(old, nil)

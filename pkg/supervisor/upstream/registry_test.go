@@ -39,4 +39,10 @@ func TestRegistryClosesWhatItDrops(t *testing.T) {
 	default:
 		t.Error("no change notified")
 	}
+	r.Delete(key) // absent: the engine deletes on every failing reconcile
+	select {
+	case <-r.Changed():
+		t.Error("deleting an absent key notified a change")
+	default:
+	}
 }

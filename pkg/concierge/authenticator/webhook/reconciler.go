@@ -52,9 +52,7 @@ func NewReconciler(cfg authenticator.ControllerConfig) *Reconciler {
 		References: func(o *authenticationv1alpha1.WebhookAuthenticator) (string, tlsconfig.Spec) {
 			return "", tlsconfig.FromConcierge(o.Spec.TLS)
 		},
-	}, engine.Config[authenticator.Key, authenticator.Token]{
-		Client: r.Client, Store: r.Cache, Namespace: r.Namespace, Clock: r.Clock, Log: r.Log,
-	})
+	}, r.EngineConfig())
 	return r
 }
 
