@@ -233,6 +233,171 @@ func TestChartEqualsCarvelForCustomValues(t *testing.T) {
 	if _, ok := helmObjs["CustomResourceDefinition <nil>/federationdomains.config.supervisor.pinniped.dev"]; !ok {
 		t.Error("api_group_suffix did not move the CRDs")
 	}
+	checkServiceMonitors(t, helmObjs, map[string]string{"supervisor": "idp-system", "concierge": "kube-login"})
+	for c, want := range map[string][]string{
+		"supervisor": {"ServiceAccount monitoring/prometheus-k8s", "ServiceAccount observability/1234"},
+		"concierge":  {"ServiceAccount monitoring/prometheus-k8s"},
+	} {
+		binding := helmObjs["ClusterRoleBinding <nil>/selkie-"+c+"-metrics-reader"]
+		if binding == nil {
+			t.Errorf("metrics.scrapers did not add the ClusterRoleBinding selkie-%s-metrics-reader", c)
+			continue
+		}
+		var got []string
+		for _, s := range binding["subjects"].([]any) {
+			s := s.(map[string]any)
+			got = append(got, fmt.Sprintf("%v %v/%v", s["kind"], s["namespace"], s["name"]))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ClusterRoleBinding selkie-%s-metrics-reader binds %v, want %v", c, got, want)
+		}
+	}
+	if l := helmObjs["ServiceMonitor idp-system/selkie-supervisor"]; l != nil {
+		labels := l["metadata"].(map[string]any)["labels"].(map[string]any)
+		if labels["app"] != "selkie-supervisor" || labels["release"] != "kube-prometheus" || labels["team"] != "identity" {
+			t.Errorf("ServiceMonitor labels %v: want service_monitor.labels added, app kept", labels)
+		}
+	}
+}
+
+// path walks obj through map keys and list indexes, returning nil where there is none.
+func path(obj any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, _ := obj.(map[string]any)
+			obj = m[k]
+		case int:
+			l, _ := obj.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			obj = l[k]
+		}
+	}
+	return obj
+}
+
+// checkServiceMonitors checks each component's ServiceMonitor against the rest of the
+// rendering: it selects exactly the API Service among the component's Services (not the
+// supervisor's OIDC Service), that Service has the port it scrapes, that port reaches the
+// Deployment's metrics listener, and the TLS settings name the API Service and the
+// serving certificate Secret the Deployment is given.
+func checkServiceMonitors(t *testing.T, objs map[string]map[string]any, namespaces map[string]string) {
+	t.Helper()
+	for c, ns := range namespaces {
+		name := "selkie-" + c
+		sm := objs["ServiceMonitor "+ns+"/"+name]
+		if sm == nil {
+			t.Errorf("no ServiceMonitor %s/%s", ns, name)
+			continue
+		}
+		selector, _ := path(sm, "spec", "selector", "matchLabels").(map[string]any)
+		var selected []string
+		for k, o := range objs {
+			if !strings.HasPrefix(k, "Service "+ns+"/") {
+				continue
+			}
+			labels, _ := path(o, "metadata", "labels").(map[string]any)
+			matches := len(selector) > 0
+			for lk, lv := range selector {
+				if labels[lk] != lv {
+					matches = false
+				}
+			}
+			if matches {
+				selected = append(selected, k)
+			}
+		}
+		slices.Sort(selected)
+		if want := []string{"Service " + ns + "/" + name + "-api"}; !slices.Equal(selected, want) {
+			t.Errorf("ServiceMonitor %s selects %v, want %v", name, selected, want)
+		}
+		endpoints, _ := path(sm, "spec", "endpoints").([]any)
+		if len(endpoints) != 1 {
+			t.Errorf("ServiceMonitor %s: %d endpoints, want 1", name, len(endpoints))
+			continue
+		}
+		ep := endpoints[0]
+		if path(ep, "port") != "metrics" || path(ep, "scheme") != "https" || path(ep, "path") != "/metrics" ||
+			path(ep, "bearerTokenFile") != "/var/run/secrets/kubernetes.io/serviceaccount/token" ||
+			path(ep, "tlsConfig", "serverName") != name+"-api."+ns+".svc" ||
+			path(ep, "tlsConfig", "ca", "secret", "key") != "ca-bundle.crt" {
+			t.Errorf("ServiceMonitor %s: unexpected endpoint %v", name, ep)
+		}
+		var servicePort any
+		ports, _ := path(objs["Service "+ns+"/"+name+"-api"], "spec", "ports").([]any)
+		for _, p := range ports {
+			if path(p, "name") == "metrics" {
+				servicePort = path(p, "targetPort")
+			}
+		}
+		container := path(objs["Deployment "+ns+"/"+name], "spec", "template", "spec", "containers", 0)
+		var containerPort any
+		cports, _ := path(container, "ports").([]any)
+		for _, p := range cports {
+			if path(p, "name") == "metrics" {
+				containerPort = path(p, "containerPort")
+			}
+		}
+		args := map[string]bool{}
+		for _, a := range path(container, "args").([]any) {
+			args[a.(string)] = true
+		}
+		secretFlag := "--serving-cert-secret="
+		if c == "supervisor" {
+			secretFlag = "--api-serving-cert-secret="
+		}
+		if servicePort == nil || fmt.Sprint(servicePort) != fmt.Sprint(containerPort) || fmt.Sprint(containerPort) != "10251" ||
+			!args["--metrics-address=:10251"] || !args[fmt.Sprint(secretFlag, path(ep, "tlsConfig", "ca", "secret", "name"))] {
+			t.Errorf("%s: the ServiceMonitor's port (Service targetPort %v, container port %v), the listener flag or the CA Secret (%v) do not match the Deployment",
+				name, servicePort, containerPort, path(ep, "tlsConfig", "ca", "secret", "name"))
+		}
+	}
+}
+
+// TestMetricsDisabled renders both components with metrics.enabled false (scrapers
+// given, which must then bind nothing): no listener flag, no metrics port on the pods or
+// the API Service, no metrics-reader ClusterRole or binding, no ServiceMonitor.
+func TestMetricsDisabled(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "values.yaml")
+	var values strings.Builder
+	for _, c := range components {
+		fmt.Fprintf(&values, "%s:\n  metrics:\n    enabled: false\n    scrapers: [{namespace: monitoring, name: prometheus}]\n", c)
+	}
+	if err := os.WriteFile(file, []byte(values.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, err := chart(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := carvel(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmObjs := objects(t, h)
+	compare(t, helmObjs, objects(t, c))
+	for k, o := range helmObjs {
+		if strings.Contains(k, "metrics-reader") || strings.HasPrefix(k, "ServiceMonitor ") {
+			t.Errorf("%s rendered with metrics.enabled=false", k)
+		}
+		// Ports and arguments anywhere in the object: Service ports, container ports, args.
+		data, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "10251") || strings.Contains(string(data), "--metrics-address") ||
+			strings.Contains(string(data), "name: metrics") {
+			t.Errorf("%s has a metrics port or flag with metrics.enabled=false:\n%s", k, data)
+		}
+	}
+	// The API Services keep their label, so that turning metrics on changes nothing else.
+	for _, c := range components {
+		if path(helmObjs["Service selkie-"+c+"/selkie-"+c+"-api"], "metadata", "labels", "selkie.dev/service") != "api" {
+			t.Errorf("Service selkie-%s-api lost its selkie.dev/service label", c)
+		}
+	}
 }
 
 func TestChartRendersOneComponent(t *testing.T) {
@@ -281,6 +446,14 @@ func TestBadValuesAreRefusedByBoth(t *testing.T) {
 		{"bad rate limit", "supervisor:\n  rate_limits:\n    requests: 100 per minute\n", "requests"},
 		{"bad concierge rate limit", "concierge:\n  rate_limits:\n    login_failures: lots\n", "login_failures"},
 		{"bad traffic policy", "supervisor:\n  service:\n    external_traffic_policy: Nearest\n", "external_traffic_policy"},
+		{"service monitor without metrics", "concierge:\n  metrics:\n    enabled: false\n    service_monitor:\n      enabled: true\n",
+			"metrics.service_monitor.enabled requires metrics.enabled"},
+		{"service monitor without metrics (supervisor)", "supervisor:\n  metrics:\n    enabled: false\n    service_monitor:\n      enabled: true\n",
+			"metrics.service_monitor.enabled requires metrics.enabled"},
+		{"bad scrape interval", "supervisor:\n  metrics:\n    service_monitor:\n      interval: 30 seconds\n", "interval"},
+		{"scraper without a name", "concierge:\n  metrics:\n    scrapers: [{namespace: monitoring}]\n", "scrapers[0].name"},
+		{"scraper in a bad namespace", "supervisor:\n  metrics:\n    scrapers: [{namespace: Monitoring, name: prometheus}]\n", "scrapers[0].namespace"},
+		{"unknown scraper key", "concierge:\n  metrics:\n    scrapers: [{namespace: monitoring, name: prometheus, kind: User}]\n", "kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "values.yaml")

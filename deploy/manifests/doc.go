@@ -6,7 +6,8 @@
 // CRDs (<component>-crds.yaml) and everything else (<component>.yaml), applied in that
 // order. The tests check them without a cluster: every document parses strictly into
 // its Kubernetes type, objects sit in the expected namespaces, no Secret carries data,
-// the CRDs equal generated/crds, every RBAC rule of the templates is commented, and the
-// pods are locked down. That the API server accepts them is tested in
+// the CRDs equal generated/crds, every RBAC rule of the templates is commented, the
+// pods are locked down, and the metrics listener is wired (flag, ports, the API
+// Service's label, an unbound metrics-reader ClusterRole). That the API server accepts them is tested in
 // test/integration/manifests_test.go.
 package manifests

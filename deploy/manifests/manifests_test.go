@@ -229,7 +229,7 @@ func TestRBACRulesAreCommented(t *testing.T) {
 		lines := strings.Split(string(data), "\n")
 		rules := 0
 		for i, line := range lines {
-			if strings.HasPrefix(line, "- apiGroups:") {
+			if strings.HasPrefix(line, "- apiGroups:") || strings.HasPrefix(line, "- nonResourceURLs:") {
 				rules++
 				if i == 0 || !strings.HasPrefix(lines[i-1], "#!") {
 					t.Errorf("%s:%d: rule without a comment saying why", file, i+1)
@@ -353,5 +353,73 @@ func TestEveryoneMayLogIn(t *testing.T) {
 	if !slices.Contains(subjects, "Group/system:authenticated") || !slices.Contains(subjects, "Group/system:unauthenticated") ||
 		binding.RoleRef.Name != role.Name {
 		t.Errorf("binding %+v", binding)
+	}
+}
+
+// TestMetricsListener checks the default install's metrics wiring (metrics.enabled is on
+// by default): the Deployment serves /metrics on 10251 with the API serving certificate,
+// the API Service forwards its port "metrics" there and alone carries the label the
+// ServiceMonitor selects, and the ClusterRole selkie-<component>-metrics-reader grants
+// exactly get on /metrics and is bound to nobody (metrics.scrapers is empty).
+func TestMetricsListener(t *testing.T) {
+	for _, c := range components() {
+		t.Run(c.dir, func(t *testing.T) {
+			name := "selkie-" + c.dir
+			var deployment *appsv1.Deployment
+			var role *rbacv1.ClusterRole
+			services := map[string]*corev1.Service{}
+			for _, o := range load(t, c.dir) {
+				switch v := o.typed.(type) {
+				case *appsv1.Deployment:
+					deployment = v
+				case *corev1.Service:
+					services[v.Name] = v
+				case *rbacv1.ClusterRole:
+					if v.Name == name+"-metrics-reader" {
+						role = v
+					}
+				case *rbacv1.ClusterRoleBinding:
+					if v.RoleRef.Name == name+"-metrics-reader" {
+						t.Errorf("ClusterRoleBinding %s binds the metrics reader by default", v.Name)
+					}
+				}
+			}
+			if deployment == nil {
+				t.Fatal("no Deployment")
+			}
+			ctr := deployment.Spec.Template.Spec.Containers[0]
+			if !slices.Contains(ctr.Args, "--metrics-address=:10251") {
+				t.Errorf("Deployment args %v lack --metrics-address=:10251", ctr.Args)
+			}
+			if !slices.ContainsFunc(ctr.Ports, func(p corev1.ContainerPort) bool {
+				return p.Name == "metrics" && p.ContainerPort == 10251 && p.Protocol == corev1.ProtocolTCP
+			}) {
+				t.Errorf("container ports %+v lack metrics 10251/TCP", ctr.Ports)
+			}
+			api := services[name+"-api"]
+			if api == nil {
+				t.Fatalf("no Service %s-api", name)
+			}
+			if !slices.ContainsFunc(api.Spec.Ports, func(p corev1.ServicePort) bool {
+				return p.Name == "metrics" && p.Port == 10251 && p.TargetPort.IntValue() == 10251
+			}) {
+				t.Errorf("Service %s ports %+v lack metrics 10251 -> 10251", api.Name, api.Spec.Ports)
+			}
+			if api.Labels["selkie.dev/service"] != "api" {
+				t.Errorf("Service %s labels %v lack selkie.dev/service=api", api.Name, api.Labels)
+			}
+			for _, svc := range services {
+				if svc != api && svc.Labels["selkie.dev/service"] != "" {
+					t.Errorf("Service %s has the API Service's label selkie.dev/service", svc.Name)
+				}
+			}
+			if role == nil {
+				t.Fatalf("no ClusterRole %s-metrics-reader", name)
+			}
+			want := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+			if !reflect.DeepEqual(role.Rules, want) {
+				t.Errorf("ClusterRole %s rules %+v, want %+v", role.Name, role.Rules, want)
+			}
+		})
 	}
 }

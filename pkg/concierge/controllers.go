@@ -27,7 +27,7 @@ import (
 // and WebhookAuthenticators into live authenticators run on every replica, since each
 // replica serves TokenCredentialRequests from its own cache (the status they write is the
 // same everywhere); leader-only work is elected separately (runWhileLeader).
-func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Groups, authenticators *authenticator.Cache, log *slog.Logger) (ctrl.Manager, error) {
+func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Groups, authenticators *authenticator.Cache, metrics metricsserver.Options, log *slog.Logger) (ctrl.Manager, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func newManager(cfg *restclient.Config, sfx, namespace string, groups server.Gro
 	inNamespace := cache.ByObject{Namespaces: map[string]cache.Config{namespace: {}}}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metrics,
 		HealthProbeBindAddress: "0",
 		// CA bundles for authenticators live in the concierge's namespace only.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: inNamespace, &corev1.ConfigMap{}: inNamespace}},

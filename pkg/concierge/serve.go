@@ -31,6 +31,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 )
 
@@ -56,6 +57,8 @@ type serveFlags struct {
 	proxyTokenFailures              ratelimit.Rule
 	loginFailures                   ratelimit.Rule
 	kubeBurst                       int
+
+	metricsAddress, profilingAddress string
 
 	impersonationProxy         bool
 	proxyPort                  int
@@ -100,6 +103,8 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.credentialIssuerSpec, "credential-issuer-spec", "", "JSON spec of the CredentialIssuer: created with it, and updated to it when this value changes (an upgrade with new values); empty: created with the proxy in auto mode behind a LoadBalancer and never updated")
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease selkie-concierge in --namespace) to write the CredentialIssuer; losing the lease never stops the replica")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.metricsAddress, "metrics-address", "", "host:port of the HTTPS Prometheus endpoint /metrics, for callers allowed get on that non-resource URL (TokenReview and SubjectAccessReview); served with the API's certificate (default: off)")
+	fs.StringVar(&f.profilingAddress, "profiling-address", "", "loopback host:port serving Go profiles under /debug/pprof/ (default: off)")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	fs.Float32Var(&f.kubeQPS, "kube-api-qps", 100, "requests per second to the Kubernetes API, for each of the concierge's three clients (controllers and leader election; CSR-strategy logins; the impersonation proxy's TokenReviews, SubjectAccessReviews and token), so that load on one cannot starve the others")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", 200, "burst of requests to the Kubernetes API, for each of the three clients")
@@ -122,6 +127,18 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	log, err := serverlog.New(f.logLevel)
 	if err != nil {
 		return err
+	}
+	serverlog.RouteKlog(log)
+	if err := servermetrics.ValidateAddress(f.metricsAddress); err != nil {
+		return err
+	}
+	if err := servermetrics.RegisterConcierge(); err != nil {
+		return err
+	}
+	if f.profilingAddress != "" {
+		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
+			return err
+		}
 	}
 	groups, err := server.GroupsFor(f.suffix)
 	if err != nil {
@@ -184,14 +201,15 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		done := make(chan struct{})
 		go func() { defer close(done); proxy.Run(proxyCtx, f.impersonationProxyResyncPd) }()
 		defer func() { stopProxy(); <-done }()
-		chain = append(chain, proxy.Signer())
+		chain = append(chain, issuer.Named{Type: string(configv1alpha1.ImpersonationProxyStrategyType), Strategy: proxy.Signer()})
 		reporters = append(reporters, impersonationproxy.Reporter{Controller: proxy})
 	}
 	if len(chain) == 0 {
 		return errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret or --csr-signing, or leave --impersonation-proxy on")
 	}
 	authenticators := authenticator.NewCache()
-	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators, log)
+	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators,
+		servermetrics.ServerOptions(f.metricsAddress, filepath.Clean(f.certDir), log.With("component", "metrics")), log)
 	if err != nil {
 		return err
 	}
@@ -251,7 +269,7 @@ func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, ch
 			log.WarnContext(ctx, "starting without the cluster signing key; will retry", "error", err)
 		}
 		go iss.Run(ctx, time.Minute)
-		chain = append(chain, iss)
+		chain = append(chain, issuer.Named{Type: string(configv1alpha1.KubeClusterSigningCertificateStrategyType), Strategy: iss})
 		reporters = append(reporters, signingkey.Reporter{Issuer: iss, Kube: kube})
 	}
 	if f.csrSigning {
@@ -259,7 +277,7 @@ func buildStrategies(ctx context.Context, f *serveFlags, clients kubeClients, ch
 		if err != nil {
 			return nil, nil, err
 		}
-		chain = append(chain, iss)
+		chain = append(chain, issuer.Named{Type: string(configv1alpha1.KubeCSRSigningCertificateStrategyType), Strategy: iss})
 		reporters = append(reporters, iss)
 	}
 	return chain, reporters, nil

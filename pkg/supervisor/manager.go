@@ -17,9 +17,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/clientregistry"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
@@ -58,7 +58,7 @@ func newManager(cfg *restclient.Config, f *serveFlags, store sessionstore.Store,
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                servermetrics.ServerOptions(f.metricsAddress, f.api.certDir, log.With("component", "metrics")),
 		HealthProbeBindAddress: "0",
 		Cache:                  cacheOptions(f.namespace),
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/shutdown"
 	"github.com/selkie-dev/selkie/pkg/supervisor/federationdomain"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
@@ -46,6 +47,8 @@ type serveFlags struct {
 	kubeBurst                     int
 	lifetimes                     oidcprovider.Lifetimes
 	api                           apiFlags
+	metricsAddress                string
+	profilingAddress              string
 }
 
 // apiFlags configure the aggregated API server (clientsecret.supervisor.<suffix> and
@@ -85,6 +88,8 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "key of --tls-cert-file")
 	fs.StringVar(&f.defaultTLSSecret, "default-tls-secret", "", "kubernetes.io/tls Secret in --namespace served to clients whose TLS server name matches no FederationDomain TLS Secret, such as every client of an issuer whose host is an IP address (they send no server name); followed as it changes; before --tls-cert-file")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.metricsAddress, "metrics-address", "", "host:port of the HTTPS Prometheus endpoint /metrics, for callers allowed get on that non-resource URL (TokenReview and SubjectAccessReview); served with the aggregated API's certificate (default: off)")
+	fs.StringVar(&f.profilingAddress, "profiling-address", "", "loopback host:port serving Go profiles under /debug/pprof/ (default: off)")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit events (redacted by default)")
 	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints usernames in audit events, so all replicas agree and its holder can search for a user (default: a random key per process)")
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
@@ -138,6 +143,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	serverlog.RouteKlog(log)
 	if err := suffix.Validate(f.suffix); err != nil {
 		return fmt.Errorf("--api-group-suffix: %w", err)
 	}
@@ -157,6 +163,17 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return fmt.Errorf("--max-pending-device-logins %d is negative", f.limits.MaxPendingDeviceLogins)
 	}
 	f.builtLimits = oidcprovider.NewLimits(f.limits)
+	if err := servermetrics.ValidateAddress(f.metricsAddress); err != nil {
+		return err
+	}
+	if err := servermetrics.RegisterSupervisor(); err != nil {
+		return err
+	}
+	if f.profilingAddress != "" {
+		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
+			return err
+		}
+	}
 	if f.api.certDir == "" && f.api.port != 0 {
 		if f.api.certDir, err = os.MkdirTemp("", "selkie-supervisor-certs-"); err != nil {
 			return err
@@ -185,7 +202,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	gc := &sessionstore.GC{Store: store, Interval: f.gcInterval, Log: log.With("component", "session-gc"),
-		Revoke: revokeUpstream(registry)}
+		Revoke: revokeUpstream(registry), Sessions: func(n int) { servermetrics.Sessions.Set(float64(n)) }}
 	go gc.Run(ctx)
 	errc := make(chan error, 4)
 	go func() { errc <- mgr.Start(ctx) }()

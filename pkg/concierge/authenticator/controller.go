@@ -12,6 +12,7 @@ import (
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
@@ -81,7 +82,8 @@ func Fingerprint(spec any, bundle *tlsconfig.Bundle) string {
 
 // EngineConfig is c as the reconcile engine's configuration.
 func (c ControllerConfig) EngineConfig() engine.Config[Key, Token] {
-	return engine.Config[Key, Token]{Client: c.Client, Store: c.Cache, Namespace: c.Namespace, Clock: c.Clock, Log: c.Log}
+	return engine.Config[Key, Token]{Client: c.Client, Store: c.Cache, Namespace: c.Namespace, Clock: c.Clock, Log: c.Log,
+		Ready: servermetrics.AuthenticatorReady}
 }
 
 // KeyFunc returns the cache Key of the resource of kind called name, for engine.Kind.Key.

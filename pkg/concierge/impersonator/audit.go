@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 // requestState travels with one request through the handler chain. It holds the caller's
@@ -34,6 +37,8 @@ type requestState struct {
 	mode string
 	// retryAfter is set when a rate limit refused the request.
 	retryAfter time.Duration
+	// longRunning marks watches, streams and upgrades, which are not timed.
+	longRunning bool
 }
 
 type stateKey struct{}
@@ -51,9 +56,35 @@ func (p *Proxy) withState(next http.Handler) http.Handler {
 		state := &requestState{token: bearerToken(r.Header)}
 		rec := &statusRecorder{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, state))
-		defer func() { p.logRequest(r, rec.status, time.Since(start), state) }()
+		defer func() {
+			d := time.Since(start)
+			countRequest(rec.status, d, state)
+			p.logRequest(r, rec.status, d, state)
+		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// metricVerbs are the verbs that label the proxy's metrics; others count as "other", so
+// that a client's made-up HTTP methods cannot grow the label set.
+var metricVerbs = map[string]bool{
+	"get": true, "list": true, "watch": true, "create": true, "update": true, "patch": true, "delete": true,
+	"deletecollection": true, "proxy": true, "head": true, "options": true, "post": true, "put": true,
+}
+
+// countRequest records a finished request in the proxy's metrics.
+func countRequest(status int, d time.Duration, state *requestState) {
+	verb := "other"
+	if state.info != nil && metricVerbs[state.info.Verb] {
+		verb = state.info.Verb
+	}
+	if status == 0 {
+		status = http.StatusOK // a handler that wrote nothing answered 200
+	}
+	servermetrics.ProxyRequests.WithLabelValues(verb, strconv.Itoa(status)).Inc()
+	if !state.longRunning {
+		servermetrics.ProxyDuration.WithLabelValues(verb).Observe(d.Seconds())
+	}
 }
 
 // websocketTokenPrefix marks the WebSocket subprotocol in which browsers, which cannot

@@ -168,10 +168,11 @@ func (p *Proxy) withTimeout(next http.Handler) http.Handler {
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, ok := request.RequestInfoFrom(r.Context())
+		long := isUpgrade(r) || ok && longRunning(r, info)
 		if state := stateFrom(r.Context()); state != nil {
-			state.info = info
+			state.info, state.longRunning = info, long
 		}
-		if !isUpgrade(r) && (!ok || !longRunning(r, info)) {
+		if !long {
 			ctx, cancel := context.WithTimeout(r.Context(), p.cfg.RequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)

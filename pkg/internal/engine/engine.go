@@ -20,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/selkie-dev/selkie/pkg/tlsconfig"
 )
 
@@ -88,6 +90,10 @@ type Config[K comparable, V any] struct {
 	Clock func() time.Time
 	// Log receives the controller's logs; nil means slog.Default().
 	Log *slog.Logger
+	// Ready, when set, is a gauge labelled kind and name that the engine sets to 1 for
+	// each object whose value it stores, 0 for one that failed validation, and removes
+	// with the object.
+	Ready *prometheus.GaugeVec
 }
 
 // Engine reconciles one kind into a Store and writes status. Only the engine should
@@ -157,10 +163,12 @@ func (e *Engine[T, K, V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 		e.backoff.Forget(req.Name)
 		e.remove(ctx, log, req.Name, "deleted")
+		e.report(req.Name, nil)
 		return ctrl.Result{}, nil
 	}
 	if obj.GetDeletionTimestamp() != nil {
 		e.remove(ctx, log, req.Name, "deleted")
+		e.report(req.Name, nil)
 		return ctrl.Result{}, nil
 	}
 
@@ -175,6 +183,7 @@ func (e *Engine[T, K, V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		e.store(req.Name, &Current[V]{Value: v.built, Fingerprint: v.fingerprint})
 		log.InfoContext(ctx, "stored "+e.kind.Noun, e.kind.Describe(obj, v.built)...)
 	}
+	e.report(req.Name, &v.OK)
 	if err := e.updateStatus(ctx, obj, v); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -185,6 +194,22 @@ func (e *Engine[T, K, V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	after := e.backoff.When(req.Name)
 	log.InfoContext(ctx, e.kind.Noun+" is not ready; will validate again", "after", after)
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// report sets the Ready gauge of name: 1 or 0 from ok, or no series when ok is nil (the
+// object is gone).
+func (e *Engine[T, K, V]) report(name string, ok *bool) {
+	if e.cfg.Ready == nil {
+		return
+	}
+	switch {
+	case ok == nil:
+		e.cfg.Ready.DeleteLabelValues(e.kind.Name, name)
+	case *ok:
+		e.cfg.Ready.WithLabelValues(e.kind.Name, name).Set(1)
+	default:
+		e.cfg.Ready.WithLabelValues(e.kind.Name, name).Set(0)
+	}
 }
 
 // lookup returns what the engine stored for name, or nil.

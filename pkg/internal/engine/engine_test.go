@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,13 +46,24 @@ type webhookTest struct {
 	engine  *Engine[*authenticationv1alpha1.WebhookAuthenticator, string, string]
 	next    outcome
 	current *Current[string] // what Validate was last given
+	ready   *prometheus.GaugeVec
+}
+
+// readiness is the Ready gauge of object "a", or -1 without a series.
+func (w *webhookTest) readiness(t *testing.T) float64 {
+	t.Helper()
+	if testutil.CollectAndCount(w.ready) == 0 {
+		return -1
+	}
+	return testutil.ToFloat64(w.ready.WithLabelValues("WebhookAuthenticator", "a"))
 }
 
 // newWebhookTest returns an engine of a cluster-scoped kind whose validation the test
 // scripts through next.
 func newWebhookTest(t *testing.T, objs ...client.Object) *webhookTest {
 	t.Helper()
-	w := &webhookTest{store: &recordingStore{values: map[string]string{}}}
+	w := &webhookTest{store: &recordingStore{values: map[string]string{}},
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "test_ready"}, []string{"kind", "name"})}
 	w.client = fakeclient.New(t, fakeclient.Options{Suffix: suffix.Default,
 		Status: []client.Object{&authenticationv1alpha1.WebhookAuthenticator{}}}, objs...)
 	w.engine = New(Kind[*authenticationv1alpha1.WebhookAuthenticator, string, string]{
@@ -79,7 +92,7 @@ func newWebhookTest(t *testing.T, objs ...client.Object) *webhookTest {
 			return "", tlsconfig.FromConcierge(o.Spec.TLS)
 		},
 	}, Config[string, string]{Client: w.client, Store: w.store, Namespace: testNamespace,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), Ready: w.ready})
 	return w
 }
 
@@ -106,7 +119,13 @@ func TestEngineStoresOnlyWhatIsNewAndRemovesWhatBroke(t *testing.T) {
 	t.Parallel()
 	w := newWebhookTest(t, &authenticationv1alpha1.WebhookAuthenticator{ObjectMeta: metav1.ObjectMeta{Name: "a", Generation: 3}})
 
+	if got := w.readiness(t); got != -1 {
+		t.Fatalf("readiness before any reconcile = %v", got)
+	}
 	w.reconcile(t, outcome{ok: true, build: "one"})
+	if got := w.readiness(t); got != 1 {
+		t.Errorf("readiness after a good validation = %v, want 1", got)
+	}
 	if w.current != nil || w.store.values["key/a"] != "one" {
 		t.Fatalf("first reconcile: given %v, store %v; want nothing given and one stored", w.current, w.store.values)
 	}
@@ -134,6 +153,9 @@ func TestEngineStoresOnlyWhatIsNewAndRemovesWhatBroke(t *testing.T) {
 	if st := w.status(t); st.Phase != authenticationv1alpha1.WebhookAuthenticatorPhaseError || st.Conditions[1].Reason != ReasonNotReady {
 		t.Errorf("status after a failed validation = %+v", st)
 	}
+	if got := w.readiness(t); got != 0 {
+		t.Errorf("readiness after a failed validation = %v, want 0", got)
+	}
 	w.reconcile(t, outcome{ok: false})
 	if w.current != nil {
 		t.Errorf("still broken: given %v, want nothing", w.current)
@@ -147,6 +169,9 @@ func TestEngineStoresOnlyWhatIsNewAndRemovesWhatBroke(t *testing.T) {
 	w.reconcile(t, outcome{})
 	if len(w.store.values) != 0 {
 		t.Errorf("deleted object: store %v", w.store.values)
+	}
+	if got := w.readiness(t); got != -1 {
+		t.Errorf("readiness of a deleted object = %v, want no series", got)
 	}
 }
 

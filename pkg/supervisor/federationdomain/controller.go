@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	idpv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/idp/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/internal/engine"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/keys"
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
@@ -58,6 +60,8 @@ type Reconciler struct {
 	DefaultTLSSecret string
 	Clock            func() time.Time
 	Log              *slog.Logger
+
+	activeKeys sync.Map // FederationDomain name -> ID of the active signing key last seen
 }
 
 // Reconcile brings every FederationDomain of the namespace up to date.
@@ -126,6 +130,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	r.countRotation(fd.Name, set)
 	symmetric := map[string][]byte{}
 	for _, name := range []string{names.TokenSigningKey.Name, names.StateSigningKey.Name, names.StateEncryptionKey.Name} {
 		if symmetric[name], err = r.Keys.Symmetric(ctx, name, owner); err != nil {
@@ -137,7 +142,7 @@ func (r *Reconciler) serve(ctx context.Context, fd *configv1alpha1.FederationDom
 		return nil, next, nil
 	}
 	p, err := oidcprovider.New(oidcprovider.Config{
-		Issuer: fd.Spec.Issuer, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
+		Issuer: fd.Spec.Issuer, Name: fd.Name, IdPs: r.usableIdPs(v), Legacy: v.legacy, Keys: func() *keys.Set { return set },
 		TokenKey: symmetric[names.TokenSigningKey.Name], StateSigningKey: symmetric[names.StateSigningKey.Name],
 		StateEncryptionKey: symmetric[names.StateEncryptionKey.Name], Store: r.Store, Clients: r.Clients,
 		Lifetimes: r.Lifetimes, LogUserInfo: r.LogUserInfo, Fingerprint: r.Fingerprint, Limits: r.Limits, Clock: r.Clock, Log: r.Log,
@@ -276,4 +281,15 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
+}
+
+// countRotation counts a change of the domain's active signing key since the last
+// reconcile of this replica (the first one it sees is not a rotation).
+func (r *Reconciler) countRotation(fd string, set *keys.Set) {
+	if set == nil || set.Active == nil {
+		return
+	}
+	if prev, seen := r.activeKeys.Swap(fd, set.Active.ID); seen && prev != set.Active.ID {
+		servermetrics.SigningKeyRotations.WithLabelValues(fd).Inc()
+	}
 }

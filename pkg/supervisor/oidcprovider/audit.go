@@ -6,8 +6,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
+	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
 // HeaderAuditID carries a request's audit ID in every response, so that a user can quote
@@ -40,6 +44,19 @@ func AuditID(ctx context.Context) string {
 func (p *Provider) audit(ctx context.Context, msg string, args ...any) {
 	attrs := append([]any{slog.Bool("audit", true), slog.String("auditID", AuditID(ctx))}, args...)
 	p.log.InfoContext(ctx, msg, attrs...)
+}
+
+// countLogin counts a login at idp that ended with outcome (servermetrics.Login*).
+func (p *Provider) countLogin(idp *IdP, flow, outcome string) {
+	servermetrics.SupervisorLogins.WithLabelValues(p.cfg.Name, idp.Provider.Name(), idp.Provider.Type(), flow, outcome).Inc()
+}
+
+// loginFailure is the login outcome of an upstream error: a refusal, or a failure to ask.
+func loginFailure(err error) string {
+	if errors.Is(err, upstream.ErrBadCredentials) {
+		return servermetrics.LoginFailure
+	}
+	return servermetrics.LoginError
 }
 
 // userAttr describes the user in an audit event: username and groups when the operator

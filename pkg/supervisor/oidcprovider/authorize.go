@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
 
@@ -171,8 +173,11 @@ func (p *Provider) passwordLogin(w http.ResponseWriter, r *http.Request, client 
 	if !p.allowPassword(w, r, idp.DisplayName, username, false) {
 		return
 	}
+	start := time.Now()
 	id, err := pw.Login(ctx, username, password)
+	servermetrics.ObserveUpstream(idp.Provider.Name(), idp.Provider.Type(), servermetrics.UpstreamPasswordLogin, start, err)
 	if err != nil {
+		p.countLogin(idp, upstream.FlowCLIPassword, loginFailure(err))
 		desc := "Username or password is incorrect, or the user is not allowed to log in."
 		if !errors.Is(err, upstream.ErrBadCredentials) {
 			desc = "The identity provider could not check the username and password."
@@ -183,7 +188,7 @@ func (p *Provider) passwordLogin(w http.ResponseWriter, r *http.Request, client 
 		p.redirectError(w, r, req, newError(errAccessDenied, desc))
 		return
 	}
-	p.complete(w, r, req, idp, id)
+	p.complete(w, r, req, idp, id, upstream.FlowCLIPassword)
 }
 
 // redirectError sends an OAuth error to the (validated) redirect URI; a device login

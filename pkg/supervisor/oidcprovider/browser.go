@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -148,6 +150,7 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if upErr := r.Form.Get("error"); upErr != "" {
+		p.countLogin(idp, upstream.FlowBrowserAuthcode, servermetrics.LoginFailure)
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowBrowserAuthcode, "reason", "upstream error "+upErr)
 		p.redirectError(w, r, req, newError(errAccessDenied, "The identity provider refused the login."))
 		return
@@ -157,13 +160,16 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request: code param not found", http.StatusBadRequest)
 		return
 	}
+	start := time.Now()
 	id, err := rp.ExchangeCode(ctx, code, st.PKCEVerifier, st.Nonce, p.endpoint(PathCallback))
+	servermetrics.ObserveUpstream(idp.Provider.Name(), idp.Provider.Type(), servermetrics.UpstreamCodeExchange, start, err)
 	if err != nil {
+		p.countLogin(idp, upstream.FlowBrowserAuthcode, servermetrics.LoginFailure)
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowBrowserAuthcode, "reason", err.Error())
 		p.redirectError(w, r, req, newError(errAccessDenied, "The login at the identity provider could not be completed."))
 		return
 	}
-	p.complete(w, r, req, idp, id)
+	p.complete(w, r, req, idp, id, upstream.FlowBrowserAuthcode)
 }
 
 // chooser lists the identity providers, each linking back to authorize with its name.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/transform"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
@@ -18,18 +19,25 @@ import (
 
 // complete finishes a login: it runs the transforms, stores a session with an
 // authorization code and hands the code to the client. A device login instead fills in
-// the device authorization's session.
-func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity) {
+// the device authorization's session. flow is the upstream login's (upstream.Flow*).
+func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity, flow string) {
 	ctx := r.Context()
 	username, groups, oerr := p.mapIdentity(ctx, idp, id)
 	if oerr != nil {
+		outcome := servermetrics.LoginError
+		if oerr.Code == errAccessDenied {
+			outcome = servermetrics.LoginRejected
+		}
+		p.countLogin(idp, flow, outcome)
 		p.redirectError(w, r, req, oerr)
 		return
 	}
 	if req.DeviceSessionID != "" {
-		p.approveDevice(w, r, req, idp, id, username, groups)
+		p.approveDevice(w, r, req, idp, id, username, groups, flow)
 		return
 	}
+	outcome := servermetrics.LoginError
+	defer func() { p.countLogin(idp, flow, outcome) }()
 	now := p.cfg.Clock()
 	sid, err := newSessionID(p.cfg.Rand)
 	if err != nil {
@@ -53,6 +61,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, req *authReq
 		p.redirectError(w, r, req, newError(errServerError, "could not store the login"))
 		return
 	}
+	outcome = servermetrics.LoginSuccess
 	p.audit(ctx, "login succeeded", "idp", idp.DisplayName, "session", sid, "client", req.ClientID, p.userAttr(username, groups))
 	p.respond(w, r, req, url.Values{"code": {code}, "scope": {strings.Join(req.Granted, " ")}, "state": {req.State}}, code)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
@@ -99,7 +100,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 
 // approveDevice completes a device login: the device's session gets the identity and
 // its grant is approved, for the device's next poll to collect.
-func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity, username string, groups []string) {
+func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *authRequest, idp *IdP, id *upstream.Identity, username string, groups []string, flow string) {
 	ctx := r.Context()
 	now := p.cfg.Clock()
 	usable := true
@@ -113,6 +114,8 @@ func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *au
 		}
 		return usable
 	})
+	outcome := servermetrics.LoginError
+	defer func() { p.countLogin(idp, flow, outcome) }()
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound) || err == nil && !usable:
 		p.audit(ctx, "device login failed", "session", req.DeviceSessionID, "idp", idp.DisplayName, "reason", "the device grant expired or is no longer pending")
@@ -121,6 +124,7 @@ func (p *Provider) approveDevice(w http.ResponseWriter, r *http.Request, req *au
 		p.log.ErrorContext(ctx, "could not approve a device grant", "session", req.DeviceSessionID, "error", err)
 		pages.DeviceResult(w, http.StatusInternalServerError, false, "the login could not be stored.")
 	default:
+		outcome = servermetrics.LoginSuccess
 		p.audit(ctx, "login succeeded", "idp", idp.DisplayName, "session", req.DeviceSessionID, "client", req.ClientID,
 			"flow", "device_code", p.userAttr(username, groups))
 		pages.DeviceResult(w, http.StatusOK, true, "")

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 // RFC 8693 token types.
@@ -27,6 +29,8 @@ type exchangeResponse struct {
 // so a cluster-scoped token cannot be replayed at the supervisor's clients.
 func (p *Provider) exchangeGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()
+	outcome := servermetrics.Failure
+	defer func() { servermetrics.SupervisorTokenExchanges.WithLabelValues(p.cfg.Name, outcome).Inc() }()
 	for _, forbidden := range []string{"resource", "scope", "actor_token", "actor_token_type"} {
 		if form.Has(forbidden) {
 			newError(errInvalidRequest, "the "+forbidden+" parameter is not supported").write(w)
@@ -79,6 +83,7 @@ func (p *Provider) exchangeGrant(w http.ResponseWriter, r *http.Request, form ur
 		newError(errServerError, "could not issue the token").write(w)
 		return
 	}
+	outcome = servermetrics.Success
 	p.audit(ctx, "token exchanged", "session", s.ID, "client", client.ID, "audience", audience)
 	writeJSON(w, http.StatusOK, exchangeResponse{AccessToken: idToken, IssuedTokenType: tokenTypeJWT, TokenType: "N_A"})
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 // LimitsConfig sets the supervisor's rate limits; a zero Rule disables one. Limits are
@@ -122,6 +123,7 @@ func (p *Provider) limited(w http.ResponseWriter, r *http.Request, name string, 
 	if ok {
 		return false
 	}
+	servermetrics.RateLimited.WithLabelValues(name).Inc()
 	p.audit(r.Context(), "rate limited", "limit", name, "retryAfter", wait.Round(time.Second).String(), "clientAddress", p.cfg.Limits.clientAddress(r))
 	if browser {
 		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/pages"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -77,8 +79,11 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) {
 	if !p.allowPassword(w, r, idp.DisplayName, username, true) {
 		return
 	}
+	start := time.Now()
 	id, err := pw.Login(ctx, username, password)
+	servermetrics.ObserveUpstream(idp.Provider.Name(), idp.Provider.Type(), servermetrics.UpstreamPasswordLogin, start, err)
 	if err != nil {
+		p.countLogin(idp, upstream.FlowBrowserAuthcode, loginFailure(err))
 		p.audit(ctx, "login failed", "idp", idp.DisplayName, "flow", upstream.FlowBrowserAuthcode, "reason", err.Error())
 		code := pages.ErrIncorrectUsernameOrPassword
 		if !errors.Is(err, upstream.ErrBadCredentials) {
@@ -89,7 +94,7 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) {
 		p.backToLoginForm(w, r, encoded, code)
 		return
 	}
-	p.complete(w, r, &st.Request, idp, id)
+	p.complete(w, r, &st.Request, idp, id, upstream.FlowBrowserAuthcode)
 }
 
 // loginState opens the state of a login form request and checks it against the CSRF

@@ -78,6 +78,8 @@ type Transform func(ctx context.Context, username string, groups []string) (stri
 type Config struct {
 	// Issuer is the FederationDomain's spec.issuer, byte for byte.
 	Issuer string
+	// Name is the FederationDomain's name, which labels its metrics.
+	Name string
 	// IdPs are the usable identity providers; in legacy mode exactly one.
 	IdPs   []IdP
 	Legacy bool

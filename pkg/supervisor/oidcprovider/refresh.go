@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -23,11 +25,19 @@ const maxUsedRefreshTokens = 100
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, client *Client) {
 	ctx := r.Context()
 	now := p.cfg.Clock()
+	outcome, idpName, idpType := servermetrics.RefreshInvalid, "", ""
+	defer func() {
+		servermetrics.SupervisorRefreshes.WithLabelValues(p.cfg.Name, idpName, idpType, outcome).Inc()
+	}()
 	s, secret, oerr := p.sessionForToken(ctx, prefixRefresh, form.Get("refresh_token"), errInvalidGrant)
 	if oerr != nil {
+		if oerr.status >= http.StatusInternalServerError {
+			outcome = servermetrics.RefreshError
+		}
 		oerr.write(w)
 		return
 	}
+	idpName, idpType = s.IdP.Name, s.IdP.Type
 	invalid := newError(errInvalidGrant, "the refresh token is invalid or expired")
 	if s.RefreshToken == nil || !p.tokens.matches(secret, s.RefreshToken.Hash) {
 		for _, used := range s.UsedRefreshTokens {
@@ -53,6 +63,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	s.UpstreamData = p.upstream.use(s.ID, storedUpstream)
 	warnings, err := p.revalidate(r, s)
 	if err != nil {
+		outcome = servermetrics.RefreshUpstreamFailure
 		p.audit(ctx, "refresh failed", "session", s.ID, "idp", s.IdP.DisplayName, "reason", err.Error())
 		newError(errUpstreamRefresh, "Error during upstream refresh. Upstream refresh failed.").write(w)
 		return
@@ -61,6 +72,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	if n := len(s.UsedRefreshTokens); n > maxUsedRefreshTokens {
 		s.UsedRefreshTokens = s.UsedRefreshTokens[n-maxUsedRefreshTokens:]
 	}
+	outcome = servermetrics.RefreshError
 	resp, oerr := p.issueTokens(s, client, "")
 	if oerr != nil {
 		oerr.write(w)
@@ -68,6 +80,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
 		if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
+			outcome = servermetrics.RefreshInvalid
 			invalid.write(w) // refreshed, revoked or ended concurrently
 			return
 		}
@@ -83,6 +96,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 			w.Header().Add("Warning", "299 - "+strconv.Quote(warning))
 		}
 	}
+	outcome = servermetrics.RefreshSuccess
 	p.audit(ctx, "refreshed", "session", s.ID, "client", client.ID, p.userAttr(s.Username, s.Groups))
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -100,8 +114,10 @@ func (p *Provider) revalidate(r *http.Request, s *sessionstore.Session) ([]strin
 	if !ok {
 		return nil, errors.New("the identity provider cannot re-validate users")
 	}
+	start := time.Now()
 	current, err := refresher.Refresh(ctx, &upstream.Identity{Subject: s.UpstreamSubject, Username: s.UpstreamUsername,
 		Groups: s.UpstreamGroups, AdditionalClaims: s.AdditionalClaims, UpstreamData: s.UpstreamData})
+	servermetrics.ObserveUpstream(idp.Provider.Name(), idp.Provider.Type(), servermetrics.UpstreamRefresh, start, err)
 	if err != nil {
 		return nil, fmt.Errorf("upstream refresh: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 	"github.com/selkie-dev/selkie/pkg/supervisor/sessionstore"
 	"github.com/selkie-dev/selkie/pkg/supervisor/upstream"
 )
@@ -111,12 +112,14 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*Client
 		return client, nil // a secret that matched recently: no bcrypt, no limit
 	}
 	if ok, wait := l.clientSecretFailures.Check(client.ID); !ok {
+		servermetrics.RateLimited.WithLabelValues("client-secret-failures").Inc()
 		p.audit(r.Context(), "rate limited", "limit", "client-secret-failures", "client", client.ID, "clientAddress", l.clientAddress(r))
 		return nil, tooManyRequests(wait)
 	}
 	ok, err := l.secrets.match(r.Context(), client.SecretHashes, secret)
 	switch {
 	case errors.Is(err, errBusy):
+		servermetrics.RateLimited.WithLabelValues("client-secret-comparisons").Inc()
 		p.audit(r.Context(), "rate limited", "limit", "client-secret-comparisons", "client", client.ID, "clientAddress", l.clientAddress(r))
 		return nil, tooManyRequests(time.Second)
 	case err != nil || !ok:

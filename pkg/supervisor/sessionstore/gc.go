@@ -45,6 +45,14 @@ type GC struct {
 	// MaxRetryAge bounds ErrRetryLater: a session expired longer ago than this is
 	// deleted even if Revoke asks to retry (DefaultMaxRetryAge if zero).
 	MaxRetryAge time.Duration
+	// Sessions, when set, receives the number of stored sessions after each round of a
+	// Store that is a Counter.
+	Sessions func(n int)
+}
+
+// Counter is a Store that can count its sessions cheaply (without unsealing them).
+type Counter interface {
+	Count(ctx context.Context) (int, error)
 }
 
 // Run collects every Interval until ctx ends, starting at once. Errors are logged.
@@ -105,6 +113,14 @@ func (g *GC) Once(ctx context.Context) (int, error) {
 		deleted += n
 		if err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if c, ok := g.Store.(Counter); ok && g.Sessions != nil {
+		n, err := c.Count(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			g.Sessions(n)
 		}
 	}
 	return deleted, errors.Join(errs...)

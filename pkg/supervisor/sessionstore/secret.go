@@ -210,6 +210,23 @@ func (st *secretStore) listed(ctx context.Context, secret *corev1.Secret, opts L
 	return s
 }
 
+// Count implements Counter: it counts the session Secrets, readable or not, page by page.
+func (st *secretStore) Count(ctx context.Context) (int, error) {
+	listOpts := metav1.ListOptions{LabelSelector: labels.Set{labelType: labelTypeSession}.String(), Limit: listPageSize}
+	n := 0
+	for {
+		page, err := st.secrets.List(ctx, listOpts)
+		if err != nil {
+			return n, fmt.Errorf("count sessions: %w", err)
+		}
+		n += len(page.Items)
+		if page.Continue == "" {
+			return n, nil
+		}
+		listOpts.Continue = page.Continue
+	}
+}
+
 // DeleteUnreadable implements UnreadableCollector: it deletes the session Secrets that
 // cannot be decoded (after a keyring loss, for instance) and expired before
 // expiredBefore, by their expires annotation or, when that cannot be read either, by

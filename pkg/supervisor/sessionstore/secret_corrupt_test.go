@@ -206,13 +206,18 @@ func TestGCCollectsUnreadableSecrets(t *testing.T) {
 	if _, err := store.Get(t.Context(), live.ID); !errors.Is(err, sessionstore.ErrCorrupt) {
 		t.Fatalf("Get with the new keyring = %v, want ErrCorrupt", err)
 	}
-	gc := &sessionstore.GC{Store: store, Clock: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(f.logs, nil))}
+	counted := -1
+	gc := &sessionstore.GC{Store: store, Clock: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Sessions: func(n int) { counted = n }}
 	deleted, err := gc.Once(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if deleted != 2 {
 		t.Errorf("deleted %d, want 2", deleted)
+	}
+	if counted != 2 { // live and new-unknown-expiry; the keyrings' Secrets are not sessions
+		t.Errorf("the round counted %d sessions, want the 2 left", counted)
 	}
 	for _, tt := range []struct {
 		s        *sessionstore.Session

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/selkie-dev/selkie/pkg/internal/engine"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 // ControllerConfig is what every identity-provider controller needs. The API group is
@@ -34,7 +35,8 @@ func (c ControllerConfig) WithDefaults() ControllerConfig {
 
 // EngineConfig is c as the reconcile engine's configuration.
 func (c ControllerConfig) EngineConfig() engine.Config[Key, Provider] {
-	return engine.Config[Key, Provider]{Client: c.Client, Store: c.Registry, Namespace: c.Namespace, Clock: c.Clock, Log: c.Log}
+	return engine.Config[Key, Provider]{Client: c.Client, Store: c.Registry, Namespace: c.Namespace, Clock: c.Clock, Log: c.Log,
+		Ready: servermetrics.IdentityProviderReady}
 }
 
 // KeyFunc returns the Key of the resource of kind called name, for engine.Kind.Key.

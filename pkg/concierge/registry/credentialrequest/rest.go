@@ -24,6 +24,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/registry/createonly"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 // FailureMessage is the only thing a client learns about a failed login.
@@ -100,12 +101,19 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	}
 	addr := aggregatedapi.ClientAddressFrom(ctx)
 	if ok, wait := r.failures.Check(addr); !ok {
+		servermetrics.TokenCredentialRequests.WithLabelValues("", "", servermetrics.Failure, servermetrics.ReasonRateLimited).Inc()
 		r.log.LogAttrs(ctx, slog.LevelInfo, "token credential request rate limited",
 			slog.String("auditID", string(audit.GetAuditIDTruncated(ctx))), slog.String("clientAddress", addr))
 		return nil, apierrors.NewTooManyRequests("too many failed logins from this address; try again later", int(math.Ceil(wait.Seconds())))
 	}
 	start := time.Now()
-	cred, reason, attrs := r.exchange(ctx, req)
+	res := r.exchange(ctx, req)
+	cred, reason, attrs := res.cred, res.reason, res.attrs
+	outcome := servermetrics.Success
+	if cred == nil {
+		outcome = servermetrics.Failure
+	}
+	servermetrics.TokenCredentialRequests.WithLabelValues(res.kind, res.name, outcome, res.code).Inc()
 	attrs = append(attrs,
 		slog.String("auditID", string(audit.GetAuditIDTruncated(ctx))),
 		slog.String("tokenFingerprint", r.fingerprint.Of(req.Spec.Token)),
@@ -145,37 +153,54 @@ func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidatio
 	return req, nil
 }
 
-// exchange returns a credential, or nil and the audited reason.
-func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) (*certauthority.KeyPair, string, []slog.Attr) {
+// exchangeResult is a credential, or nil and the audited reason with its metric code
+// (servermetrics.Reason*); kind and name label the metrics once the authenticator was
+// found (the request's own values are not bounded).
+type exchangeResult struct {
+	cred         *certauthority.KeyPair
+	reason, code string
+	kind, name   string
+	attrs        []slog.Attr
+}
+
+func (e exchangeResult) fail(code, reason string) exchangeResult {
+	e.code, e.reason = code, reason
+	return e
+}
+
+// exchange authenticates the request's token and issues its credential.
+func (r *REST) exchange(ctx context.Context, req *login.TokenCredentialRequest) exchangeResult {
 	key := authenticator.Key{Kind: req.Spec.Authenticator.Kind, Name: req.Spec.Authenticator.Name}
 	if g := req.Spec.Authenticator.APIGroup; g != nil {
 		key.APIGroup = *g
 	}
-	attrs := []slog.Attr{slog.Group("authenticator", "apiGroup", key.APIGroup, "kind", key.Kind, "name", key.Name)}
+	res := exchangeResult{attrs: []slog.Attr{slog.Group("authenticator", "apiGroup", key.APIGroup, "kind", key.Kind, "name", key.Name)}}
 	authn, ok := r.authenticators.Get(key)
 	if !ok {
-		return nil, "no ready authenticator with that apiGroup, kind and name", attrs
+		return res.fail(servermetrics.ReasonAuthenticatorNotFound, "no ready authenticator with that apiGroup, kind and name")
 	}
+	res.kind, res.name = key.Kind, key.Name
 	resp, ok, err := authn.AuthenticateToken(ctx, req.Spec.Token)
 	switch {
 	case err != nil:
-		return nil, "token rejected: " + err.Error(), attrs
+		return res.fail(servermetrics.ReasonTokenRejected, "token rejected: "+err.Error())
 	case !ok || resp == nil || resp.User == nil:
-		return nil, "token rejected", attrs
+		return res.fail(servermetrics.ReasonTokenRejected, "token rejected")
 	}
 	u := resp.User
-	attrs = append(attrs, r.userAttrs(u.GetName(), u.GetGroups()))
+	res.attrs = append(res.attrs, r.userAttrs(u.GetName(), u.GetGroups()))
 	if reason := authenticator.ReservedIdentity(u.GetName(), u.GetGroups()); reason != "" {
-		return nil, reason, attrs
+		return res.fail(servermetrics.ReasonReservedIdentity, reason)
 	}
 	if reason := unsupportedUser(u.GetName(), u.GetUID(), u.GetExtra()); reason != "" {
-		return nil, reason, attrs
+		return res.fail(servermetrics.ReasonUnsupportedUser, reason)
 	}
 	cred, err := r.issuer.IssueClientCert(ctx, u.GetName(), u.GetGroups())
 	if err != nil {
-		return nil, "could not issue a certificate: " + err.Error(), attrs
+		return res.fail(servermetrics.ReasonIssueFailed, "could not issue a certificate: "+err.Error())
 	}
-	return cred, "", attrs
+	res.cred, res.code = cred, servermetrics.ReasonNone
+	return res
 }
 
 // unsupportedUser says why a certificate cannot represent this user, or "".

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
+	"github.com/selkie-dev/selkie/pkg/servermetrics"
 )
 
 const (
@@ -246,5 +248,47 @@ func TestFailedLoginsAreLimitedPerAddress(t *testing.T) {
 	out, err := r.Create(from("192.0.2.2"), request("WebhookAuthenticator", "hook"), nil, &metav1.CreateOptions{})
 	if err != nil || out.(*login.TokenCredentialRequest).Status.Credential == nil {
 		t.Errorf("another address: %v", err)
+	}
+}
+
+// TestCreateCounts: every request moves selkie_concierge_token_credential_requests_total
+// once, labelled with the authenticator only when it exists. Not parallel: the counter is
+// shared with the other tests.
+func TestCreateCounts(t *testing.T) {
+	ca, err := certauthority.New("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := authenticator.NewCache()
+	cache.Set(authenticator.Key{APIGroup: group, Kind: "JWTAuthenticator", Name: "counted"},
+		fakeToken{user: &user.DefaultInfo{Name: "pinny"}, ok: true})
+	r := NewREST(cache, caIssuer{ca: ca}, schema.GroupResource{}, Options{Failures: ratelimit.Rule{PerMinute: 1, Burst: 2}})
+	type series struct{ kind, name, outcome, reason string }
+	value := func(s series) float64 {
+		return testutil.ToFloat64(servermetrics.TokenCredentialRequests.WithLabelValues(s.kind, s.name, s.outcome, s.reason))
+	}
+	ok := series{"JWTAuthenticator", "counted", servermetrics.Success, servermetrics.ReasonNone}
+	rejected := series{"JWTAuthenticator", "counted", servermetrics.Failure, servermetrics.ReasonTokenRejected}
+	unknown := series{"", "", servermetrics.Failure, servermetrics.ReasonAuthenticatorNotFound}
+	limited := series{"", "", servermetrics.Failure, servermetrics.ReasonRateLimited}
+	before := map[series]float64{}
+	for _, s := range []series{ok, rejected, unknown, limited} {
+		before[s] = value(s)
+	}
+	ctx := aggregatedapi.WithClientAddress(context.Background(), "192.0.2.9")
+	bad := request("JWTAuthenticator", "counted")
+	bad.Spec.Token = "wrong"
+	for _, req := range []*login.TokenCredentialRequest{
+		request("JWTAuthenticator", "counted"), bad, request("JWTAuthenticator", "made-up-by-the-client"), request("JWTAuthenticator", "counted"),
+	} {
+		_, _ = r.Create(ctx, req, nil, &metav1.CreateOptions{})
+	}
+	for s, want := range map[series]float64{ok: 1, rejected: 1, unknown: 1, limited: 1} {
+		if got := value(s) - before[s]; got != want {
+			t.Errorf("%+v moved by %v, want %v", s, got, want)
+		}
+	}
+	if n := testutil.ToFloat64(servermetrics.TokenCredentialRequests.WithLabelValues("JWTAuthenticator", "made-up-by-the-client", servermetrics.Failure, servermetrics.ReasonAuthenticatorNotFound)); n != 0 {
+		t.Error("a name the client made up became a label value")
 	}
 }
