@@ -81,10 +81,11 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	}
 
 	logFile := filepath.Join(t.TempDir(), "concierge-proxy.log")
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	proc, err := startProcess(selkieBins.concierge, logFile, "serve",
 		"--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port), "--impersonation-proxy-port", strconv.Itoa(proxyPort),
-		"--csr-signing=false", "--log-level", "debug")
+		"--csr-signing=false", "--log-level", "debug", "--metrics-address", metricsAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +175,11 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	if got.Username != user.Email {
 		t.Errorf("whoami through the proxy: %q, want %q", got.Username, user.Email)
 	}
+	t.Run("metrics", func(t *testing.T) {
+		conciergeMetrics(t, ctx, kubeconfig, metricsAddr, anon.LoginV1alpha1().TokenCredentialRequests(), name, dexIDToken(t, user),
+			kubernetes.NewForConfigOrDie(&rest.Config{Host: info.Endpoint, TLSClientConfig: rest.TLSClientConfig{
+				CAData: servingCA, CertData: []byte(cred.ClientCertificateData), KeyData: []byte(cred.ClientKeyData)}}))
+	})
 	t.Run("anonymous requests get what the API server gives them", func(t *testing.T) {
 		proxyAnonymous(t, ctx, base, info.Endpoint, servingCA, dexIDToken(t, user), name)
 	})
