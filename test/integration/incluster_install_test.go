@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -317,6 +321,9 @@ func (i *installRun) checkInstalled(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) == "" {
 		t.Errorf("WhoAmIRequest through the concierge's pods: %q, %v\n%s", out, err, errOut)
 	}
+	for _, ns := range installNamespaces {
+		i.checkMetrics(t, ns)
+	}
 	ci := conciergeClient(t, i)
 	eventually(t, 2*time.Minute, "the concierge creates its CredentialIssuer with the configured spec", func() (bool, error) {
 		obj, err := ci.ConfigV1alpha1().CredentialIssuers().Get(i.ctx, "selkie-concierge-config", metav1.GetOptions{})
@@ -399,4 +406,67 @@ func (i *installRun) checkNothingLeft(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("the uninstall left %v", left)
 	}
+}
+
+// checkMetrics scrapes the pods of the component in namespace ns as a Prometheus in the
+// cluster would (and as the optional ServiceMonitor says): through the API Service's
+// metrics port, verifying the API serving certificate against the serving CA Secret,
+// with the token of a ServiceAccount bound to the install's metrics-reader ClusterRole.
+// A scrape without a token is refused. The binding is removed again, so that the
+// uninstall check finds only what the install made.
+func (i *installRun) checkMetrics(t *testing.T, ns string) {
+	t.Helper()
+	component := strings.TrimPrefix(ns, "selkie-")
+	if _, err := i.kube.CoreV1().ServiceAccounts(ns).Create(i.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "test-scraper"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "test-scraper-" + component},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ns + "-metrics-reader"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "test-scraper", Namespace: ns}}}
+	if _, err := i.kube.RbacV1().ClusterRoleBindings().Create(i.ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := i.kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	tr, err := i.kube.CoreV1().ServiceAccounts(ns).CreateToken(i.ctx, "test-scraper", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := i.kube.CoreV1().Services(ns).Get(i.ctx, ns+"-api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servingCert, err := i.kube.CoreV1().Secrets(ns).Get(i.ctx, ns+"-api-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraper := newMetricsScraper(net.JoinHostPort(svc.Spec.ClusterIP, "10251"), servingCert.Data["ca-bundle.crt"], ns+"-api."+ns+".svc")
+	if status, _ := scraper.get(t, ""); status != http.StatusUnauthorized {
+		t.Errorf("%s: a scrape without a token got %d, want 401", ns, status)
+	}
+	want := []string{"controller_runtime_reconcile_total{", "go_goroutines{", "process_resident_memory_bytes{"}
+	if component == "supervisor" {
+		want = append(want, "selkie_supervisor_sessions{")
+	}
+	eventually(t, time.Minute, ns+" pods serve their metrics to the scraper", func() (bool, error) {
+		status, body := scraper.get(t, tr.Status.Token)
+		if status != http.StatusOK {
+			return false, fmt.Errorf("status %d: %.300s", status, body)
+		}
+		samples := scraper.samplesOf(t, body)
+		for _, w := range want {
+			found := false
+			for s := range samples {
+				found = found || strings.HasPrefix(s, w)
+			}
+			if !found {
+				return false, fmt.Errorf("no %s… in the scrape", w)
+			}
+		}
+		return true, nil
+	})
 }

@@ -75,6 +75,12 @@ func (m *metricsScraper) samples(t testing.TB, token string) map[string]float64 
 	if status != http.StatusOK {
 		t.Fatalf("scrape: %d %s", status, body)
 	}
+	return m.samplesOf(t, body)
+}
+
+// samplesOf parses a scrape's body (see samples).
+func (m *metricsScraper) samplesOf(t testing.TB, body string) map[string]float64 {
+	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
