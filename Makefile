@@ -22,10 +22,13 @@ IMAGE_ARGS ?= -tag selkie:dev
 
 all: build
 
+# build builds the CLI and both servers as separate binaries (for workstations and the
+# tests), and selkie-server, the image's one program that is all three.
 build:
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie ./cmd/cli
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-supervisor ./cmd/supervisor
 	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-concierge ./cmd/concierge
+	CGO_ENABLED=$(CGO) go build $(TRIMPATH) -ldflags "$(LDFLAGS)" -o $(BIN)/selkie-server ./cmd/server
 
 # demo builds the image, starts the local environment with a node per cluster, installs
 # the supervisor and the concierge as pods with the Helm chart and logs kubectl in through
@@ -52,7 +55,8 @@ test-integration:
 fuzz:
 	hack/fuzz.sh
 
-# bench runs the Go benchmarks, unit and integration (no timed assertions; read the figures).
+# bench runs the Go benchmarks, unit and integration (no timed assertions; read the figures),
+# and prints the performance table: each figure beside the floor measured in the same run.
 bench:
 	hack/bench.sh
 
@@ -64,8 +68,8 @@ generate:
 	hack/update-deploy.sh
 	hack/update-docs.sh
 
-# image builds the container image without a container daemon: the three binaries (as
-# build does), laid out as the Dockerfile's final stage, written as the OCI image-layout
+# image builds the container image without a container daemon: selkie-server (as build
+# does) and its links, laid out as the Dockerfile's final stage, written as the OCI image-layout
 # tarball $(BIN)/selkie-image.tar named selkie:dev (IMAGE_ARGS), for
 # `ctr -n k8s.io images import $(BIN)/selkie-image.tar`. The same binaries give the same digest.
 image:

@@ -6,6 +6,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -13,59 +14,151 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+// Load shape of the throughput benchmarks: benchWorkers clients, each sending one
+// request after the other, in windows of benchWindow that alternate between the measured
+// path and its floor benchRounds times, so that both see the same machine.
+const (
+	benchWorkers = 8
+	benchWindow  = 2 * time.Second
+	benchRounds  = 3
 )
 
 // BenchmarkTokenCredentialRequest measures logins through the real path: an anonymous
 // TokenCredentialRequest to kube-apiserver, proxied by the aggregator to the concierge,
-// which validates a Dex ID token and signs a certificate with the cluster key. It reports
-// requests per second and the latency percentiles; run it with `make bench`.
+// which validates a Dex ID token and signs a certificate with the cluster key. Its floor,
+// in alternating windows of the same run, is a WhoAmIRequest through the same path:
+// kube-apiserver, the aggregator and the concierge's API server, without the token
+// validation and the certificate. It reports each one's rate and latency percentiles and
+// the ratio of the rates; run it with `make bench`.
 func BenchmarkTokenCredentialRequest(b *testing.B) {
 	c := sharedConcierge(b)
 	name := createJWTAuthenticator(b, c.cluster, testEnv.Dex.ClientID)
 	user, _ := testEnv.User("pinny")
-	token := dexIDToken(b, user)
-	client := anonymousConciergeClient(b, c.cluster).LoginV1alpha1().TokenCredentialRequests()
-	req := newTCR(token, "JWTAuthenticator", name)
-	// Warm the connection and the authenticator's key set.
-	if resp, err := client.Create(context.Background(), req, metav1.CreateOptions{}); err != nil || resp.Status.Credential == nil {
-		b.Fatalf("warm-up login failed: %v %+v", err, resp)
-	}
-
-	var mu sync.Mutex
-	var latencies []time.Duration
-	var failures int
-	var firstFailure error
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			t0 := time.Now()
-			resp, err := client.Create(context.Background(), req, metav1.CreateOptions{})
-			d := time.Since(t0)
-			mu.Lock()
-			if err != nil || resp.Status.Credential == nil {
-				// Counted and reported, then failed on below: every login should succeed.
-				failures++
-				if firstFailure == nil {
-					firstFailure = fmt.Errorf("%v (status %+v)", err, resp)
-				}
-			} else {
-				latencies = append(latencies, d)
+	req := newTCR(dexIDToken(b, user), "JWTAuthenticator", name)
+	tcrs := anonymousConciergeClient(b, c.cluster).LoginV1alpha1().TokenCredentialRequests()
+	adminCfg := adminConfig(b, testEnv.Clusters[c.cluster].Kubeconfig)
+	adminCfg.QPS = -1
+	whoami := conciergeclient.NewForConfigOrDie(adminCfg).IdentityV1alpha1().WhoAmIRequests()
+	paths := []benchPath{
+		{name: "tcr", do: func(ctx context.Context) error {
+			resp, err := tcrs.Create(ctx, req, metav1.CreateOptions{})
+			if err == nil && resp.Status.Credential == nil {
+				err = fmt.Errorf("no credential: %s", deref(resp.Status.Message))
 			}
-			mu.Unlock()
+			return err
+		}},
+		{name: "whoami", do: func(ctx context.Context) error {
+			resp, err := whoami.Create(ctx, &identityv1alpha1.WhoAmIRequest{}, metav1.CreateOptions{})
+			if err == nil && resp.Status.KubernetesUserInfo.User.Username == "" {
+				err = errors.New("no username")
+			}
+			return err
+		}},
+	}
+	runBenchPaths(b, paths)
+	b.ReportMetric(paths[0].rate()/paths[1].rate(), "tcr/whoami")
+}
+
+// benchPath is one kind of request of a throughput benchmark and what was measured.
+type benchPath struct {
+	name string
+	do   func(context.Context) error
+	// cpu, when set, returns the CPU time used so far by the process serving the path;
+	// its growth during the path's windows is reported per request.
+	cpu       func() time.Duration
+	used      time.Duration
+	latencies []time.Duration
+	elapsed   time.Duration
+	failures  int
+	first     error
+}
+
+func (p *benchPath) rate() float64 { return float64(len(p.latencies)) / p.elapsed.Seconds() }
+
+// runBenchPaths warms every path, runs the alternating windows once and reports, for
+// each path, <name>-req/s, <name>-p50-ms and <name>-p99-ms (and <name>-cpu-ms/op with
+// cpu). Every request must succeed.
+func runBenchPaths(b *testing.B, paths []benchPath) {
+	b.Helper()
+	ctx := testContext(b)
+	for i := range paths {
+		for range 20 {
+			if err := paths[i].do(ctx); err != nil {
+				b.Fatalf("warm-up %s: %v", paths[i].name, err)
+			}
 		}
-	})
-	elapsed := time.Since(start)
+	}
+	// One run of fixed length whatever b.N is (make bench gives the integration
+	// benchmarks -benchtime 200x for the proxy's interleaved samples).
+	b.ResetTimer()
+	for range benchRounds {
+		for i := range paths {
+			paths[i].window(ctx)
+		}
+	}
 	b.StopTimer()
-	slices.Sort(latencies)
-	if total := failures + len(latencies); failures > 0 {
-		b.ReportMetric(100*float64(failures)/float64(total), "%failed")
-		b.Logf("%d of %d logins failed; first: %v", failures, total, firstFailure)
-		b.Errorf("%d logins failed", failures)
+	for i := range paths {
+		p := &paths[i]
+		if p.failures > 0 {
+			b.Errorf("%s: %d of %d requests failed; first: %v", p.name, p.failures, p.failures+len(p.latencies), p.first)
+		}
+		if len(p.latencies) == 0 {
+			continue
+		}
+		slices.Sort(p.latencies)
+		n := len(p.latencies)
+		b.ReportMetric(p.rate(), p.name+"-req/s")
+		b.ReportMetric(float64(p.latencies[n/2].Microseconds())/1000, p.name+"-p50-ms")
+		b.ReportMetric(float64(p.latencies[min(n-1, n*99/100)].Microseconds())/1000, p.name+"-p99-ms")
+		if p.cpu != nil {
+			b.ReportMetric(float64(p.used.Microseconds())/1000/float64(n), p.name+"-cpu-ms/op")
+		}
 	}
-	if n := len(latencies); n > 0 {
-		b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
-		b.ReportMetric(float64(latencies[n/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(latencies[min(n-1, n*99/100)].Microseconds())/1000, "p99-ms")
+}
+
+// window runs benchWorkers clients on p for benchWindow.
+func (p *benchPath) window(ctx context.Context) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var cpu0 time.Duration
+	if p.cpu != nil {
+		cpu0 = p.cpu()
 	}
+	start := time.Now()
+	deadline := start.Add(benchWindow)
+	for range benchWorkers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				err := p.do(ctx)
+				d := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					p.failures++
+					if p.first == nil {
+						p.first = err
+					}
+				} else {
+					p.latencies = append(p.latencies, d)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	p.elapsed += time.Since(start)
+	if p.cpu != nil {
+		p.used += p.cpu() - cpu0
+	}
+}
+
+// cpuOf is processCPU for benchPath.cpu.
+func cpuOf(b *testing.B, p *env.Process) func() time.Duration {
+	return func() time.Duration { return processCPU(b, p) }
 }

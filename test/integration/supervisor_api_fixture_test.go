@@ -37,7 +37,7 @@ type supervisorAPI struct {
 // startSupervisorWithAPI starts a supervisor that also serves its aggregated API on a
 // free loopback port, and registers that port as the APIServices (removed after the
 // test, as only one supervisor can serve the groups at a time).
-func startSupervisorWithAPI(t *testing.T, extra ...string) (*supervisor, *supervisorAPI) {
+func startSupervisorWithAPI(t testing.TB, extra ...string) (*supervisor, *supervisorAPI) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

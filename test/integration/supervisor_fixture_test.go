@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/test/env"
 )
 
 // supervisor is one selkie-supervisor process on the management cluster, serving the
@@ -34,6 +35,8 @@ type supervisor struct {
 	client  *http.Client
 	logFile string
 	stop    func()
+	// proc is the process startProcess started last.
+	proc *env.Process
 	// args start the process again (restart, replicas).
 	args []string
 	// t is the test that owns the supervisor: its processes stop when it ends.
@@ -93,6 +96,7 @@ func (s *supervisor) startProcess(t testing.TB, bin, addr, logFile string) func(
 		t.Fatal(err)
 	}
 	stop := proc.Stop
+	s.proc = proc
 	s.t.Cleanup(stop)
 	client := s.clientVia(addr)
 	eventually(t, 30*time.Second, "the supervisor answers /healthz", func() (bool, error) {

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command selkie-server is the image's one program: the supervisor, the concierge and
+// the CLI in a single binary, so that the Kubernetes libraries they share are in the
+// image once. It takes its role from the name it runs as (the image links
+// selkie-supervisor, selkie-concierge and selkie to it) or, run as selkie-server, from
+// its first argument: `selkie-server supervisor serve …`. The command trees live in
+// pkg/supervisor, pkg/concierge and pkg/cli; cmd/cli builds the CLI alone for
+// workstations.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/selkie-dev/selkie/pkg/cli"
+	"github.com/selkie-dev/selkie/pkg/concierge"
+	"github.com/selkie-dev/selkie/pkg/supervisor"
+)
+
+// roles maps the names the binary answers to (as argv[0], or as the first argument of
+// selkie-server) to their command trees.
+var roles = map[string]func() *cobra.Command{
+	"selkie-supervisor": supervisor.NewCommand,
+	"selkie-concierge":  concierge.NewCommand,
+	"selkie":            cli.NewCommand,
+}
+
+// aliases are the first arguments selkie-server takes for each role.
+var aliases = map[string]string{"supervisor": "selkie-supervisor", "concierge": "selkie-concierge", "cli": "selkie"}
+
+func main() {
+	cmd, args, err := command(os.Args)
+	if err == nil {
+		cmd.SetArgs(args)
+		err = cmd.Execute()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+// command picks the role's command tree and the arguments it gets.
+func command(argv []string) (*cobra.Command, []string, error) {
+	name := "selkie-server"
+	if len(argv) > 0 {
+		name = strings.TrimSuffix(filepath.Base(argv[0]), ".exe")
+	}
+	if newCmd, ok := roles[name]; ok {
+		return newCmd(), argv[1:], nil
+	}
+	usage := fmt.Sprintf("run as selkie-supervisor, selkie-concierge or selkie (links to this program), or as %s supervisor|concierge|cli [arguments]", name)
+	if len(argv) < 2 {
+		return nil, nil, fmt.Errorf("no role given: %s", usage)
+	}
+	role, ok := aliases[argv[1]]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown role %q: %s", argv[1], usage)
+	}
+	c := roles[role]()
+	// Help and usage lines then read `selkie-server supervisor serve …`, the way this
+	// program is run, while the command keeps its own name.
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[cobra.CommandDisplayNameAnnotation] = name + " " + argv[1]
+	return c, argv[2:], nil
+}

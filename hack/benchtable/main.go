@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command benchtable prints the performance table of `make bench`: it reads `go test
+// -bench` output on standard input and writes, for each row, the figure measured, the
+// floor measured beside it in the same run, and the target, with whether the target
+// holds. A row whose benchmark did not run says so. The figures come from the
+// benchmarks' ReportMetric units; the targets are the project's performance goals.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// results maps a benchmark's name (without the -GOMAXPROCS suffix) to its units' values.
+type results map[string]map[string]float64
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// parse reads benchmark result lines; a benchmark reported twice keeps its last line.
+func parse(r io.Reader) (results, error) {
+	out := results{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[2])
+		values := map[string]float64{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			values[fields[i+1]] = v
+		}
+		out[m[1]] = values
+	}
+	return out, sc.Err()
+}
+
+// row is one line of the table.
+type row struct {
+	measure, measured, floor, target string
+	// met is "yes", "no" or "" (not measured).
+	met string
+}
+
+// metric looks up one value; ok is false when the benchmark or the unit is missing.
+func (r results) metric(bench, unit string) (float64, bool) {
+	v, ok := r[bench][unit]
+	return v, ok
+}
+
+// all looks up several units of one benchmark; ok only when every one is there.
+func (r results) all(bench string, units ...string) ([]float64, bool) {
+	out := make([]float64, len(units))
+	for i, u := range units {
+		v, ok := r.metric(bench, u)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func notRun(measure, target, bench string) row {
+	return row{measure: measure, measured: "not measured (" + bench + " did not run)", target: target}
+}
+
+// rows computes the table from r.
+func rows(r results) []row {
+	var out []row
+
+	const tcrTarget = "≥ 0.8× the floor's rate and ≥ 1,000/s if the floor allows; p99 ≤ 10 ms"
+	if v, ok := r.all("BenchmarkTokenCredentialRequest", "tcr-req/s", "tcr-p99-ms", "whoami-req/s", "whoami-p99-ms"); ok {
+		ratio := v[0] / v[2]
+		out = append(out, row{measure: "TokenCredentialRequest through the real aggregated API",
+			measured: fmt.Sprintf("%.0f/s, p99 %.1f ms (%.2f× the floor)", v[0], v[1], ratio),
+			floor:    fmt.Sprintf("WhoAmIRequest, same path: %.0f/s, p99 %.1f ms", v[2], v[3]),
+			target:   tcrTarget,
+			met:      verdict(ratio >= 0.8 && (v[0] >= 1000 || 0.8*v[2] < 1000) && v[1] <= 10)})
+	} else {
+		out = append(out, notRun("TokenCredentialRequest through the real aggregated API", tcrTarget, "BenchmarkTokenCredentialRequest"))
+	}
+
+	const pairTarget = "≤ 3 ms supervisor CPU per pair; ≥ 300 pairs/s with an upstream that keeps up"
+	if v, ok := r.all("BenchmarkSupervisorRefreshExchange", "pair-req/s", "pair-p50-ms", "pair-cpu-ms/op", "upstream-refresh-req/s", "upstream-refresh-p50-ms"); ok {
+		keepsUp := v[3] >= 300
+		out = append(out, row{measure: "refresh + exchange pairs, Secret-backed sessions",
+			measured: fmt.Sprintf("%.0f pairs/s, p50 %.1f ms, %.2f ms CPU per pair", v[0], v[1], v[2]),
+			floor:    fmt.Sprintf("the upstream's own refresh, called directly: %.0f/s, p50 %.1f ms", v[3], v[4]),
+			target:   pairTarget,
+			met:      verdict(v[2] <= 3 && (v[0] >= 300 || !keepsUp))})
+	} else {
+		out = append(out, notRun("refresh + exchange pairs, Secret-backed sessions", pairTarget, "BenchmarkSupervisorRefreshExchange"))
+	}
+
+	const proxyTarget = "≤ 1.05× the bare hop, ≤ 40 µs extra CPU per request, both certificate kinds"
+	if v, ok := r.all("BenchmarkProxyProcesses", "get-proxy/bare-hop", "list-proxy/bare-hop", "get-proxy-cluster-ca/bare-hop",
+		"list-proxy-cluster-ca/bare-hop", "proxy-cpu-µs/req", "bare-hop-cpu-µs/req", "get-bare-hop-µs", "list-bare-hop-µs"); ok {
+		worst := max(v[0], v[1], v[2], v[3])
+		out = append(out, row{measure: "impersonation proxy get/list median (processes)",
+			measured: fmt.Sprintf("get %.2f×, list %.2f× (cluster-CA certificate: %.2f×, %.2f×); %.0f µs CPU per request", v[0], v[1], v[2], v[3], v[4]),
+			floor:    fmt.Sprintf("a bare HTTP/2 hop process: get %.0f µs, list %.0f µs; %.0f µs CPU per request", v[6], v[7], v[5]),
+			target:   proxyTarget,
+			met:      verdict(worst <= 1.05 && v[4]-v[5] <= 40)})
+	} else {
+		out = append(out, notRun("impersonation proxy get/list median (processes)", proxyTarget, "BenchmarkProxyProcesses"))
+	}
+
+	const rssTarget = "≤ 60 MB each"
+	if v, ok := r.all("BenchmarkIdleRSS", "concierge-rss-MB", "supervisor-rss-MB", "concierge-anon-MB", "supervisor-anon-MB"); ok {
+		out = append(out, row{measure: "idle RSS, concierge / supervisor",
+			measured: fmt.Sprintf("%.0f MB / %.0f MB (anonymous %.0f / %.0f MB)", v[0], v[1], v[2], v[3]),
+			floor:    "—", target: rssTarget, met: verdict(v[0] <= 60 && v[1] <= 60)})
+	} else {
+		out = append(out, notRun("idle RSS, concierge / supervisor", rssTarget, "BenchmarkIdleRSS"))
+	}
+
+	const imageTarget = "one multi-call server binary, image ≤ 90 MiB"
+	if v, ok := r.all("BenchmarkSelkieImage", "image-MiB", "programs"); ok {
+		out = append(out, row{measure: "server image",
+			measured: fmt.Sprintf("%.1f MiB, %.0f program(s)", v[0], v[1]),
+			floor:    "—", target: imageTarget, met: verdict(v[0] <= 90 && v[1] == 1)})
+	} else {
+		out = append(out, notRun("server image", imageTarget, "BenchmarkSelkieImage"))
+	}
+	return out
+}
+
+func main() {
+	r, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	fmt.Println("| measure | measured | floor, same run | target | met |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, x := range rows(r) {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", x.measure, x.measured, x.floor, x.target, x.met)
+	}
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkTokenCredentialRequest-2   	       1	15000000000 ns/op	       812.0 tcr-req/s	         9.1 tcr-p99-ms	       950.0 whoami-req/s	         6.0 whoami-p99-ms	0.85 tcr/whoami
+BenchmarkSupervisorRefreshExchange-2   	       1	 12 ns/op	 120.0 pair-req/s	 40 pair-p50-ms	 4.1 pair-cpu-ms/op	 250 upstream-refresh-req/s	 20 upstream-refresh-p50-ms
+BenchmarkIdleRSS 1 1 ns/op 55 concierge-rss-MB 61 supervisor-rss-MB 30 concierge-anon-MB 35 supervisor-anon-MB
+PASS
+`
+
+func TestRows(t *testing.T) {
+	r, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rows(r)
+	want := []struct{ met, contains string }{
+		{"yes", "812/s, p99 9.1 ms (0.85× the floor)"}, // 0.8× holds; the floor is below 1,250/s
+		{"no", "4.10 ms CPU per pair"},                 // the CPU target fails; Dex does not keep up
+		{"", "BenchmarkProxyProcesses did not run"},    // absent
+		{"no", "55 MB / 61 MB"},                        // the supervisor is over
+		{"", "BenchmarkSelkieImage did not run"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].met != w.met || !strings.Contains(got[i].measured, w.contains) {
+			t.Errorf("row %d = %+v, want met %q and %q", i, got[i], w.met, w.contains)
+		}
+	}
+}

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
+	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/test/env"
+)
+
+// proxyBenchProfileEnv names a file: when set, BenchmarkProxyProcesses ends with a 30 s
+// CPU profile of the concierge under the same load as its timed loop (after the
+// measurements, so the profiler does not weigh on them) and writes it there.
+const proxyBenchProfileEnv = "SELKIE_BENCH_CONCIERGE_CPUPROFILE"
+
+// BenchmarkProxyProcesses measures the impersonation proxy as it ships, a `selkie-concierge
+// serve` process on a control plane of its own, against its floor: selkie-barehop
+// (test/env/cmd/selkie-barehop), a bare HTTP/2 reverse-proxy process that sends the
+// proxy's ServiceAccount token and the Impersonate-* headers the proxy would send for
+// the benchmark user, and nothing else. Each round GETs one ConfigMap and LISTs the 20 of
+// the namespace by label, 512 bytes each, straight from kube-apiserver (a cluster-CA
+// client certificate), through the proxy with a certificate of its signer CA and with one
+// of the cluster CA, and through the bare hop, interleaved so that every path sees the
+// same machine load. It reports median latencies, the proxy/bare-hop ratios, and the CPU
+// both processes spent per request they served; the concierge also runs controllers, so
+// its CPU over an idle interval as long as the loop, measured right after it, is
+// subtracted (the log has the raw figure). The concierge logs at info, as in production.
+func BenchmarkProxyProcesses(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	b.Cleanup(cancel)
+	c := startBenchConcierge(b, ctx)
+	ns := "proxy-bench"
+	c.grantConfigMapReaders(b, ctx, ns, "proxy-devs")
+	for i := range 20 {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%02d", i), Labels: map[string]string{"app": "bench"}},
+			Data: map[string]string{"k": strings.Repeat("v", 512)}}
+		if _, err := c.admin.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	clusterCert := issueCert(b, c.clusterCA, "bench-user", "proxy-devs")
+	signerCert := issueCert(b, c.signer, "bench-user", "proxy-devs")
+	// What the proxy sends for signerCert: kube-apiserver's x509 authenticator, which the
+	// proxy runs, names a certificate by the SHA-256 of its DER.
+	block, _ := pem.Decode(signerCert.CertPEM)
+	if block == nil {
+		b.Fatal("the signer certificate is not PEM")
+	}
+	fingerprint := sha256.Sum256(block.Bytes)
+	hop, hopProc := startBareHopProcess(b, ctx, c, "bench-user", []string{"proxy-devs", "system:authenticated"},
+		"X509SHA256="+hex.EncodeToString(fingerprint[:]))
+
+	direct := rest.AnonymousClientConfig(c.adminCfg)
+	direct.CertData, direct.KeyData = clusterCert.CertPEM, clusterCert.KeyPEM
+	viaProxy := func(kp *certauthority.KeyPair) *rest.Config {
+		return &rest.Config{Host: c.endpoint, TLSClientConfig: rest.TLSClientConfig{CAData: c.servingCA, CertData: kp.CertPEM, KeyData: kp.KeyPEM}}
+	}
+	// Its certificate is self-signed and made at start: not verifying it costs the floor
+	// nothing it would not cost otherwise.
+	bare := &rest.Config{Host: hop, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
+	targets := []struct {
+		name string
+		cfg  *rest.Config
+	}{{"direct", direct}, {"proxy", viaProxy(signerCert)}, {"proxy-cluster-ca", viaProxy(clusterCert)}, {"bare-hop", bare}}
+	const proxyTarget, proxyClusterCATarget, bareHopTarget = 1, 2, 3
+	clients := make([]kubernetes.Interface, len(targets))
+	for i, t := range targets {
+		t.cfg.QPS = -1 // no client-side rate limiting: measure the servers
+		clients[i] = kubernetes.NewForConfigOrDie(t.cfg)
+	}
+	ops := []struct {
+		name string
+		do   func(kubernetes.Interface) error
+	}{
+		{"get", func(c kubernetes.Interface) error {
+			_, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "bench-00", metav1.GetOptions{})
+			return err
+		}},
+		{"list", func(c kubernetes.Interface) error {
+			l, err := c.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
+			if err == nil && len(l.Items) != 20 {
+				err = fmt.Errorf("listed %d ConfigMaps, want 20", len(l.Items))
+			}
+			return err
+		}},
+	}
+	timed := func(op, target int) time.Duration {
+		start := time.Now()
+		if err := ops[op].do(clients[target]); err != nil {
+			b.Fatalf("%s %s: %v\nconcierge log: %s", targets[target].name, ops[op].name, err, c.proc.LogFile)
+		}
+		return time.Since(start)
+	}
+	for i, t := range targets {
+		eventually(b, 30*time.Second, "RBAC for the benchmark user applies through "+t.name, func() (bool, error) {
+			err := ops[1].do(clients[i])
+			return err == nil, err
+		})
+	}
+	round := func(record func(op, target int, d time.Duration)) {
+		for op := range ops {
+			for i := range targets {
+				record(op, i, timed(op, i))
+			}
+		}
+	}
+	for range 50 { // warm connections and every cache on every path
+		round(func(int, int, time.Duration) {})
+	}
+
+	samples := make([][][]time.Duration, len(ops))
+	for op := range ops {
+		samples[op] = make([][]time.Duration, len(targets))
+	}
+	record := func(op, target int, d time.Duration) { samples[op][target] = append(samples[op][target], d) }
+	conciergeBefore, hopBefore := processCPU(b, c.proc), processCPU(b, hopProc)
+	start := time.Now()
+	for b.Loop() { // interleaved, so that every path sees the same machine load
+		round(record)
+	}
+	elapsed := time.Since(start)
+	conciergeLoad, hopLoad := processCPU(b, c.proc)-conciergeBefore, processCPU(b, hopProc)-hopBefore
+	// The concierge's controllers, leader election and informers run whether or not
+	// anyone uses the proxy: their share is what it spends over as long an idle interval.
+	idleBefore := processCPU(b, c.proc)
+	idleStart := time.Now()
+	select {
+	case <-ctx.Done():
+		b.Fatal(ctx.Err())
+	case <-time.After(elapsed):
+	}
+	idleElapsed := time.Since(idleStart)
+	idlePerSecond := float64(processCPU(b, c.proc)-idleBefore) / idleElapsed.Seconds()
+
+	var proxyRequests, hopRequests int
+	for op := range ops {
+		proxyRequests += len(samples[op][proxyTarget]) + len(samples[op][proxyClusterCATarget])
+		hopRequests += len(samples[op][bareHopTarget])
+	}
+	µs := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	for op, o := range ops {
+		for i, t := range targets {
+			b.ReportMetric(µs(median(samples[op][i])), o.name+"-"+t.name+"-µs")
+		}
+		floor := float64(median(samples[op][bareHopTarget]))
+		b.ReportMetric(float64(median(samples[op][proxyTarget]))/floor, o.name+"-proxy/bare-hop")
+		b.ReportMetric(float64(median(samples[op][proxyClusterCATarget]))/floor, o.name+"-proxy-cluster-ca/bare-hop")
+	}
+	idleShare := time.Duration(idlePerSecond * elapsed.Seconds())
+	b.ReportMetric(µs(conciergeLoad-idleShare)/float64(proxyRequests), "proxy-cpu-µs/req")
+	b.ReportMetric(µs(hopLoad)/float64(hopRequests), "bare-hop-cpu-µs/req")
+	b.ReportMetric(µs(time.Duration(idlePerSecond)), "proxy-idle-cpu-µs/s")
+	b.Logf("timed loop %s: concierge %s CPU for %d proxy requests (raw %.0f µs/req, idle share %s), bare hop %s CPU for %d requests; idle interval %s",
+		elapsed.Round(time.Millisecond), conciergeLoad, proxyRequests, µs(conciergeLoad)/float64(proxyRequests), idleShare.Round(time.Millisecond),
+		hopLoad, hopRequests, idleElapsed.Round(time.Millisecond))
+
+	if path := os.Getenv(proxyBenchProfileEnv); path != "" {
+		c.profile(b, ctx, path, 30*time.Second, func() { round(func(int, int, time.Duration) {}) })
+	}
+}
+
+// benchConcierge is a selkie-concierge process whose only strategy is the impersonation
+// proxy, on a control plane of its own, set up as TestConciergeProxyStrategy does.
+type benchConcierge struct {
+	cp        *env.ControlPlane
+	admin     kubernetes.Interface
+	adminCfg  *rest.Config
+	proc      *env.Process
+	endpoint  string // the proxy's https URL
+	servingCA []byte // verifies the proxy's serving certificate
+	signer    *certauthority.CA
+	clusterCA *certauthority.CA
+	profiling string // host:port of the concierge's /debug/pprof/, when asked for
+}
+
+func startBenchConcierge(b *testing.B, ctx context.Context) *benchConcierge {
+	b.Helper()
+	bins, err := env.FindBinaries(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cp, err := env.StartControlPlaneWith(ctx, bins, b.TempDir(), "proxy-bench", env.ControlPlaneOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cp.Close)
+	c := &benchConcierge{cp: cp, adminCfg: adminConfig(b, cp.AdminKubeconfig)}
+	c.admin = kubernetes.NewForConfigOrDie(c.adminCfg)
+	kubeconfig := cp.AdminKubeconfig
+	if c.clusterCA, err = loadCA(cp.ClusterCA.CertFile, cp.ClusterCA.KeyFile); err != nil {
+		b.Fatal(err)
+	}
+	if err := applyCRDs(b, kubeconfig); err != nil {
+		b.Fatal(err)
+	}
+	port, proxyPort := freePort(b), freePort(b)
+	install := strings.SplitN(conciergeInstallYAML(port), "---\napiVersion: apiregistration.k8s.io/v1", 2)
+	if err := applyYAML(kubeconfig, install[0]); err != nil {
+		b.Fatal(err)
+	}
+	grantProxyAccount(b, ctx, c.admin, "selkie-concierge-impersonation-proxy")
+	cis := conciergeclient.NewForConfigOrDie(c.adminCfg).ConfigV1alpha1().CredentialIssuers()
+	if _, err := cis.Create(ctx, &configv1alpha1.CredentialIssuer{
+		ObjectMeta: metav1.ObjectMeta{Name: "selkie-concierge-config"},
+		Spec: configv1alpha1.CredentialIssuerSpec{ImpersonationProxy: &configv1alpha1.ImpersonationProxySpec{
+			Mode:             configv1alpha1.ImpersonationProxyModeEnabled,
+			Service:          configv1alpha1.ImpersonationProxyServiceSpec{Type: configv1alpha1.ImpersonationProxyServiceTypeNone},
+			ExternalEndpoint: "127.0.0.1:" + strconv.Itoa(proxyPort),
+		}},
+	}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+
+	work := b.TempDir()
+	args := []string{"serve", "--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(port), "--impersonation-proxy-port", strconv.Itoa(proxyPort), "--csr-signing=false",
+		"--log-level", "info", "--cert-dir", filepath.Join(work, "certs")}
+	if os.Getenv(proxyBenchProfileEnv) != "" {
+		c.profiling = "127.0.0.1:" + strconv.Itoa(freePort(b))
+		args = append(args, "--profiling-address", c.profiling)
+	}
+	if c.proc, err = startProcess(selkieBins.concierge, filepath.Join(work, "concierge.log"), args...); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.proc.Stop)
+	if err := waitHealthy(ctx, port); err != nil {
+		b.Fatalf("concierge did not answer /healthz: %v\n%s", err, env.Tail(c.proc.LogFile, 25))
+	}
+	// The APIServices too, as in a real installation: the aggregator's probes of the
+	// concierge are part of its idle cost.
+	if err := applyYAML(kubeconfig, "apiVersion: apiregistration.k8s.io/v1"+install[1]); err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"v1alpha1.login.concierge.selkie.dev", "v1alpha1.identity.concierge.selkie.dev"} {
+		if out, err := exec.CommandContext(ctx, testEnv.Kubectl, "--kubeconfig", kubeconfig, "wait", "--for=condition=Available",
+			"--timeout=60s", "apiservice/"+name).CombinedOutput(); err != nil {
+			b.Fatalf("APIService %s not Available: %v\n%s\n%s", name, err, out, env.Tail(c.proc.LogFile, 25))
+		}
+	}
+
+	var info *configv1alpha1.ImpersonationProxyInfo
+	eventually(b, 60*time.Second, "the CredentialIssuer advertises the proxy", func() (bool, error) {
+		ci, err := cis.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range ci.Status.Strategies {
+			if s.Type == configv1alpha1.ImpersonationProxyStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
+				s.Reason == configv1alpha1.ListeningStrategyReason && s.Frontend != nil && s.Frontend.ImpersonationProxyInfo != nil {
+				info = s.Frontend.ImpersonationProxyInfo
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("strategies %+v", ci.Status.Strategies)
+	})
+	c.endpoint = info.Endpoint
+	if c.servingCA, err = base64.StdEncoding.DecodeString(info.CertificateAuthorityData); err != nil || len(c.servingCA) == 0 {
+		b.Fatalf("certificateAuthorityData %q: %v", info.CertificateAuthorityData, err)
+	}
+	secret, err := c.admin.CoreV1().Secrets(conciergeNamespace).Get(ctx, "selkie-concierge-impersonation-proxy-signer", metav1.GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c.signer, err = certauthority.Load(secret.Data["ca.crt"], secret.Data["ca.key"]); err != nil {
+		b.Fatalf("the proxy signer CA: %v", err)
+	}
+	return c
+}
+
+func loadCA(certFile, keyFile string) (*certauthority.CA, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return certauthority.Load(certPEM, keyPEM)
+}
+
+// grantConfigMapReaders creates namespace ns and lets group get and list its ConfigMaps.
+func (c *benchConcierge) grantConfigMapReaders(b *testing.B, ctx context.Context, ns, group string) {
+	b.Helper()
+	if _, err := c.admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.admin.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "configmap-reader"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list"}}}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.admin.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "configmap-reader"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-reader"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// profile writes a CPU profile of the concierge over d to path while load runs in a loop.
+func (c *benchConcierge) profile(b *testing.B, ctx context.Context, path string, d time.Duration, load func()) {
+	b.Helper()
+	done := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+			fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.profiling, int(d.Seconds())), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("GET profile: %s", resp.Status)
+			return
+		}
+		data, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		done <- err
+	}()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatalf("CPU profile of the concierge: %v", err)
+			}
+			b.Logf("wrote a %s CPU profile of the concierge under load to %s", d, path)
+			return
+		default:
+			load()
+		}
+	}
+}
+
+// startBareHopProcess builds selkie-barehop and starts it in front of c's kube-apiserver
+// with the token of the proxy's own ServiceAccount and the Impersonate-* headers the
+// proxy sends for user; it returns the hop's URL and process. Both go at cleanup.
+func startBareHopProcess(b *testing.B, ctx context.Context, c *benchConcierge, user string, groups []string, credentialID string) (string, *env.Process) {
+	b.Helper()
+	work := b.TempDir()
+	bin := filepath.Join(work, "selkie-barehop")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, testEnvRepoFileNoT("test/env/cmd/selkie-barehop")).CombinedOutput(); err != nil {
+		b.Fatalf("build selkie-barehop: %v\n%s", err, out)
+	}
+	seconds := int64(time.Hour.Seconds())
+	tr, err := c.admin.CoreV1().ServiceAccounts(conciergeNamespace).CreateToken(ctx, "selkie-concierge-impersonation-proxy",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokenFile := filepath.Join(work, "token")
+	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	args := []string{"-listen", "127.0.0.1:" + strconv.Itoa(freePort(b)), "-upstream", c.cp.APIURL,
+		"-upstream-ca", c.cp.ClusterCA.CertFile, "-token-file", tokenFile, "-user", user, "-credential-id", credentialID}
+	for _, g := range groups {
+		args = append(args, "-group", g)
+	}
+	proc, err := startProcess(bin, filepath.Join(work, "barehop.log"), args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(proc.Stop)
+	var url string
+	eventually(b, 30*time.Second, "selkie-barehop listens", func() (bool, error) {
+		if proc.Exited() {
+			b.Fatalf("selkie-barehop exited:\n%s", env.Tail(proc.LogFile, 10))
+		}
+		data, err := os.ReadFile(proc.LogFile)
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "https://") {
+				url = line
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	return url, proc
+}
+
+// clockTicks is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, which
+// `getconf CLK_TCK` reports and which is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// processCPU is the user plus system CPU time a process (all its threads) has used so far,
+// from /proc/<pid>/stat, to the clock tick (10 ms).
+func processCPU(b *testing.B, p *env.Process) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name, field 2, is in parentheses and may hold anything; utime and
+	// stime are fields 14 and 15, the 12th and 13th after it.
+	i := strings.LastIndexByte(string(data), ')')
+	var fields []string
+	if i >= 0 {
+		fields = strings.Fields(string(data[i+1:]))
+	}
+	if len(fields) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", p.PID(), data)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatal(errors.Join(fmt.Errorf("/proc/%d/stat", p.PID()), err))
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
