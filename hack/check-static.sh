@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 
-# check-static.sh builds selkie, selkie-supervisor and selkie-concierge as the image
-# does (CGO_ENABLED=0, -trimpath, the Makefile's ldflags) into a scratch directory and
-# fails if any of them is dynamically linked: the image's final stage has no libc and
-# no loader. It prints each binary's size. It never modifies the working tree.
+# check-static.sh builds selkie-server (the image's one program: the supervisor, the
+# concierge and the CLI) and selkie (the CLI alone, for workstations) as the image does
+# (CGO_ENABLED=0, -trimpath, the Makefile's ldflags) into a scratch directory and fails
+# if either is dynamically linked: the image's final stage has no libc and no loader. It
+# prints each binary's size. It never modifies the working tree.
 set -o errexit -o nounset -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/selkie-check-static.XXXXXX")"
 trap 'rm -rf "${scratch}"' EXIT
 
 bins=()
-for cmd in cli:selkie supervisor:selkie-supervisor concierge:selkie-concierge; do
+for cmd in server:selkie-server cli:selkie; do
   out="${scratch}/${cmd#*:}"
   echo "check-static: building ${cmd#*:}" >&2
   CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "${LDFLAGS}" -o "${out}" "./cmd/${cmd%%:*}"

@@ -27,7 +27,7 @@ import (
 // the image besides the Spec.
 type Inputs struct {
 	// BinDir holds the programs that Source.Package files come from, each under its file's
-	// base name (selkie, selkie-supervisor, pause).
+	// base name (selkie-server, pause).
 	BinDir string
 	// HostRoot is prepended to Source.Host paths; empty means the build host's root.
 	// Tests point it at a fake tree.
@@ -133,6 +133,14 @@ func writeEntry(tw *tar.Writer, f File, in Inputs, mtime time.Time) error {
 		hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("write image directory %s: %w", f.Path, err)
+		}
+		return nil
+	}
+	if f.Mode&fs.ModeSymlink != 0 {
+		// The target as declared, relative: it resolves inside the unpacked tree.
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Source.Link
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("write image symbolic link %s: %w", f.Path, err)
 		}
 		return nil
 	}

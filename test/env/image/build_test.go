@@ -76,7 +76,7 @@ func TestBuildIsReproducible(t *testing.T) {
 	in, _ := fakeInputs(t, spec)
 	first := digestOf(t, spec, in)
 
-	bin := filepath.Join(in.BinDir, "selkie")
+	bin := filepath.Join(in.BinDir, "selkie-server")
 	if err := os.Chtimes(bin, time.Now(), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +94,21 @@ func TestBuildIsReproducible(t *testing.T) {
 	in.Created = time.Unix(1700000000, 0)
 	if fourth := digestOf(t, spec, in); fourth == first {
 		t.Errorf("a changed creation time kept digest %s", first)
+	}
+	// Two specs that differ only in where one link points.
+	in.Created = time.Time{}
+	withOther := func(target string) Spec {
+		s := SelkieSpec()
+		s.Files = append(s.Files, textFile("/usr/local/bin/other", "other\n"))
+		for i, f := range s.Files {
+			if f.Path == "/usr/local/bin/selkie" {
+				s.Files[i].Source.Link = target
+			}
+		}
+		return s
+	}
+	if a, b := digestOf(t, withOther("selkie-server"), in), digestOf(t, withOther("other"), in); a == b {
+		t.Errorf("a changed link target kept digest %s", a)
 	}
 }
 
@@ -273,17 +288,91 @@ func checkLayer(t *testing.T, name string, img v1.Image, spec Spec, content map[
 		if err != nil {
 			t.Fatal(err)
 		}
+		src := Source{Text: string(data)}
+		if hdr.Typeflag == tar.TypeSymlink {
+			src = Source{Link: hdr.Linkname}
+		}
+		if hdr.Typeflag == tar.TypeSymlink && (hdr.Size != 0 || hdr.Mode != 0o777 || len(data) != 0) {
+			t.Errorf("%s: link %s has size %d, mode %o, %d bytes; want 0, 777, none", name, hdr.Name, hdr.Size, hdr.Mode, len(data))
+		}
 		got = append(got, File{
 			Path: "/" + strings.TrimSuffix(hdr.Name, "/"), Mode: hdr.FileInfo().Mode(),
-			UID: hdr.Uid, GID: hdr.Gid, Source: Source{Text: string(data)},
+			UID: hdr.Uid, GID: hdr.Gid, Source: src,
 		})
 	}
 	var want []File
 	for _, f := range spec.sorted().Files {
-		f.Source = Source{Text: content[f.Path]}
+		if f.Source.Link == "" {
+			f.Source = Source{Text: content[f.Path]}
+		}
 		want = append(want, f)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("%s: layer differs from the Spec (-want +got):\n%s", name, diff)
+	}
+}
+
+// TestLayerLinksResolve unpacks the Selkie image's layer as a runtime would and runs
+// nothing, but reads each name the Deployments and CMD run through its link: all three
+// reach selkie-server's bytes, and the links stay links.
+func TestLayerLinksResolve(t *testing.T) {
+	spec := SelkieSpec()
+	in, content := fakeInputs(t, spec)
+	img, err := Build(spec, in)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("%d layers (err %v), want 1", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	root := t.TempDir()
+	tr := tar.NewReader(rc)
+	links := 0
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read layer: %v", err)
+		}
+		target := filepath.Join(root, filepath.FromSlash(hdr.Name))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(target, 0o755)
+		case tar.TypeSymlink:
+			links++
+			err = os.Symlink(hdr.Linkname, target)
+		case tar.TypeReg:
+			var data []byte
+			if data, err = io.ReadAll(tr); err == nil {
+				err = os.WriteFile(target, data, 0o600)
+			}
+		default:
+			t.Fatalf("%s: unexpected tar entry type %q", hdr.Name, hdr.Typeflag)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if links != 3 {
+		t.Errorf("the layer has %d symbolic links, want 3", links)
+	}
+	server := content["/usr/local/bin/selkie-server"]
+	for _, name := range []string{"selkie", "selkie-supervisor", "selkie-concierge"} {
+		p := filepath.Join(root, "usr", "local", "bin", name)
+		if fi, err := os.Lstat(p); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("%s: %v, mode %v; want a symbolic link", name, err, fi)
+			continue
+		}
+		if data, err := os.ReadFile(p); err != nil || string(data) != server {
+			t.Errorf("%s reads %q (err %v), want selkie-server's %q", name, data, err, server)
+		}
 	}
 }

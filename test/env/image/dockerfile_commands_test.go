@@ -12,7 +12,7 @@ import (
 )
 
 // command runs one modelled shell command of a build stage's RUN line: go mod download,
-// go build, mkdir -p, cp, echo with a redirect and chmod with an octal mode.
+// go build, mkdir -p, cp, echo with a redirect, chmod with an octal mode and ln -s.
 func (b *buildStage) command(args []string, redirect string) error {
 	if redirect != "" && args[0] != "echo" {
 		return fmt.Errorf("%s with a redirect is not modelled", args[0])
@@ -50,6 +50,11 @@ func (b *buildStage) command(args []string, redirect string) error {
 		return b.tree.create(b.abs(redirect), 0o644, Source{Text: strings.Join(args[1:], " ") + "\n"})
 	case args[0] == "chmod" && len(args) > 2:
 		return b.chmod(args[1], args[2:])
+	case args[0] == "ln" && len(args) == 4 && args[1] == "-s" && !strings.HasPrefix(args[2], "-"):
+		if strings.HasSuffix(args[3], "/") {
+			return fmt.Errorf("ln -s %s %s: a link into a directory is not modelled", args[2], args[3])
+		}
+		return b.tree.symlink(b.abs(args[3]), args[2])
 	}
 	return fmt.Errorf("command %q is not modelled", strings.Join(args, " "))
 }
@@ -84,6 +89,7 @@ func (b *buildStage) goBuild(args []string) error {
 }
 
 // chmod applies an octal mode to paths; a trailing * matches the entries of a directory.
+// As chmod(2) does, it changes the file a symbolic link resolves to, never the link.
 func (b *buildStage) chmod(mode string, paths []string) error {
 	m, err := strconv.ParseUint(mode, 8, 32)
 	if err != nil || m&^0o1777 != 0 {
@@ -105,6 +111,10 @@ func (b *buildStage) chmod(mode string, paths []string) error {
 			return fmt.Errorf("chmod %s %s: no such file", mode, pattern)
 		}
 		for _, p := range matched {
+			p, err := b.tree.resolve(p)
+			if err != nil {
+				return fmt.Errorf("chmod %s: %w", mode, err)
+			}
 			f := b.tree[p]
 			f.Mode = f.Mode&fs.ModeDir | perm
 			b.tree[p] = f

@@ -43,8 +43,49 @@ func (t fsTree) create(p string, mode fs.FileMode, src Source) error {
 	if parent := path.Dir(p); parent != "/" && !t[parent].Mode.IsDir() {
 		return fmt.Errorf("cannot create %s: no directory %s", p, parent)
 	}
+	if t[p].Mode&fs.ModeSymlink != 0 {
+		return fmt.Errorf("writing %s through the symbolic link is not modelled", p)
+	}
 	t[p] = File{Path: p, Mode: mode, Source: src}
 	return nil
+}
+
+// symlink adds a root-owned symbolic link at p to target, kept as written, as ln -s
+// does; p's directory must exist and p must not (ln without -f refuses to replace it).
+func (t fsTree) symlink(p, target string) error {
+	p = cleanAbs(p)
+	if parent := path.Dir(p); parent != "/" && !t[parent].Mode.IsDir() {
+		return fmt.Errorf("cannot create %s: no directory %s", p, parent)
+	}
+	if f, ok := t[p]; ok {
+		if f.Mode.IsDir() {
+			return fmt.Errorf("ln -s %s %s: a link into a directory is not modelled", target, p)
+		}
+		return fmt.Errorf("ln -s %s %s: %s exists", target, p, p)
+	}
+	t[p] = File{Path: p, Mode: fs.ModeSymlink | 0o777, Source: Source{Link: target}}
+	return nil
+}
+
+// resolve follows symbolic links from p to the entry they end at, which must exist in
+// the tree: the model knows nothing outside it.
+func (t fsTree) resolve(p string) (string, error) {
+	start := p
+	for range 40 { // Linux's MAXSYMLINKS
+		f, ok := t[p]
+		if !ok {
+			return "", fmt.Errorf("%s: no such file (from %s)", p, start)
+		}
+		if f.Mode&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+		if target := f.Source.Link; path.IsAbs(target) {
+			p = path.Clean(target)
+		} else {
+			p = cleanAbs(path.Join(path.Dir(p), target))
+		}
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", start)
 }
 
 // under returns the entries strictly below dir.

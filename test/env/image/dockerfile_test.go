@@ -4,6 +4,8 @@ package image
 
 import (
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,21 +70,28 @@ func TestDockerfileDriftIsCaught(t *testing.T) {
 	original := readRepoFile(t, "Dockerfile")
 	tests := []struct{ name, old, new string }{
 		{"/tmp not sticky", "chmod 1777 /out/rootfs/tmp", "chmod 0777 /out/rootfs/tmp"},
-		{"binary mode", "chmod 0755 /out/rootfs/usr/local/bin/*", "chmod 0750 /out/rootfs/usr/local/bin/*"},
+		{"binary mode", "chmod 0755 /out/rootfs/usr/local/bin/selkie-server", "chmod 0750 /out/rootfs/usr/local/bin/selkie-server"},
 		{"user", "USER 65532:65532", "USER 65532"},
 		{"env value", "HOME=/home/nonroot", "HOME=/tmp"},
 		{"env added", "ENV PATH=/usr/local/bin", "ENV TZ=UTC PATH=/usr/local/bin"},
 		{"cmd", `CMD ["selkie", "version"]`, `CMD ["selkie", "--help"]`},
 		{"entrypoint added", `CMD ["selkie", "version"]`, "ENTRYPOINT [\"selkie\"]\nCMD [\"version\"]"},
 		{"CA bundle path", "ca-certificates.crt /out/rootfs/etc/ssl/certs/", "ca-certificates.crt /out/rootfs/etc/ssl/"},
-		{"binary name", "cli:selkie ", "cli:selkie-cli "},
-		{"binary path", `-o "/out/rootfs/usr/local/bin/`, `-o "/out/rootfs/usr/bin/`},
+		{"binary name", "bin/selkie-server ./cmd", "bin/selkie-srv ./cmd"},
+		{"binary package", "./cmd/server", "./cmd/supervisor"},
+		{"binary path", "-o /out/rootfs/usr/local/bin/", "-o /out/rootfs/usr/bin/"},
+		{"link missing", " \\\n && ln -s selkie-server /out/rootfs/usr/local/bin/selkie-concierge", ""},
+		{"link target", "ln -s selkie-server /out/rootfs/usr/local/bin/selkie-supervisor", "ln -s selkie /out/rootfs/usr/local/bin/selkie-supervisor"},
+		{"absolute link target", "ln -s selkie-server /out/rootfs/usr/local/bin/selkie-supervisor", "ln -s /usr/local/bin/selkie-server /out/rootfs/usr/local/bin/selkie-supervisor"},
+		{"link replaced by a copy", "ln -s selkie-server /out/rootfs/usr/local/bin/selkie \\", "cp /out/rootfs/usr/local/bin/selkie-server /out/rootfs/usr/local/bin/selkie \\"},
+		{"link name", "/out/rootfs/usr/local/bin/selkie-concierge", "/out/rootfs/usr/local/bin/concierge"},
 		{"login shell", ":/home/nonroot:/sbin/nologin", ":/home/nonroot:/bin/sh"},
 		{"group", "echo 'nonroot:x:65532:'", "echo 'nonroot:x:65534:'"},
 		{"home owner", "--chown=65532:65532", "--chown=65534:65534"},
 		{"/home left to COPY --chown", " /out/rootfs/home ", " "},
 		{"extra file", "&& chmod 1777", "&& echo hi >/out/rootfs/etc/motd \\\n && chmod 1777"},
-		{"unmodelled command", "&& chmod 1777", "&& ln -s /tmp /out/rootfs/var \\\n && chmod 1777"},
+		{"unmodelled command", "&& chmod 1777", "&& ln /out/rootfs/etc/passwd /out/rootfs/etc/shadow \\\n && chmod 1777"},
+		{"extra link", "&& chmod 1777", "&& ln -s /tmp /out/rootfs/var \\\n && chmod 1777"},
 		{"unmodelled instruction", "USER 65532:65532", "USER 65532:65532\nWORKDIR /home/nonroot"},
 		{"copy from the context", "FROM scratch\n", "FROM scratch\nCOPY motd /etc/motd\n"},
 		{"build flags", "go build -trimpath ", "go build "},
@@ -102,6 +111,52 @@ func TestDockerfileDriftIsCaught(t *testing.T) {
 			}
 			t.Logf("caught: %v%s", err, drift)
 		})
+	}
+}
+
+// TestShellModelSymlinks checks the model of ln -s against what sh, ln and chmod do: the
+// target is kept as written, chmod through a link (or a glob that matches one) changes
+// the file it resolves to and leaves the link 0777, and what would write through a link,
+// replace a file or put a link into a directory is refused or an error.
+func TestShellModelSymlinks(t *testing.T) {
+	b := &buildStage{tree: fsTree{}, env: map[string]string{}, workdir: "/out"}
+	err := b.run("mkdir -p bin && echo x >bin/prog && ln -s prog bin/a && ln -s a /out/bin/b && ln -s /out/bin/prog bin/abs" +
+		" && chmod 0700 bin/* && chmod 0750 bin/b")
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	link := func(p, target string) File {
+		return File{Path: p, Mode: fs.ModeSymlink | 0o777, Source: Source{Link: target}}
+	}
+	want := fsTree{
+		"/out":          dir("/out", 0o755, 0),
+		"/out/bin":      dir("/out/bin", 0o755, 0),
+		"/out/bin/prog": {Path: "/out/bin/prog", Mode: 0o750, Source: Source{Text: "x\n"}},
+		"/out/bin/a":    link("/out/bin/a", "prog"),
+		"/out/bin/b":    link("/out/bin/b", "a"),
+		"/out/bin/abs":  link("/out/bin/abs", "/out/bin/prog"),
+	}
+	if diff := cmp.Diff(want, b.tree); diff != "" {
+		t.Errorf("tree (-want +got):\n%s", diff)
+	}
+
+	for line, wantErr := range map[string]string{
+		"ln -s prog /out/bin/a":                                "exists",
+		"ln -s prog /out/bin/prog":                             "exists",
+		"ln -s prog /out/bin":                                  "into a directory",
+		"ln -s prog /out/bin/":                                 "into a directory",
+		"ln -s prog /out/nodir/x":                              "no directory",
+		"ln -sf prog /out/bin/a":                               "not modelled",
+		"ln prog /out/bin/hard":                                "not modelled",
+		"echo y >/out/bin/a":                                   "through the symbolic link",
+		"cp /etc/hosts /out/bin/b":                             "through the symbolic link",
+		"ln -s gone /out/bin/c && chmod 0755 /out/bin/c":       "no such file",
+		"ln -s loop /out/bin/loop && chmod 0755 /out/bin/loop": "too many levels",
+	} {
+		clone := &buildStage{tree: maps.Clone(b.tree), env: map[string]string{}, workdir: "/out"}
+		if err := clone.run(line); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: %v, want an error containing %q", line, err, wantErr)
+		}
 	}
 }
 

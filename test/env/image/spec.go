@@ -26,22 +26,24 @@ const (
 	caBundle = "/etc/ssl/certs/ca-certificates.crt"
 )
 
-// File is one entry of an image's file system: a directory or a regular file.
+// File is one entry of an image's file system: a directory, a regular file or a symbolic
+// link.
 type File struct {
 	// Path is absolute and clean, such as /usr/local/bin/selkie.
 	Path string
 	// Mode holds the permission bits, fs.ModeDir for a directory and fs.ModeSticky where
-	// wanted (/tmp); no other type bits are supported.
+	// wanted (/tmp); a symbolic link is fs.ModeSymlink|0o777 (links have no permissions
+	// of their own). No other type bits are supported.
 	Mode fs.FileMode
 	// UID and GID own the entry.
 	UID, GID int
-	// Source gives a regular file's bytes; a directory has none.
+	// Source gives a regular file's bytes or a link's target; a directory has none.
 	Source Source
 }
 
-// Source says where a regular file's bytes come from; exactly one field is set. It names
-// the origin rather than holding the bytes, so a Spec can be compared with the Dockerfile
-// without building anything.
+// Source says where a regular file's bytes come from, or where a symbolic link points;
+// exactly one field is set. It names the origin rather than holding the bytes, so a Spec
+// can be compared with the Dockerfile without building anything.
 type Source struct {
 	// Text is the file's exact content.
 	Text string
@@ -50,6 +52,10 @@ type Source struct {
 	// Package is the import path of a main package; the file is its `go build` output,
 	// found under the file's base name in Inputs.BinDir (see BuildPrograms).
 	Package string
+	// Link is a symbolic link's target: the name of a regular file of the Spec in the
+	// link's own directory (selkie-server), so the link is relative and resolves the
+	// same wherever the tree is unpacked. Only a link has it.
+	Link string
 }
 
 // Config is an image's run configuration: the Dockerfile's USER, ENV, ENTRYPOINT and CMD.
@@ -69,9 +75,12 @@ type Spec struct {
 	Config Config
 }
 
-// SelkieSpec is the Selkie image: the three binaries in /usr/local/bin, CA certificates,
-// a nonroot user (65532) and writable /tmp and home directory; no shell and nothing else.
-// It must match the Dockerfile's final stage (TestDockerfileMatchesSelkieSpec).
+// SelkieSpec is the Selkie image: selkie-server (cmd/server, the supervisor, the
+// concierge and the CLI in one program) in /usr/local/bin with the links
+// selkie-supervisor, selkie-concierge and selkie to it, which it takes its role from; CA
+// certificates, a nonroot user (65532) and writable /tmp and home directory; no shell and
+// nothing else. It must match the Dockerfile's final stage
+// (TestDockerfileMatchesSelkieSpec).
 func SelkieSpec() Spec {
 	const root = 0
 	return Spec{
@@ -91,9 +100,12 @@ func SelkieSpec() Spec {
 			dir("/usr", 0o755, root),
 			dir("/usr/local", 0o755, root),
 			dir("/usr/local/bin", 0o755, root),
-			program("/usr/local/bin/selkie", "/cmd/cli"),
-			program("/usr/local/bin/selkie-concierge", "/cmd/concierge"),
-			program("/usr/local/bin/selkie-supervisor", "/cmd/supervisor"),
+			program("/usr/local/bin/selkie-server", "/cmd/server"),
+			// Deployments run `command: [selkie-supervisor]` and `[selkie-concierge]`, and CMD
+			// runs selkie: selkie-server picks its role by the name it runs as.
+			symlink("/usr/local/bin/selkie", serverProgram),
+			symlink("/usr/local/bin/selkie-concierge", serverProgram),
+			symlink("/usr/local/bin/selkie-supervisor", serverProgram),
 		},
 		Config: Config{
 			User: "65532:65532",
@@ -117,12 +129,20 @@ func PauseSpec() Spec {
 	}
 }
 
+// serverProgram is the file name of cmd/server in the Selkie image.
+const serverProgram = "selkie-server"
+
 func dir(p string, perm fs.FileMode, owner int) File {
 	return File{Path: p, Mode: fs.ModeDir | perm, UID: owner, GID: owner}
 }
 
 func textFile(p, text string) File {
 	return File{Path: p, Mode: 0o644, Source: Source{Text: text}}
+}
+
+// symlink is a root-owned symbolic link at p to target, a name in p's directory.
+func symlink(p, target string) File {
+	return File{Path: p, Mode: fs.ModeSymlink | 0o777, Source: Source{Link: target}}
 }
 
 // program is a root-owned executable built from the package at modulePath+pkg.
@@ -132,7 +152,8 @@ func program(p, pkg string) File {
 
 // Validate reports the first problem that would make the image differ from what the Spec
 // says: a path that is not absolute and clean, a duplicate, an undeclared parent
-// directory, an unsupported mode, or a file without exactly one source.
+// directory, an unsupported mode, a file without exactly one source, or a symbolic link
+// that is not a link to a regular file of the Spec in its own directory.
 func (s Spec) Validate() error {
 	byPath := make(map[string]File, len(s.Files))
 	for _, f := range s.Files {
@@ -143,17 +164,24 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("image path %s is declared twice", f.Path)
 		}
 		byPath[f.Path] = f
-		if extra := f.Mode &^ (fs.ModeDir | fs.ModeSticky | fs.ModePerm); extra != 0 {
+		if extra := f.Mode &^ (fs.ModeDir | fs.ModeSticky | fs.ModeSymlink | fs.ModePerm); extra != 0 {
 			return fmt.Errorf("image path %s has unsupported mode bits %v", f.Path, extra)
+		}
+		if f.Mode&fs.ModeSymlink != 0 && f.Mode != fs.ModeSymlink|0o777 {
+			return fmt.Errorf("image symbolic link %s has mode %v, want %v", f.Path, f.Mode, fs.ModeSymlink|0o777)
 		}
 		if f.UID < 0 || f.GID < 0 {
 			return fmt.Errorf("image path %s has a negative owner %d:%d", f.Path, f.UID, f.GID)
 		}
 		n := f.Source.count()
-		if f.Mode.IsDir() && n != 0 {
+		switch {
+		case f.Mode.IsDir() && n != 0:
 			return fmt.Errorf("image directory %s has a source", f.Path)
-		}
-		if !f.Mode.IsDir() && n != 1 {
+		case f.Mode&fs.ModeSymlink != 0 && (n != 1 || f.Source.Link == ""):
+			return fmt.Errorf("image symbolic link %s needs a link target and no other source", f.Path)
+		case f.Mode.IsRegular() && f.Source.Link != "":
+			return fmt.Errorf("image file %s has a link target but is not a symbolic link", f.Path)
+		case f.Mode.IsRegular() && n != 1:
 			return fmt.Errorf("image file %s has %d sources, want exactly one", f.Path, n)
 		}
 	}
@@ -162,13 +190,32 @@ func (s Spec) Validate() error {
 		if p, ok := byPath[parent]; parent != "/" && (!ok || !p.Mode.IsDir()) {
 			return fmt.Errorf("image path %s: parent %s is not declared as a directory", f.Path, parent)
 		}
+		if f.Mode&fs.ModeSymlink != 0 {
+			if err := checkLink(f, byPath); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkLink wants a link's target to be the name of a regular file in the link's
+// directory: relative, so it resolves inside the image wherever the layer is unpacked, and
+// declared, so the link cannot dangle.
+func checkLink(f File, byPath map[string]File) error {
+	target := f.Source.Link
+	if strings.Contains(target, "/") || target == "." || target == ".." {
+		return fmt.Errorf("image symbolic link %s points at %q; want the name of a file in %s", f.Path, target, path.Dir(f.Path))
+	}
+	if t, ok := byPath[path.Join(path.Dir(f.Path), target)]; !ok || !t.Mode.IsRegular() {
+		return fmt.Errorf("image symbolic link %s points at %s, which is not a regular file of the image", f.Path, target)
 	}
 	return nil
 }
 
 func (src Source) count() int {
 	n := 0
-	for _, v := range []string{src.Text, src.Host, src.Package} {
+	for _, v := range []string{src.Text, src.Host, src.Package, src.Link} {
 		if v != "" {
 			n++
 		}

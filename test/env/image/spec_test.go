@@ -24,8 +24,10 @@ func TestValidateRejects(t *testing.T) {
 		return Spec{Files: []File{
 			dir("/etc", 0o755, 0),
 			textFile("/etc/group", "g\n"),
+			symlink("/etc/group-link", "group"),
 		}}
 	}
+	const link = 2
 	tests := []struct {
 		name   string
 		change func(*Spec)
@@ -37,7 +39,30 @@ func TestValidateRejects(t *testing.T) {
 		{"duplicate", func(s *Spec) { s.Files = append(s.Files, s.Files[1]) }, "twice"},
 		{"missing parent", func(s *Spec) { s.Files = s.Files[1:] }, "parent /etc"},
 		{"parent is a file", func(s *Spec) { s.Files[0] = textFile("/etc", "x") }, "parent /etc"},
-		{"symlink mode", func(s *Spec) { s.Files[1].Mode |= fs.ModeSymlink }, "unsupported mode"},
+		{"file with symlink mode", func(s *Spec) { s.Files[1].Mode |= fs.ModeSymlink }, "symbolic link /etc/group has mode"},
+		{"symlink not 0777", func(s *Spec) { s.Files[link].Mode = fs.ModeSymlink | 0o755 }, "has mode"},
+		{"symlink and directory", func(s *Spec) { s.Files[link].Mode |= fs.ModeDir }, "has mode"},
+		{"symlink without target", func(s *Spec) { s.Files[link].Source = Source{} }, "needs a link target"},
+		{"symlink with bytes", func(s *Spec) { s.Files[link].Source = Source{Text: "group"} }, "needs a link target"},
+		{"symlink with two sources", func(s *Spec) { s.Files[link].Source.Host = "/etc/group" }, "needs a link target"},
+		{"file with a link target", func(s *Spec) { s.Files[1].Source = Source{Link: "group-link"} }, "not a symbolic link"},
+		{"file with a link target and bytes", func(s *Spec) { s.Files[1].Source.Link = "x" }, "not a symbolic link"},
+		{"directory with a link target", func(s *Spec) { s.Files[0].Source.Link = "x" }, "has a source"},
+		{"absolute link", func(s *Spec) { s.Files[link].Source.Link = "/etc/group" }, "want the name of a file in /etc"},
+		{"link into a subdirectory", func(s *Spec) { s.Files[link].Source.Link = "ssl/group" }, "want the name of a file"},
+		{"link up", func(s *Spec) { s.Files[link].Source.Link = "../etc/group" }, "want the name of a file"},
+		{"link to its directory", func(s *Spec) { s.Files[link].Source.Link = "." }, "want the name of a file"},
+		{"link to the parent", func(s *Spec) { s.Files[link].Source.Link = ".." }, "want the name of a file"},
+		{"dangling link", func(s *Spec) { s.Files[link].Source.Link = "passwd" }, "not a regular file of the image"},
+		{"link to itself", func(s *Spec) { s.Files[link].Source.Link = "group-link" }, "not a regular file of the image"},
+		{"link to a link", func(s *Spec) {
+			s.Files = append(s.Files, symlink("/etc/group-link2", "group-link"))
+		}, "not a regular file of the image"},
+		{"link to a directory", func(s *Spec) {
+			s.Files = append(s.Files, dir("/etc/ssl", 0o755, 0))
+			s.Files[link].Source.Link = "ssl"
+		}, "not a regular file of the image"},
+		{"link without its directory", func(s *Spec) { s.Files = s.Files[1:] }, "parent /etc"},
 		{"setuid", func(s *Spec) { s.Files[1].Mode |= fs.ModeSetuid }, "unsupported mode"},
 		{"negative owner", func(s *Spec) { s.Files[1].UID = -1 }, "negative owner"},
 		{"no source", func(s *Spec) { s.Files[1].Source = Source{} }, "0 sources"},
@@ -58,12 +83,31 @@ func TestValidateRejects(t *testing.T) {
 	}
 }
 
-func TestPrograms(t *testing.T) {
-	want := []Program{
-		{Name: "selkie", Package: modulePath + "/cmd/cli"},
-		{Name: "selkie-concierge", Package: modulePath + "/cmd/concierge"},
-		{Name: "selkie-supervisor", Package: modulePath + "/cmd/supervisor"},
+// TestSelkieSpecLinks wants the names the Deployments and CMD run (selkie-supervisor,
+// selkie-concierge, selkie) to be links to the one program, and cmd/server to answer to
+// each of them by name.
+func TestSelkieSpecLinks(t *testing.T) {
+	links := map[string]string{}
+	for _, f := range SelkieSpec().Files {
+		if f.Mode&fs.ModeSymlink != 0 {
+			links[f.Path] = f.Source.Link
+		}
 	}
+	want := map[string]string{
+		"/usr/local/bin/selkie":            "selkie-server",
+		"/usr/local/bin/selkie-concierge":  "selkie-server",
+		"/usr/local/bin/selkie-supervisor": "selkie-server",
+	}
+	if diff := cmp.Diff(want, links); diff != "" {
+		t.Errorf("SelkieSpec's symbolic links (-want +got):\n%s", diff)
+	}
+	if cmd := SelkieSpec().Config.Cmd; len(cmd) == 0 || want["/usr/local/bin/"+cmd[0]] == "" {
+		t.Errorf("CMD %q does not run one of the links", cmd)
+	}
+}
+
+func TestPrograms(t *testing.T) {
+	want := []Program{{Name: "selkie-server", Package: modulePath + "/cmd/server"}}
 	if diff := cmp.Diff(want, SelkieSpec().Programs()); diff != "" {
 		t.Errorf("SelkieSpec().Programs() (-want +got):\n%s", diff)
 	}

@@ -2,9 +2,10 @@
 
 // Command selkie-image builds the Selkie container image without a container daemon and
 // writes it as an OCI image-layout tarball (default bin/selkie-image.tar) for
-// `ctr -n k8s.io images import`. It builds selkie, selkie-supervisor and selkie-concierge
-// as the Makefile does (or takes prebuilt static binaries with -bin), lays them out as
-// the Dockerfile's final stage does (test/env/image.SelkieSpec) and names the image with
+// `ctr -n k8s.io images import`. It builds selkie-server (cmd/server: the supervisor, the
+// concierge and the CLI in one program) as the Makefile does (or takes a prebuilt static
+// binary with -bin), lays it out with its links selkie-supervisor, selkie-concierge and
+// selkie as the Dockerfile's final stage does (test/env/image.SelkieSpec) and names the image with
 // every -tag; with -pause the tarball also holds the pause image for the local Kubernetes
 // nodes. The same binaries always give the same digests. `make image` runs it.
 package main
@@ -59,7 +60,7 @@ func run() error {
 	version := flag.String("version", "", "version stamped into the binaries (default: git describe --tags --always --dirty, else dev)")
 	withPause := flag.Bool("pause", false, "also write the pause image the local Kubernetes nodes run pod sandboxes from")
 	pauseTag := flag.String("pause-tag", "selkie-pause:1", "name of the pause image (with -pause)")
-	binDir := flag.String("bin", "", "take prebuilt static linux binaries from this directory (selkie, selkie-supervisor, selkie-concierge, and pause with -pause) instead of building them")
+	binDir := flag.String("bin", "", "take prebuilt static linux binaries from this directory (selkie-server, and pause with -pause) instead of building them")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
