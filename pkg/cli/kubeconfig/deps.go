@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -34,13 +36,7 @@ type Deps struct {
 // DefaultDeps are the real ones.
 func DefaultDeps() Deps {
 	return Deps{
-		GetPathToSelf: func() (string, error) {
-			self, err := os.Executable()
-			if err != nil {
-				return "", err
-			}
-			return filepath.Abs(self)
-		},
+		GetPathToSelf: func() (string, error) { return pathToSelf(os.Executable, os.Args[0], exec.LookPath) },
 		NewClient: func(cfg *rest.Config) (dynamic.Interface, error) {
 			return dynamic.NewForConfig(cfg)
 		},
@@ -48,6 +44,28 @@ func DefaultDeps() Deps {
 		Stderr:       os.Stderr,
 		PollInterval: pollInterval,
 	}
+}
+
+// pathToSelf is the absolute path a kubeconfig's exec command should name to run this
+// CLI again: the executable, unless it was run through a link of another name (the
+// image's selkie is a link to the multi-call selkie-server, which takes its role from
+// the name it is run as), in which case the link, found the way the shell found it.
+// A name that is not on PATH (a shell alias) falls back to the executable.
+func pathToSelf(executable func() (string, error), argv0 string, lookPath func(string) (string, error)) (string, error) {
+	self, err := executable()
+	if err != nil {
+		return "", err
+	}
+	if argv0 != "" && filepath.Base(argv0) != filepath.Base(self) {
+		link := argv0
+		if !strings.ContainsRune(argv0, filepath.Separator) {
+			if link, err = lookPath(argv0); err != nil {
+				return filepath.Abs(self) // not a link on PATH (an alias, say): the binary itself
+			}
+		}
+		return filepath.Abs(link)
+	}
+	return filepath.Abs(self)
 }
 
 func (d Deps) logger() *slog.Logger {
