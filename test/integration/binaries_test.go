@@ -6,14 +6,15 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestBinariesAnswerVersion builds the three binaries the way `make build` does and checks
-// each reports the version injected by the linker.
+// TestBinariesAnswerVersion builds the binaries the way `make build` does and checks each
+// reports the version injected by the linker, the multi-call selkie-server in each role.
 func TestBinariesAnswerVersion(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()
@@ -38,6 +39,19 @@ func TestBinariesAnswerVersion(t *testing.T) {
 		var info struct{ Version string }
 		if err != nil || json.Unmarshal(out, &info) != nil || info.Version != version {
 			t.Errorf("%s version -o json = %q (%v), want version %q", name, out, err, version)
+		}
+	}
+	// The image's one program answers as each role through a link of the role's name, as
+	// the image lays it out.
+	links := t.TempDir()
+	for _, name := range []string{"selkie", "selkie-supervisor", "selkie-concierge"} {
+		link := filepath.Join(links, name)
+		if err := os.Symlink(filepath.Join(bin, "selkie-server"), link); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(link, "version").Output()
+		if err != nil || !strings.HasPrefix(string(out), name+" "+version+" ") {
+			t.Errorf("selkie-server run as %s: version printed %q (%v), want it to start with %q", name, out, err, name+" "+version)
 		}
 	}
 }
