@@ -8,7 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +52,7 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 	adminCfg.QPS = -1
 	whoami := conciergeclient.NewForConfigOrDie(adminCfg).IdentityV1alpha1().WhoAmIRequests()
 	paths := []benchPath{
-		{name: "tcr", do: func(ctx context.Context) error {
+		{name: "tcr", profile: c.profiling, do: func(ctx context.Context) error {
 			resp, err := tcrs.Create(ctx, req, metav1.CreateOptions{})
 			if err == nil && resp.Status.Credential == nil {
 				err = fmt.Errorf("no credential: %s", deref(resp.Status.Message))
@@ -65,10 +71,73 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 	b.ReportMetric(paths[0].rate()/paths[1].rate(), "tcr/whoami")
 }
 
+// benchProfilesEnv names a directory: when set, the benchmarks end with a CPU profile of
+// the server they measure, taken under the same load after the measurement (so that the
+// profiler does not weigh on it), written there as <benchmark>-<path>.pprof.
+const benchProfilesEnv = "SELKIE_BENCH_PROFILES"
+
+// profilingArgs are the flags that let a server started for a benchmark be profiled, and
+// the address it then serves profiles on ("" when benchProfilesEnv is not set, or no port
+// is free).
+func profilingArgs() ([]string, string) {
+	if os.Getenv(benchProfilesEnv) == "" {
+		return nil, ""
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, ""
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return []string{"--profiling-address", addr}, addr
+}
+
+// cpuProfileUnderLoad writes a CPU profile of d of the server whose profiles are at addr
+// to path, running load over and over meanwhile.
+func cpuProfileUnderLoad(b *testing.B, ctx context.Context, addr, path string, d time.Duration, load func()) {
+	b.Helper()
+	done := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET profile: %s", resp.Status)
+		}
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		done <- err
+	}()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatalf("CPU profile: %v", err)
+			}
+			b.Logf("wrote a %s CPU profile under load to %s", d, path)
+			return
+		default:
+			load()
+		}
+	}
+}
+
 // benchPath is one kind of request of a throughput benchmark and what was measured.
 type benchPath struct {
 	name string
 	do   func(context.Context) error
+	// profile is where the server of the path serves its profiles (profilingArgs).
+	profile string
 	// cpu, when set, returns the CPU time used so far by the process serving the path;
 	// its growth during the path's windows is reported per request.
 	cpu       func() time.Duration
@@ -103,6 +172,18 @@ func runBenchPaths(b *testing.B, paths []benchPath) {
 		}
 	}
 	b.StopTimer()
+	if dir := os.Getenv(benchProfilesEnv); dir != "" {
+		for i := range paths {
+			if p := &paths[i]; p.profile != "" {
+				path := filepath.Join(dir, strings.TrimPrefix(b.Name(), "Benchmark")+"-"+p.name+".pprof")
+				cpuProfileUnderLoad(b, ctx, p.profile, path, 10*time.Second, func() {
+					probe := *p
+					probe.cpu, probe.latencies = nil, nil
+					probe.window(ctx)
+				})
+			}
+		}
+	}
 	for i := range paths {
 		p := &paths[i]
 		if p.failures > 0 {

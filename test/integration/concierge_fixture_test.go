@@ -36,6 +36,8 @@ type concierge struct {
 	logFile string   // the process's JSON log (audit lines)
 	port    int
 	proc    *env.Process
+	// profiling is where it serves Go profiles, when benchmarks asked (profilingArgs).
+	profiling string
 }
 
 var concierges struct {
@@ -105,10 +107,12 @@ func startConcierge(cluster int, strategyArgs ...string) (*concierge, error) {
 	if err := applyYAML(cl.Kubeconfig, install[0]); err != nil {
 		return nil, fmt.Errorf("install concierge objects: %w", err)
 	}
-	proc, err := startProcess(bin, c.logFile, append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
+	profiling, profilingAddr := profilingArgs()
+	c.profiling = profilingAddr
+	proc, err := startProcess(bin, c.logFile, append(append([]string{"serve", "--kubeconfig", cl.Kubeconfig,
 		"--namespace", conciergeNamespace, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port), "--log-level", "debug",
 		"--impersonation-proxy=false", "--log-fingerprint-key-file", keyFile},
-		strategyArgs...)...)
+		strategyArgs...), profiling...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +32,6 @@ import (
 	"github.com/selkie-dev/selkie/pkg/certauthority"
 	"github.com/selkie-dev/selkie/test/env"
 )
-
-// proxyBenchProfileEnv names a file: when set, BenchmarkProxyProcesses ends with a 30 s
-// CPU profile of the concierge under the same load as its timed loop (after the
-// measurements, so the profiler does not weigh on them) and writes it there.
-const proxyBenchProfileEnv = "SELKIE_BENCH_CONCIERGE_CPUPROFILE"
 
 // BenchmarkProxyProcesses measures the impersonation proxy as it ships, a `selkie-concierge
 // serve` process on a control plane of its own, against its floor: selkie-barehop
@@ -182,8 +175,9 @@ func BenchmarkProxyProcesses(b *testing.B) {
 		elapsed.Round(time.Millisecond), conciergeLoad, proxyRequests, µs(conciergeLoad)/float64(proxyRequests), idleShare.Round(time.Millisecond),
 		hopLoad, hopRequests, idleElapsed.Round(time.Millisecond))
 
-	if path := os.Getenv(proxyBenchProfileEnv); path != "" {
-		c.profile(b, ctx, path, 30*time.Second, func() { round(func(int, int, time.Duration) {}) })
+	if dir := os.Getenv(benchProfilesEnv); dir != "" && c.profiling != "" {
+		cpuProfileUnderLoad(b, ctx, c.profiling, filepath.Join(dir, "ProxyProcesses-proxy.pprof"), 30*time.Second,
+			func() { round(func(int, int, time.Duration) {}) })
 	}
 }
 
@@ -243,9 +237,9 @@ func startBenchConcierge(b *testing.B, ctx context.Context) *benchConcierge {
 	args := []string{"serve", "--kubeconfig", kubeconfig, "--namespace", conciergeNamespace, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port), "--impersonation-proxy-port", strconv.Itoa(proxyPort), "--csr-signing=false",
 		"--log-level", "info", "--cert-dir", filepath.Join(work, "certs")}
-	if os.Getenv(proxyBenchProfileEnv) != "" {
-		c.profiling = "127.0.0.1:" + strconv.Itoa(freePort(b))
-		args = append(args, "--profiling-address", c.profiling)
+	if profiling, addr := profilingArgs(); addr != "" {
+		c.profiling = addr
+		args = append(args, profiling...)
 	}
 	if c.proc, err = startProcess(selkieBins.concierge, filepath.Join(work, "concierge.log"), args...); err != nil {
 		b.Fatal(err)
@@ -321,47 +315,6 @@ func (c *benchConcierge) grantConfigMapReaders(b *testing.B, ctx context.Context
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-reader"},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
-	}
-}
-
-// profile writes a CPU profile of the concierge over d to path while load runs in a loop.
-func (c *benchConcierge) profile(b *testing.B, ctx context.Context, path string, d time.Duration, load func()) {
-	b.Helper()
-	done := make(chan error, 1)
-	go func() {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-			fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.profiling, int(d.Seconds())), nil)
-		if err != nil {
-			done <- err
-			return
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			done <- fmt.Errorf("GET profile: %s", resp.Status)
-			return
-		}
-		data, err := io.ReadAll(resp.Body)
-		if err == nil {
-			err = os.WriteFile(path, data, 0o600)
-		}
-		done <- err
-	}()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Fatalf("CPU profile of the concierge: %v", err)
-			}
-			b.Logf("wrote a %s CPU profile of the concierge under load to %s", d, path)
-			return
-		default:
-			load()
-		}
 	}
 }
 

@@ -31,7 +31,8 @@ import (
 // avoid. It reports pairs and upstream refreshes per second, their latencies, and the
 // supervisor process's CPU time per pair; run it with `make bench`.
 func BenchmarkSupervisorRefreshExchange(b *testing.B) {
-	s := startSupervisor(b)
+	profiling, profilingAddr := profilingArgs()
+	s := startSupervisor(b, profiling...)
 	manifest := dexIdPYAML(s.namespace, "dex", true) + "---\n" + federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex")
 	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
 		b.Fatal(err)
@@ -50,7 +51,7 @@ func BenchmarkSupervisorRefreshExchange(b *testing.B) {
 		upstream <- dex.login(b, user.Email, user.Password)
 	}
 	paths := []benchPath{
-		{name: "pair", cpu: cpuOf(b, s.proc), do: func(context.Context) error {
+		{name: "pair", cpu: cpuOf(b, s.proc), profile: profilingAddr, do: func(context.Context) error {
 			tokens := <-sessions
 			next, err := s.refreshExchange(tokens)
 			if err != nil {
