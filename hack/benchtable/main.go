@@ -90,13 +90,18 @@ func rows(r results) []row {
 	const tcrTarget = "≥ 0.8× the floor's rate and ≥ 1,000/s if the floor allows; p99 ≤ 10 ms"
 	if v, ok := r.all("BenchmarkTokenCredentialRequest", "tcr-req/s", "tcr-p99-ms", "whoami-req/s", "whoami-p99-ms"); ok {
 		ratio := v[0] / v[2]
-		out = append(out, row{measure: "TokenCredentialRequest through the real aggregated API",
-			measured: fmt.Sprintf("%.0f/s, p99 %.1f ms (%.2f× the floor)", v[0], v[1], ratio),
-			floor:    fmt.Sprintf("WhoAmIRequest, same path: %.0f/s, p99 %.1f ms", v[2], v[3]),
+		measured := fmt.Sprintf("%.0f/s, p99 %.1f ms (%.2f× the floor)", v[0], v[1], ratio)
+		floor := fmt.Sprintf("WhoAmIRequest, same path: %.0f/s, p99 %.1f ms", v[2], v[3])
+		if nc, ok := r.all("BenchmarkTokenCredentialRequest", "tcr-new-conn-req/s", "whoami-new-conn-req/s"); ok {
+			measured += fmt.Sprintf("; a new connection each, as the CLI: %.0f/s (%.2f×)", nc[0], nc[0]/nc[1])
+			floor += fmt.Sprintf("; a new connection each: %.0f/s", nc[1])
+		}
+		out = append(out, row{measure: "TokenCredentialRequest through the real aggregated API (kept-alive connections)",
+			measured: measured, floor: floor,
 			target:   tcrTarget,
 			met:      verdict(ratio >= 0.8 && (v[0] >= 1000 || 0.8*v[2] < 1000) && v[1] <= 10)})
 	} else {
-		out = append(out, notRun("TokenCredentialRequest through the real aggregated API", tcrTarget, "BenchmarkTokenCredentialRequest"))
+		out = append(out, notRun("TokenCredentialRequest through the real aggregated API (kept-alive connections)", tcrTarget, "BenchmarkTokenCredentialRequest"))
 	}
 
 	const pairTarget = "≤ 3 ms supervisor CPU per pair; ≥ 300 pairs/s with an upstream that keeps up"

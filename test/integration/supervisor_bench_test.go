@@ -25,11 +25,12 @@ import (
 // every few minutes: a refresh (which re-validates the user at Dex with Dex's own refresh
 // grant, rotates the refresh token and rewrites the session Secret) followed by a token
 // exchange for a cluster audience (which reads the session Secret). Sessions live in
-// Secrets of the real management cluster; benchWorkers users refresh at once, each with
-// a session of their own. The floor, in alternating windows of the same run, is Dex's
-// refresh grant called directly by as many clients: the upstream work a refresh cannot
-// avoid. It reports pairs and upstream refreshes per second, their latencies, and the
-// supervisor process's CPU time per pair; run it with `make bench`.
+// Secrets of the real management cluster. The floor, in alternating windows of the same
+// run, is Dex's refresh grant called directly: the upstream work a refresh cannot avoid.
+// Dex keeps one refresh token per user and client, so each path is one user's session,
+// refreshed by one client after the other (pinny through the supervisor, wally at Dex).
+// It reports pairs and upstream refreshes per second, their latencies, and the supervisor
+// process's CPU time per pair; run it with `make bench`.
 func BenchmarkSupervisorRefreshExchange(b *testing.B) {
 	profiling, profilingAddr := profilingArgs()
 	s := startSupervisor(b, profiling...)
@@ -42,34 +43,25 @@ func BenchmarkSupervisorRefreshExchange(b *testing.B) {
 		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
 		return err == nil && len(doc.IdentityProviders) == 1, err
 	})
-	user := testEnv.Users[0]
-	sessions := make(chan *tokenSet, benchWorkers)
-	upstream := make(chan string, benchWorkers)
+	pinny, _ := testEnv.User("pinny")
+	wally, _ := testEnv.User("wally")
+	tokens := s.passwordLogin(b, "/fd1", "dex", pinny.Email, pinny.Password)
 	dex := dexRefresher(b)
-	for range benchWorkers {
-		sessions <- s.passwordLogin(b, "/fd1", "dex", user.Email, user.Password)
-		upstream <- dex.login(b, user.Email, user.Password)
-	}
+	upstreamToken := dex.login(b, wally.Email, wally.Password)
 	paths := []benchPath{
-		{name: "pair", cpu: cpuOf(b, s.proc), profile: profilingAddr, do: func(context.Context) error {
-			tokens := <-sessions
+		{name: "pair", workers: 1, cpu: cpuOf(b, s.proc), profile: profilingAddr, do: func(context.Context) error {
 			next, err := s.refreshExchange(tokens)
-			if err != nil {
-				sessions <- tokens
-				return err
+			if err == nil {
+				tokens = next
 			}
-			sessions <- next
-			return nil
+			return err
 		}},
-		{name: "upstream-refresh", do: func(ctx context.Context) error {
-			rt := <-upstream
-			next, err := dex.refresh(ctx, rt)
-			if err != nil {
-				upstream <- rt
-				return err
+		{name: "upstream-refresh", workers: 1, do: func(ctx context.Context) error {
+			next, err := dex.refresh(ctx, upstreamToken)
+			if err == nil {
+				upstreamToken = next
 			}
-			upstream <- next
-			return nil
+			return err
 		}},
 	}
 	runBenchPaths(b, paths)
@@ -112,7 +104,7 @@ type dexClient struct {
 
 func dexRefresher(b *testing.B) *dexClient {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: caTLS(b, testEnv.CABundle),
-		MaxIdleConnsPerHost: benchWorkers}}
+		MaxIdleConnsPerHost: 2}}
 	provider, err := oidc.NewProvider(oidc.ClientContext(testContext(b), client), testEnv.Dex.Issuer)
 	if err != nil {
 		b.Fatal(err)

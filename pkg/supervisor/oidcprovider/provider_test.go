@@ -261,3 +261,37 @@ func TestStateRejectsTamperingAndExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshKeepsFewLiveAccessTokens: a client refreshing in a loop leaves at most
+// maxLiveAccessTokens unexpired access tokens in its session, the newest; the newest
+// still exchanges and the oldest no longer does.
+func TestRefreshKeepsFewLiveAccessTokens(t *testing.T) {
+	p, _ := newTestProvider(t)
+	tokens := passwordLogin(t, p)
+	first := tokens["access_token"].(string)
+	for range 3 * maxLiveAccessTokens {
+		status, body := doToken(p, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {tokens["refresh_token"].(string)}, "client_id": {CLIClientID}})
+		if status != http.StatusOK {
+			t.Fatalf("refresh: %d %v", status, body)
+		}
+		tokens = body
+	}
+	sessions, err := p.cfg.Store.List(context.Background(), sessionstore.ListOptions{})
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions: %d, %v", len(sessions), err)
+	}
+	if n := len(sessions[0].AccessTokens); n != maxLiveAccessTokens {
+		t.Errorf("the session keeps %d live access tokens, want %d", n, maxLiveAccessTokens)
+	}
+	exchange := func(at string) int {
+		status, _ := doToken(p, url.Values{"grant_type": {GrantTokenExchange}, "client_id": {CLIClientID}, "audience": {"cluster-a"},
+			"subject_token": {at}, "subject_token_type": {tokenTypeAccessToken}, "requested_token_type": {tokenTypeJWT}})
+		return status
+	}
+	if got := exchange(tokens["access_token"].(string)); got != http.StatusOK {
+		t.Errorf("exchange of the newest access token: %d", got)
+	}
+	if got := exchange(first); got == http.StatusOK {
+		t.Error("the first access token, dropped long ago, still exchanges")
+	}
+}

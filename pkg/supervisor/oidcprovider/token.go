@@ -199,6 +199,11 @@ func validVerifier(v string) bool {
 	return true
 }
 
+// maxLiveAccessTokens bounds the unexpired access tokens a session keeps. A CLI holds one
+// at a time (it exchanges it at once); a few more cover clients that refresh from several
+// places at once.
+const maxLiveAccessTokens = 8
+
 // issueTokens adds a new access token (and refresh token, with offline_access) to s and
 // builds the answer, with an ID token when openid was granted.
 func (p *Provider) issueTokens(s *sessionstore.Session, client *Client, nonce string) (*tokenResponse, *oauthError) {
@@ -212,6 +217,11 @@ func (p *Provider) issueTokens(s *sessionstore.Session, client *Client, nonce st
 		if now.Before(t.Expires) {
 			live = append(live, t)
 		}
+	}
+	if n := len(live); n >= maxLiveAccessTokens {
+		// The oldest go first: a client that refreshes in a loop must not grow its
+		// session toward the Secret size limit (nor every later read of it).
+		live = append(live[:0], live[n-maxLiveAccessTokens+1:]...)
 	}
 	atLifetime := p.cfg.Lifetimes.AccessToken
 	s.AccessTokens = append(live, sessionstore.Token{Hash: atHash, Expires: now.Add(atLifetime)})
