@@ -28,6 +28,7 @@ import (
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/csr"
 	"github.com/selkie-dev/selkie/pkg/concierge/issuer/signingkey"
 	"github.com/selkie-dev/selkie/pkg/concierge/server"
+	"github.com/selkie-dev/selkie/pkg/internal/memtrim"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
@@ -59,6 +60,7 @@ type serveFlags struct {
 	kubeBurst                       int
 
 	metricsAddress, profilingAddress string
+	trimStartupMemory                bool
 
 	impersonationProxy         bool
 	proxyPort                  int
@@ -105,6 +107,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.metricsAddress, "metrics-address", "", "host:port of the HTTPS Prometheus endpoint /metrics, for callers allowed get on that non-resource URL (TokenReview and SubjectAccessReview); served with the API's certificate (default: off)")
 	fs.StringVar(&f.profilingAddress, "profiling-address", "", "loopback host:port serving Go profiles under /debug/pprof/ (default: off)")
+	fs.BoolVar(&f.trimStartupMemory, "trim-startup-memory", true, "a minute after start, release the pages of the program that only its start-up used (they come back from the page cache if needed)")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit lines (redacted by default)")
 	fs.Float32Var(&f.kubeQPS, "kube-api-qps", 100, "requests per second to the Kubernetes API, for each of the concierge's three clients (controllers and leader election; CSR-strategy logins; the impersonation proxy's TokenReviews, SubjectAccessReviews and token), so that load on one cannot starve the others")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", 200, "burst of requests to the Kubernetes API, for each of the three clients")
@@ -139,6 +142,9 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
 			return err
 		}
+	}
+	if f.trimStartupMemory {
+		go memtrim.AfterStartup(ctx, time.Minute, log.With("component", "memtrim"))
 	}
 	groups, err := server.GroupsFor(f.suffix)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/aggregatedapi"
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
+	"github.com/selkie-dev/selkie/pkg/internal/memtrim"
 	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 	"github.com/selkie-dev/selkie/pkg/serverlog"
@@ -51,6 +52,7 @@ type serveFlags struct {
 	api                           apiFlags
 	metricsAddress                string
 	profilingAddress              string
+	trimStartupMemory             bool
 }
 
 // apiFlags configure the aggregated API server (clientsecret.supervisor.<suffix> and
@@ -92,6 +94,7 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.metricsAddress, "metrics-address", "", "host:port of the HTTPS Prometheus endpoint /metrics, for callers allowed get on that non-resource URL (TokenReview and SubjectAccessReview); served with the aggregated API's certificate (default: off)")
 	fs.StringVar(&f.profilingAddress, "profiling-address", "", "loopback host:port serving Go profiles under /debug/pprof/ (default: off)")
+	fs.BoolVar(&f.trimStartupMemory, "trim-startup-memory", true, "a minute after start, release the pages of the program that only its start-up used (they come back from the page cache if needed)")
 	fs.BoolVar(&f.logUserInfo, "log-user-info", false, "put usernames and groups in audit events (redacted by default)")
 	fs.StringVar(&f.logFingerprintKeyFile, "log-fingerprint-key-file", "", "file with the key (at least 32 bytes) of the HMAC that fingerprints usernames in audit events, so all replicas agree and its holder can search for a user (default: a random key per process)")
 	fs.DurationVar(&f.keyRotationPeriod, "signing-key-rotation-period", keys.DefaultPeriod, "how long each FederationDomain signing key signs before the next takes over")
@@ -175,6 +178,9 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
 			return err
 		}
+	}
+	if f.trimStartupMemory {
+		go memtrim.AfterStartup(ctx, time.Minute, log.With("component", "memtrim"))
 	}
 	if f.api.certDir == "" && f.api.port != 0 {
 		if f.api.certDir, err = os.MkdirTemp("", "selkie-supervisor-certs-"); err != nil {
