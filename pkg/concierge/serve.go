@@ -132,16 +132,8 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	serverlog.RouteKlog(log)
-	if err := servermetrics.ValidateAddress(f.metricsAddress); err != nil {
+	if err := servermetrics.Start(ctx, f.metricsAddress, f.profilingAddress, servermetrics.RegisterConcierge, log); err != nil {
 		return err
-	}
-	if err := servermetrics.RegisterConcierge(); err != nil {
-		return err
-	}
-	if f.profilingAddress != "" {
-		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
-			return err
-		}
 	}
 	if f.trimStartupMemory {
 		go memtrim.AfterStartup(ctx, time.Minute, log.With("component", "memtrim"))

@@ -64,3 +64,21 @@ func ServeProfiles(ctx context.Context, address string, log *slog.Logger) (net.A
 	log.Info("serving profiles", "address", l.Addr().String())
 	return l.Addr(), nil
 }
+
+// Start is what a server does about observability before anything else: it checks
+// metricsAddress (served later by the controller manager, see ServerOptions), adds the
+// server's metrics to Registry with register, and serves profiles on profilingAddress
+// when it is set.
+func Start(ctx context.Context, metricsAddress, profilingAddress string, register func() error, log *slog.Logger) error {
+	if err := ValidateAddress(metricsAddress); err != nil {
+		return err
+	}
+	if err := register(); err != nil {
+		return err
+	}
+	if profilingAddress == "" {
+		return nil
+	}
+	_, err := ServeProfiles(ctx, profilingAddress, log.With("component", "profiling"))
+	return err
+}

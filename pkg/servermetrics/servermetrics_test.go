@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -190,5 +191,23 @@ func TestFileCert(t *testing.T) {
 	}
 	if got := subject(); !strings.HasPrefix(got, "two.example") {
 		t.Fatalf("with a broken key file: %q, want the last good certificate", got)
+	}
+}
+
+func TestStart(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	registered := 0
+	register := func() error { registered++; return nil }
+	if err := Start(t.Context(), "metrics:10251", "", register, log); err == nil || registered != 0 {
+		t.Errorf("a bad --metrics-address: %v, %d registrations; want an error before registering", err, registered)
+	}
+	if err := Start(t.Context(), ":0", "", func() error { return errors.New("taken") }, log); err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Errorf("a registration failure: %v", err)
+	}
+	if err := Start(t.Context(), ":0", "0.0.0.0:0", register, log); err == nil {
+		t.Error("a non-loopback --profiling-address was accepted")
+	}
+	if err := Start(t.Context(), "", "127.0.0.1:0", register, log); err != nil || registered != 2 {
+		t.Errorf("metrics off, profiles on: %v after %d registrations", err, registered)
 	}
 }

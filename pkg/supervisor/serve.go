@@ -168,16 +168,8 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return fmt.Errorf("--max-pending-device-logins %d is negative", f.limits.MaxPendingDeviceLogins)
 	}
 	f.builtLimits = oidcprovider.NewLimits(f.limits)
-	if err := servermetrics.ValidateAddress(f.metricsAddress); err != nil {
+	if err := servermetrics.Start(ctx, f.metricsAddress, f.profilingAddress, servermetrics.RegisterSupervisor, log); err != nil {
 		return err
-	}
-	if err := servermetrics.RegisterSupervisor(); err != nil {
-		return err
-	}
-	if f.profilingAddress != "" {
-		if _, err := servermetrics.ServeProfiles(ctx, f.profilingAddress, log.With("component", "profiling")); err != nil {
-			return err
-		}
 	}
 	if f.trimStartupMemory {
 		go memtrim.AfterStartup(ctx, time.Minute, log.With("component", "memtrim"))

@@ -249,15 +249,7 @@ func TestSupervisorMetrics(t *testing.T) {
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	s := startSupervisor(t, "--metrics-address", metricsAddr, "--api-cert-dir", certDir)
 	ns := s.namespace
-	if err := applyYAML(kubeconfig, dexIdPYAML(ns, "dex", true)+"---\n"+federationDomainYAML(ns, "fd1", s.issuer("/fd1"), "dex")+
-		"---\n"+shippedMetricsReader(t, "supervisor")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "FederationDomain /fd1 lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.dexDomain(t, true, shippedMetricsReader(t, "supervisor"))
 	scraper := newMetricsScraper(metricsAddr, ca.CertPEM(), "selkie-supervisor-api.selkie-supervisor.svc")
 	token := metricsScrapeToken(t, ctx, kubeconfig, ns, "prometheus", "selkie-supervisor-metrics-reader")
 	checkScrapeRefusals(t, scraper, metricsScrapeToken(t, ctx, kubeconfig, ns, "nobody", ""))

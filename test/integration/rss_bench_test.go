@@ -33,15 +33,7 @@ const idleSettle = 150 * time.Second
 // parts, from /proc/<pid>/status. The target is at most 60 MB each.
 func BenchmarkIdleRSS(b *testing.B) {
 	s, _ := startSupervisorWithAPI(b)
-	manifest := dexIdPYAML(s.namespace, "dex", true) + "---\n" + federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex")
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		b.Fatal(err)
-	}
-	eventually(b, 60*time.Second, "the FederationDomain lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.dexDomain(b, true)
 	user := testEnv.Users[0]
 	tokens := s.passwordLogin(b, "/fd1", "dex", user.Email, user.Password)
 	if _, status, body := s.tokenRequest(b, "/fd1", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens.RefreshToken},

@@ -34,15 +34,7 @@ import (
 func BenchmarkSupervisorRefreshExchange(b *testing.B) {
 	profiling, profilingAddr := profilingArgs()
 	s := startSupervisor(b, profiling...)
-	manifest := dexIdPYAML(s.namespace, "dex", true) + "---\n" + federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex")
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		b.Fatal(err)
-	}
-	eventually(b, 60*time.Second, "the FederationDomain lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.dexDomain(b, true)
 	pinny, _ := testEnv.User("pinny")
 	wally, _ := testEnv.User("wally")
 	tokens := s.passwordLogin(b, "/fd1", "dex", pinny.Email, pinny.Password)

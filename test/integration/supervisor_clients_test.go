@@ -29,7 +29,6 @@ import (
 	supervisorclient "github.com/selkie-dev/selkie/generated/client/supervisor/clientset/versioned"
 	clientsecretv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/clientsecret/v1alpha1"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/supervisor/config/v1alpha1"
-	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 )
 
 const (
@@ -146,16 +145,7 @@ func TestSupervisorOIDCClients(t *testing.T) {
 func startOIDCClientSupervisor(t *testing.T) (*supervisor, *supervisorAPI) {
 	t.Helper()
 	s, api := startSupervisorWithAPI(t)
-	ns := s.namespace
-	manifest := dexIdPYAML(ns, "dex", false) + "---\n" + federationDomainYAML(ns, "fd1", s.issuer("/fd1"), "dex") + "---\n" + oidcClientYAML(ns)
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "FederationDomain /fd1 lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.dexDomain(t, false, oidcClientYAML(s.namespace))
 	return s, api
 }
 

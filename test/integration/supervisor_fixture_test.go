@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -143,6 +145,28 @@ func (s *supervisor) clientVia(addr string) *http.Client {
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return dialer.DialContext(ctx, network, addr)
 			}}}
+}
+
+// serveDomain applies manifest (identity providers, FederationDomain fd1 at /fd1 and
+// whatever else the test needs) and waits until /fd1 lists idps identity providers.
+func (s *supervisor) serveDomain(t testing.TB, manifest string, idps int) {
+	t.Helper()
+	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "FederationDomain /fd1 lists its identity providers", func() (bool, error) {
+		var doc oidcprovider.IDPDiscovery
+		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
+		return err == nil && len(doc.IdentityProviders) == idps, fmt.Errorf("%d listed (%v)", len(doc.IdentityProviders), err)
+	})
+}
+
+// dexDomain serves FederationDomain fd1 at /fd1 with the environment's Dex as its one
+// identity provider, "dex", and applies the extra manifests too.
+func (s *supervisor) dexDomain(t testing.TB, allowPassword bool, extra ...string) {
+	t.Helper()
+	docs := append([]string{dexIdPYAML(s.namespace, "dex", allowPassword), federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex")}, extra...)
+	s.serveDomain(t, strings.Join(docs, "---\n"), 1)
 }
 
 // issuer is the URL of a FederationDomain on this supervisor.

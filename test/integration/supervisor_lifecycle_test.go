@@ -46,16 +46,8 @@ func TestSupervisorSessionLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dex.Close)
-	manifest := oidcIdPYAML(s.namespace, "dex", dex.Issuer, dex.ClientID, dex.ClientSecret, ca.CertPEM, true) + "---\n" +
-		federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex")
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "the FederationDomain lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.serveDomain(t, oidcIdPYAML(s.namespace, "dex", dex.Issuer, dex.ClientID, dex.ClientSecret, ca.CertPEM, true)+"---\n"+
+		federationDomainYAML(s.namespace, "fd1", s.issuer("/fd1"), "dex"), 1)
 	keptTokens := s.passwordLogin(t, "/fd1", "dex", kept.Email, kept.Password)
 	goneTokens := s.passwordLogin(t, "/fd1", "dex", gone.Email, gone.Password)
 

@@ -30,15 +30,7 @@ import (
 func TestSupervisorSessionAPI(t *testing.T) {
 	s, api := startSupervisorWithAPI(t)
 	ns := s.namespace
-	manifest := dexIdPYAML(ns, "dex", true) + "---\n" + federationDomainYAML(ns, "fd1", s.issuer("/fd1"), "dex")
-	if err := applyYAML(testEnv.Management().Kubeconfig, manifest); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "FederationDomain /fd1 lists Dex", func() (bool, error) {
-		var doc oidcprovider.IDPDiscovery
-		err := s.getJSON(s.issuer("/fd1")+oidcprovider.PathIDPs, &doc)
-		return err == nil && len(doc.IdentityProviders) == 1, err
-	})
+	s.dexDomain(t, true)
 	revoked, kept := testEnv.Users[0], testEnv.Users[1]
 	revokedTokens := s.passwordLogin(t, "/fd1", "dex", revoked.Email, revoked.Password)
 	keptTokens := s.passwordLogin(t, "/fd1", "dex", kept.Email, kept.Password)
