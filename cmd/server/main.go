@@ -22,16 +22,31 @@ import (
 	"github.com/selkie-dev/selkie/pkg/supervisor"
 )
 
-// roles maps the names the binary answers to (as argv[0], or as the first argument of
-// selkie-server) to their command trees.
-var roles = map[string]func() *cobra.Command{
-	"selkie-supervisor": supervisor.NewCommand,
-	"selkie-concierge":  concierge.NewCommand,
-	"selkie":            cli.NewCommand,
+// role returns the command tree of the role the binary answers to as name (its argv[0]),
+// or nil.
+func role(name string) func() *cobra.Command {
+	switch name {
+	case "selkie-supervisor":
+		return supervisor.NewCommand
+	case "selkie-concierge":
+		return concierge.NewCommand
+	case "selkie":
+		return cli.NewCommand
+	}
+	return nil
 }
 
-// aliases are the first arguments selkie-server takes for each role.
-var aliases = map[string]string{"supervisor": "selkie-supervisor", "concierge": "selkie-concierge", "cli": "selkie"}
+// alias is the role name of selkie-server's first argument (supervisor, concierge or
+// cli), or "".
+func alias(arg string) string {
+	switch arg {
+	case "supervisor", "concierge":
+		return "selkie-" + arg
+	case "cli":
+		return "selkie"
+	}
+	return ""
+}
 
 func main() {
 	cmd, args, err := command(os.Args)
@@ -51,18 +66,18 @@ func command(argv []string) (*cobra.Command, []string, error) {
 	if len(argv) > 0 {
 		name = strings.TrimSuffix(filepath.Base(argv[0]), ".exe")
 	}
-	if newCmd, ok := roles[name]; ok {
+	if newCmd := role(name); newCmd != nil {
 		return newCmd(), argv[1:], nil
 	}
 	usage := fmt.Sprintf("run as selkie-supervisor, selkie-concierge or selkie (links to this program), or as %s supervisor|concierge|cli [arguments]", name)
 	if len(argv) < 2 {
 		return nil, nil, fmt.Errorf("no role given: %s", usage)
 	}
-	role, ok := aliases[argv[1]]
-	if !ok {
+	as := alias(argv[1])
+	if as == "" {
 		return nil, nil, fmt.Errorf("unknown role %q: %s", argv[1], usage)
 	}
-	c := roles[role]()
+	c := role(as)()
 	// Help and usage lines then read `selkie-server supervisor serve …`, the way this
 	// program is run, while the command keeps its own name.
 	if c.Annotations == nil {

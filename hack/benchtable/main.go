@@ -98,8 +98,8 @@ func rows(r results) []row {
 		}
 		out = append(out, row{measure: "TokenCredentialRequest through the real aggregated API (kept-alive connections)",
 			measured: measured, floor: floor,
-			target:   tcrTarget,
-			met:      verdict(ratio >= 0.8 && (v[0] >= 1000 || 0.8*v[2] < 1000) && v[1] <= 10)})
+			target: tcrTarget,
+			met:    verdict(ratio >= 0.8 && (v[0] >= 1000 || 0.8*v[2] < 1000) && v[1] <= 10)})
 	} else {
 		out = append(out, notRun("TokenCredentialRequest through the real aggregated API (kept-alive connections)", tcrTarget, "BenchmarkTokenCredentialRequest"))
 	}

@@ -23,7 +23,9 @@ import (
 
 // reviewBackoff retries a TokenReview or SubjectAccessReview that failed to reach the API
 // server, as Kubernetes' delegated authentication does.
-var reviewBackoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Steps: 5}
+func reviewBackoff() *wait.Backoff {
+	return &wait.Backoff{Duration: 500 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Steps: 5}
+}
 
 // delegatedAuth returns the metrics server's filter: the caller must present a bearer
 // token that a TokenReview accepts, and a SubjectAccessReview must allow it the request's
@@ -44,14 +46,14 @@ func delegatedAuth(log *slog.Logger) func(*rest.Config, *http.Client) (metricsse
 		authn, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
 			Anonymous:               &apiserver.AnonymousAuthConfig{Enabled: false},
 			TokenAccessReviewClient: tokenReviews, TokenAccessReviewTimeout: 10 * time.Second,
-			CacheTTL: time.Minute, WebhookRetryBackoff: &reviewBackoff,
+			CacheTTL: time.Minute, WebhookRetryBackoff: reviewBackoff(),
 		}.New()
 		if err != nil {
 			return nil, err
 		}
 		authz, err := authorizerfactory.DelegatingAuthorizerConfig{
 			SubjectAccessReviewClient: accessReviews,
-			AllowCacheTTL:             time.Minute, DenyCacheTTL: 10 * time.Second, WebhookRetryBackoff: &reviewBackoff,
+			AllowCacheTTL:             time.Minute, DenyCacheTTL: 10 * time.Second, WebhookRetryBackoff: reviewBackoff(),
 		}.New()
 		if err != nil {
 			return nil, err

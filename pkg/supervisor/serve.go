@@ -143,6 +143,7 @@ func validateLifetimes(l oidcprovider.Lifetimes) error {
 	return nil
 }
 
+//nolint:gocyclo // a linear sequence of setup steps, each failing with its own error.
 func runServe(ctx context.Context, f *serveFlags) error {
 	log, err := serverlog.New(f.logLevel)
 	if err != nil {

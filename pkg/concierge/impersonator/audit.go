@@ -65,18 +65,22 @@ func (p *Proxy) withState(next http.Handler) http.Handler {
 	})
 }
 
-// metricVerbs are the verbs that label the proxy's metrics; others count as "other", so
-// that a client's made-up HTTP methods cannot grow the label set.
-var metricVerbs = map[string]bool{
-	"get": true, "list": true, "watch": true, "create": true, "update": true, "patch": true, "delete": true,
-	"deletecollection": true, "proxy": true, "head": true, "options": true, "post": true, "put": true,
+// metricVerb is verb if it labels the proxy's metrics, else "other", so that a client's
+// made-up HTTP methods cannot grow the label set.
+func metricVerb(verb string) string {
+	switch verb {
+	case "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy",
+		"head", "options", "post", "put":
+		return verb
+	}
+	return "other"
 }
 
 // countRequest records a finished request in the proxy's metrics.
 func countRequest(status int, d time.Duration, state *requestState) {
 	verb := "other"
-	if state.info != nil && metricVerbs[state.info.Verb] {
-		verb = state.info.Verb
+	if state.info != nil {
+		verb = metricVerb(state.info.Verb)
 	}
 	if status == 0 {
 		status = http.StatusOK // a handler that wrote nothing answered 200

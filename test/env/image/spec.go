@@ -157,32 +157,12 @@ func program(p, pkg string) File {
 func (s Spec) Validate() error {
 	byPath := make(map[string]File, len(s.Files))
 	for _, f := range s.Files {
-		if f.Path == "/" || !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
-			return fmt.Errorf("image path %q is not an absolute, clean path below /", f.Path)
-		}
 		if _, dup := byPath[f.Path]; dup {
 			return fmt.Errorf("image path %s is declared twice", f.Path)
 		}
 		byPath[f.Path] = f
-		if extra := f.Mode &^ (fs.ModeDir | fs.ModeSticky | fs.ModeSymlink | fs.ModePerm); extra != 0 {
-			return fmt.Errorf("image path %s has unsupported mode bits %v", f.Path, extra)
-		}
-		if f.Mode&fs.ModeSymlink != 0 && f.Mode != fs.ModeSymlink|0o777 {
-			return fmt.Errorf("image symbolic link %s has mode %v, want %v", f.Path, f.Mode, fs.ModeSymlink|0o777)
-		}
-		if f.UID < 0 || f.GID < 0 {
-			return fmt.Errorf("image path %s has a negative owner %d:%d", f.Path, f.UID, f.GID)
-		}
-		n := f.Source.count()
-		switch {
-		case f.Mode.IsDir() && n != 0:
-			return fmt.Errorf("image directory %s has a source", f.Path)
-		case f.Mode&fs.ModeSymlink != 0 && (n != 1 || f.Source.Link == ""):
-			return fmt.Errorf("image symbolic link %s needs a link target and no other source", f.Path)
-		case f.Mode.IsRegular() && f.Source.Link != "":
-			return fmt.Errorf("image file %s has a link target but is not a symbolic link", f.Path)
-		case f.Mode.IsRegular() && n != 1:
-			return fmt.Errorf("image file %s has %d sources, want exactly one", f.Path, n)
+		if err := f.validate(); err != nil {
+			return err
 		}
 	}
 	for _, f := range s.Files {
@@ -195,6 +175,34 @@ func (s Spec) Validate() error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// validate checks one entry on its own: its path, mode, owner and source.
+func (f File) validate() error {
+	if f.Path == "/" || !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
+		return fmt.Errorf("image path %q is not an absolute, clean path below /", f.Path)
+	}
+	if extra := f.Mode &^ (fs.ModeDir | fs.ModeSticky | fs.ModeSymlink | fs.ModePerm); extra != 0 {
+		return fmt.Errorf("image path %s has unsupported mode bits %v", f.Path, extra)
+	}
+	if f.Mode&fs.ModeSymlink != 0 && f.Mode != fs.ModeSymlink|0o777 {
+		return fmt.Errorf("image symbolic link %s has mode %v, want %v", f.Path, f.Mode, fs.ModeSymlink|0o777)
+	}
+	if f.UID < 0 || f.GID < 0 {
+		return fmt.Errorf("image path %s has a negative owner %d:%d", f.Path, f.UID, f.GID)
+	}
+	n := f.Source.count()
+	switch {
+	case f.Mode.IsDir() && n != 0:
+		return fmt.Errorf("image directory %s has a source", f.Path)
+	case f.Mode&fs.ModeSymlink != 0 && (n != 1 || f.Source.Link == ""):
+		return fmt.Errorf("image symbolic link %s needs a link target and no other source", f.Path)
+	case f.Mode.IsRegular() && f.Source.Link != "":
+		return fmt.Errorf("image file %s has a link target but is not a symbolic link", f.Path)
+	case f.Mode.IsRegular() && n != 1:
+		return fmt.Errorf("image file %s has %d sources, want exactly one", f.Path, n)
 	}
 	return nil
 }
