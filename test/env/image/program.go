@@ -4,8 +4,10 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -44,7 +46,7 @@ func goBuildFlags(version string) []string {
 
 // BuildPrograms builds every program of specs into dir (created if missing) with
 // `go build`, static (CGO_ENABLED=0) for linux on arch (empty means runtime.GOARCH),
-// because the images have no libc and no loader. It runs in the current directory, which
+// because the images have no libc and no loader, and makes the specs' links to them. It runs in the current directory, which
 // must be inside the Selkie module; go's output goes to out.
 func BuildPrograms(ctx context.Context, dir, version, arch string, out io.Writer, specs ...Spec) error {
 	if arch == "" {
@@ -76,6 +78,27 @@ func BuildPrograms(ctx context.Context, dir, version, arch string, out io.Writer
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build %s: %w", p.Package, err)
+		}
+	}
+	return linkPrograms(dir, specs...)
+}
+
+// linkPrograms makes in dir the symbolic links the specs' images have to their programs
+// (selkie, selkie-supervisor and selkie-concierge to selkie-server), so that dir can be
+// used as the image's /usr/local/bin is: the local demo runs the image's CLI from it.
+func linkPrograms(dir string, specs ...Spec) error {
+	for _, s := range specs {
+		for _, f := range s.Files {
+			if f.Mode&fs.ModeSymlink == 0 {
+				continue
+			}
+			link := filepath.Join(dir, path.Base(f.Path))
+			if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.Symlink(f.Source.Link, link); err != nil {
+				return fmt.Errorf("link the image's %s: %w", f.Path, err)
+			}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ package image
 import (
 	"debug/elf"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -42,5 +43,31 @@ func TestBuildProgramsRefusesNameClash(t *testing.T) {
 	err := BuildPrograms(t.Context(), t.TempDir(), "test", "", io.Discard, PauseSpec(), other)
 	if err == nil || !strings.Contains(err.Error(), "built from both") {
 		t.Errorf("BuildPrograms with two programs named pause: %v, want a clash error", err)
+	}
+}
+
+// TestLinkPrograms: the bin directory gets the image's links, replacing whatever had the
+// name, and the CLI link runs the multi-call program.
+func TestLinkPrograms(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "selkie-server"), []byte("program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "selkie"), []byte("an old CLI binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // again over its own links
+		if err := linkPrograms(dir, SelkieSpec()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"selkie", "selkie-supervisor", "selkie-concierge"} {
+		target, err := os.Readlink(filepath.Join(dir, name))
+		if err != nil || target != "selkie-server" {
+			t.Errorf("%s -> %q (%v), want selkie-server", name, target, err)
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(data) != "program" {
+			t.Errorf("%s reads %q (%v), want the program", name, data, err)
+		}
 	}
 }
