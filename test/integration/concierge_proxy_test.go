@@ -33,6 +33,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	conciergeconfigclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned/typed/config/v1alpha1"
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	"github.com/selkie-dev/selkie/test/env"
 )
@@ -104,21 +105,7 @@ func TestConciergeProxyStrategy(t *testing.T) {
 		}
 	}
 
-	var info *configv1alpha1.ImpersonationProxyInfo
-	eventually(t, 60*time.Second, "the CredentialIssuer advertises the proxy", func() (bool, error) {
-		ci, err := cis.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, s := range ci.Status.Strategies {
-			if s.Type == configv1alpha1.ImpersonationProxyStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
-				s.Reason == configv1alpha1.ListeningStrategyReason && s.Frontend != nil && s.Frontend.ImpersonationProxyInfo != nil {
-				info = s.Frontend.ImpersonationProxyInfo
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("strategies %+v", ci.Status.Strategies)
-	})
+	info := advertisedProxy(t, ctx, cis)
 	if info.Endpoint != "https://"+endpoint {
 		t.Errorf("endpoint %q, want %q", info.Endpoint, "https://"+endpoint)
 	}
@@ -186,6 +173,52 @@ func TestConciergeProxyStrategy(t *testing.T) {
 	t.Run("abuse: random bearer tokens", func(t *testing.T) {
 		abuseProxyWithRandomTokens(t, info.Endpoint, servingCA, proxyKubeconfig, admin)
 	})
+}
+
+// advertisedProxy waits until the CredentialIssuer reports the impersonation proxy
+// listening and returns where and with which CA.
+func advertisedProxy(t testing.TB, ctx context.Context, cis conciergeconfigclient.CredentialIssuerInterface) *configv1alpha1.ImpersonationProxyInfo {
+	t.Helper()
+	var info *configv1alpha1.ImpersonationProxyInfo
+	eventually(t, 60*time.Second, "the CredentialIssuer advertises the proxy", func() (bool, error) {
+		ci, err := cis.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range ci.Status.Strategies {
+			if s.Type == configv1alpha1.ImpersonationProxyStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
+				s.Reason == configv1alpha1.ListeningStrategyReason && s.Frontend != nil && s.Frontend.ImpersonationProxyInfo != nil {
+				info = s.Frontend.ImpersonationProxyInfo
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("strategies %+v", ci.Status.Strategies)
+	})
+	return info
+}
+
+// benchOp is one request a proxy benchmark times.
+type benchOp struct {
+	name string
+	do   func(kubernetes.Interface) error
+}
+
+// configMapOps are the proxy benchmarks' two requests: get one ConfigMap of ns, and list
+// the 20 labelled app=bench.
+func configMapOps(ctx context.Context, ns string) []benchOp {
+	return []benchOp{
+		{"get", func(c kubernetes.Interface) error {
+			_, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "bench-00", metav1.GetOptions{})
+			return err
+		}},
+		{"list", func(c kubernetes.Interface) error {
+			l, err := c.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
+			if err == nil && len(l.Items) != 20 {
+				err = fmt.Errorf("listed %d ConfigMaps, want 20", len(l.Items))
+			}
+			return err
+		}},
+	}
 }
 
 func freePort(t testing.TB) int {

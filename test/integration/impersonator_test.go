@@ -524,22 +524,7 @@ func BenchmarkProxyGetList(b *testing.B) {
 		t.cfg.QPS = -1 // no client-side rate limiting: measure the servers
 		clients[i] = kubernetes.NewForConfigOrDie(t.cfg)
 	}
-	ops := []struct {
-		name string
-		do   func(kubernetes.Interface) error
-	}{
-		{"get", func(c kubernetes.Interface) error {
-			_, err := c.CoreV1().ConfigMaps(p.namespace).Get(ctx, "bench-00", metav1.GetOptions{})
-			return err
-		}},
-		{"list", func(c kubernetes.Interface) error {
-			l, err := c.CoreV1().ConfigMaps(p.namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
-			if err == nil && len(l.Items) != 20 {
-				err = fmt.Errorf("listed %d ConfigMaps, want 20", len(l.Items))
-			}
-			return err
-		}},
-	}
+	ops := configMapOps(ctx, p.namespace)
 	timed := func(op, target int) time.Duration {
 		start := time.Now()
 		if err := ops[op].do(clients[target]); err != nil {

@@ -89,22 +89,7 @@ func BenchmarkProxyProcesses(b *testing.B) {
 		t.cfg.QPS = -1 // no client-side rate limiting: measure the servers
 		clients[i] = kubernetes.NewForConfigOrDie(t.cfg)
 	}
-	ops := []struct {
-		name string
-		do   func(kubernetes.Interface) error
-	}{
-		{"get", func(c kubernetes.Interface) error {
-			_, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "bench-00", metav1.GetOptions{})
-			return err
-		}},
-		{"list", func(c kubernetes.Interface) error {
-			l, err := c.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
-			if err == nil && len(l.Items) != 20 {
-				err = fmt.Errorf("listed %d ConfigMaps, want 20", len(l.Items))
-			}
-			return err
-		}},
-	}
+	ops := configMapOps(ctx, ns)
 	timed := func(op, target int) time.Duration {
 		start := time.Now()
 		if err := ops[op].do(clients[target]); err != nil {
@@ -260,21 +245,7 @@ func startBenchConcierge(b *testing.B, ctx context.Context) *benchConcierge {
 		}
 	}
 
-	var info *configv1alpha1.ImpersonationProxyInfo
-	eventually(b, 60*time.Second, "the CredentialIssuer advertises the proxy", func() (bool, error) {
-		ci, err := cis.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, s := range ci.Status.Strategies {
-			if s.Type == configv1alpha1.ImpersonationProxyStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus &&
-				s.Reason == configv1alpha1.ListeningStrategyReason && s.Frontend != nil && s.Frontend.ImpersonationProxyInfo != nil {
-				info = s.Frontend.ImpersonationProxyInfo
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("strategies %+v", ci.Status.Strategies)
-	})
+	info := advertisedProxy(b, ctx, cis)
 	c.endpoint = info.Endpoint
 	if c.servingCA, err = base64.StdEncoding.DecodeString(info.CertificateAuthorityData); err != nil || len(c.servingCA) == 0 {
 		b.Fatalf("certificateAuthorityData %q: %v", info.CertificateAuthorityData, err)
