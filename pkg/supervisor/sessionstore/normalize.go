@@ -128,6 +128,42 @@ func clone(s *Session) *Session {
 	return &c
 }
 
+// nilEmpty gives a session that shares nothing with anyone (one just decoded) the shape
+// clone gives: empty slices and maps become nil. It copies nothing.
+func nilEmpty(s *Session) *Session {
+	s.GrantedScopes = nilIfEmpty(s.GrantedScopes)
+	s.Groups = nilIfEmpty(s.Groups)
+	s.UpstreamGroups = nilIfEmpty(s.UpstreamGroups)
+	if len(s.AdditionalClaims) == 0 {
+		s.AdditionalClaims = nil
+	}
+	s.UpstreamData = nilIfEmpty(s.UpstreamData)
+	for _, t := range []*Token{s.Code, s.RefreshToken} {
+		if t != nil {
+			t.Hash = nilIfEmpty(t.Hash)
+		}
+	}
+	if s.DeviceGrant != nil {
+		s.DeviceGrant.CodeHash = nilIfEmpty(s.DeviceGrant.CodeHash)
+	}
+	s.AccessTokens = nilIfEmpty(s.AccessTokens)
+	for i := range s.AccessTokens {
+		s.AccessTokens[i].Hash = nilIfEmpty(s.AccessTokens[i].Hash)
+	}
+	s.UsedRefreshTokens = nilIfEmpty(s.UsedRefreshTokens)
+	for i := range s.UsedRefreshTokens {
+		s.UsedRefreshTokens[i] = nilIfEmpty(s.UsedRefreshTokens[i])
+	}
+	return s
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
 func cloneSlice[T any](s []T) []T {
 	if len(s) == 0 {
 		return nil
