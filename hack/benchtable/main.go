@@ -107,11 +107,20 @@ func rows(r results) []row {
 	const pairTarget = "≤ 3 ms supervisor CPU per pair; ≥ 300 pairs/s with an upstream that keeps up"
 	if v, ok := r.all("BenchmarkSupervisorRefreshExchange", "pair-req/s", "pair-p50-ms", "pair-cpu-ms/op", "upstream-refresh-req/s", "upstream-refresh-p50-ms"); ok {
 		keepsUp := v[3] >= 300
+		measured := fmt.Sprintf("%.0f pairs/s, p50 %.1f ms, %.2f ms CPU per pair", v[0], v[1], v[2])
+		floor := fmt.Sprintf("the upstream's own refresh, called directly: %.0f/s, p50 %.1f ms", v[3], v[4])
+		cpu := v[2]
+		// The supervisor's background CPU (measured while Dex was called directly) is in
+		// the gross per-pair figure but is no pair's cost.
+		if idle, ok := r.metric("BenchmarkSupervisorRefreshExchange", "supervisor-idle-cpu-ms/s"); ok && v[0] > 0 {
+			cpu = v[2] - idle/v[0]
+			measured += fmt.Sprintf(" (%.2f ms without the background)", cpu)
+			floor += fmt.Sprintf("; the supervisor's background CPU meanwhile: %.1f ms/s", idle)
+		}
 		out = append(out, row{measure: "refresh + exchange pairs, Secret-backed sessions",
-			measured: fmt.Sprintf("%.0f pairs/s, p50 %.1f ms, %.2f ms CPU per pair", v[0], v[1], v[2]),
-			floor:    fmt.Sprintf("the upstream's own refresh, called directly: %.0f/s, p50 %.1f ms", v[3], v[4]),
-			target:   pairTarget,
-			met:      verdict(v[2] <= 3 && (v[0] >= 300 || !keepsUp))})
+			measured: measured, floor: floor,
+			target: pairTarget,
+			met:    verdict(cpu <= 3 && (v[0] >= 300 || !keepsUp))})
 	} else {
 		out = append(out, notRun("refresh + exchange pairs, Secret-backed sessions", pairTarget, "BenchmarkSupervisorRefreshExchange"))
 	}

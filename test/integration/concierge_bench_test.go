@@ -191,8 +191,14 @@ type benchPath struct {
 	workers int
 	// cpu, when set, returns the CPU time used so far by the process serving the path;
 	// its growth during the path's windows is reported per request.
-	cpu       func() time.Duration
-	used      time.Duration
+	cpu  func() time.Duration
+	used time.Duration
+	// idle, when set, returns the CPU time used so far by a process this path does not
+	// use (idleName): its growth during the path's windows, per second, is that process's
+	// background cost, the floor of its CPU per request on another path.
+	idle      func() time.Duration
+	idleName  string
+	idleUsed  time.Duration
 	latencies []time.Duration
 	elapsed   time.Duration
 	failures  int
@@ -250,6 +256,9 @@ func runBenchPaths(b *testing.B, paths []benchPath) {
 		if p.cpu != nil {
 			b.ReportMetric(float64(p.used.Microseconds())/1000/float64(n), p.name+"-cpu-ms/op")
 		}
+		if p.idle != nil {
+			b.ReportMetric(float64(p.idleUsed.Microseconds())/1000/p.elapsed.Seconds(), p.idleName+"-idle-cpu-ms/s")
+		}
 	}
 }
 
@@ -257,9 +266,12 @@ func runBenchPaths(b *testing.B, paths []benchPath) {
 func (p *benchPath) window(ctx context.Context) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var cpu0 time.Duration
+	var cpu0, idle0 time.Duration
 	if p.cpu != nil {
 		cpu0 = p.cpu()
+	}
+	if p.idle != nil {
+		idle0 = p.idle()
 	}
 	start := time.Now()
 	deadline := start.Add(benchWindow)
@@ -290,6 +302,9 @@ func (p *benchPath) window(ctx context.Context) {
 	p.elapsed += time.Since(start)
 	if p.cpu != nil {
 		p.used += p.cpu() - cpu0
+	}
+	if p.idle != nil {
+		p.idleUsed += p.idle() - idle0
 	}
 }
 
