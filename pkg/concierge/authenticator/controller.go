@@ -100,15 +100,16 @@ type Probe[S any] struct {
 	Built  Token
 }
 
-// ValidateProbe validates one resource of kind: first (the kind's own local check, run
-// even when spec.tls is invalid), then tls, then remote. The remote checks run only when
+// ValidateProbe validates one resource of kind: local (the kind's own local checks, run
+// even when spec.tls is invalid; make them Independent to run each after a failure of
+// another), then tls, then remote. The remote checks run only when
 // the configuration (p.Spec and the CA bundle) differs from the one current was built
 // from: an unchanged, already validated configuration is not probed again, so that a
 // flaky network does not evict a working authenticator.
 func ValidateProbe[S any](ctx context.Context, c ControllerConfig, kind, name string, current *engine.Current[Token],
-	p *Probe[S], first engine.Check, tls *authenticationv1alpha1.TLSSpec, remote []engine.Check) *engine.Validation[Token] {
+	p *Probe[S], local []engine.Check, tls *authenticationv1alpha1.TLSSpec, remote []engine.Check) *engine.Validation[Token] {
 	v := engine.NewValidation[Token]()
-	v.Run(ctx, first, TLSCheck(c.Client, c.Namespace, tls, &p.Bundle))
+	v.Run(ctx, append(local, TLSCheck(c.Client, c.Namespace, tls, &p.Bundle))...)
 	if !v.OK {
 		v.Run(ctx, remote...)
 		return v

@@ -8,7 +8,6 @@ import (
 	oidcv2 "github.com/coreos/go-oidc"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/plugin/pkg/authenticator/token/oidc"
-	"k8s.io/utils/ptr"
 
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	"github.com/selkie-dev/selkie/pkg/concierge/authenticator"
@@ -41,15 +40,7 @@ func (p *probe) build(context.Context) (string, *engine.Failure) {
 	lifetime, cancel := context.WithCancel(context.Background())
 	keySet := oidcv2.NewRemoteKeySet(oidcv2.ClientContext(lifetime, p.client), p.jwksURL)
 	token, err := oidc.New(lifetime, oidc.Options{
-		JWTAuthenticator: apiserver.JWTAuthenticator{
-			Issuer: apiserver.Issuer{URL: p.Spec.Issuer, Audiences: []string{p.Spec.Audience}},
-			ClaimMappings: apiserver.ClaimMappings{
-				// docs/wire-contract.md takes username and groups from the claims without a prefix.
-				Username: apiserver.PrefixedClaimOrExpression{Claim: p.Spec.Claims.Username, Prefix: ptr.To("")},
-				Groups:   apiserver.PrefixedClaimOrExpression{Claim: p.Spec.Claims.Groups, Prefix: ptr.To("")},
-			},
-			UserValidationRules: reservedIdentityRules(),
-		},
+		JWTAuthenticator:     apiserverAuthenticator(p.Spec),
 		KeySet:               keySet,
 		Client:               p.client,
 		SupportedSigningAlgs: supportedSigningAlgs(),

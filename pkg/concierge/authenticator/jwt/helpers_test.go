@@ -88,6 +88,7 @@ func update(t *testing.T, r *Reconciler, obj client.Object) {
 func wantConditions(replace ...metav1.Condition) []metav1.Condition {
 	return testcond.Want([]string{
 		authenticationv1alpha1.ConditionIssuerURLValid,
+		authenticationv1alpha1.ConditionClaimRulesValid,
 		authenticationv1alpha1.ConditionTLSConfigurationValid,
 		authenticationv1alpha1.ConditionDiscoveryURLValid,
 		authenticationv1alpha1.ConditionJWKSURLValid,

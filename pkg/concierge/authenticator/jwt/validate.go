@@ -36,7 +36,13 @@ func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.J
 		Independent: true,
 		Run:         p.checkIssuer,
 	}
-	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, first, obj.Spec.TLS, p.remoteChecks()), nil
+	rules := engine.Check{
+		Type:        authenticationv1alpha1.ConditionClaimRulesValid,
+		Success:     "claim rules and mappings are valid",
+		Independent: true,
+		Run:         p.checkClaimRules,
+	}
+	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, []engine.Check{first, rules}, obj.Spec.TLS, p.remoteChecks()), nil
 }
 
 // remoteChecks are the checks that contact the issuer, in order.

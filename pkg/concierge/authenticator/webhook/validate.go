@@ -30,7 +30,7 @@ func (r *Reconciler) validate(ctx context.Context, obj *authenticationv1alpha1.W
 		Independent: true,
 		Run:         p.checkEndpoint,
 	}
-	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, first, obj.Spec.TLS, p.remoteChecks()), nil
+	return authenticator.ValidateProbe(ctx, r.ControllerConfig, Kind, obj.Name, current, &p.Probe, []engine.Check{first}, obj.Spec.TLS, p.remoteChecks()), nil
 }
 
 // remoteChecks are the checks that contact the webhook or build its client, in order.

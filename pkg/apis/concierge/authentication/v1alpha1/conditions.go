@@ -86,3 +86,13 @@ const (
 	// ReasonUnableToInstantiateWebhook marks a webhook authenticator that could not be built.
 	ReasonUnableToInstantiateWebhook = "UnableToInstantiateWebhook"
 )
+
+// JWTAuthenticator condition and reason of its claim rules and mappings.
+const (
+	// ConditionClaimRulesValid reports whether spec.claimValidationRules, spec.claims and
+	// spec.userValidationRules are valid: each CEL expression compiles, returns the
+	// right type and stays within the cost limit.
+	ConditionClaimRulesValid = "ClaimRulesValid"
+	// ReasonInvalidClaimRules marks a False ClaimRulesValid condition.
+	ReasonInvalidClaimRules = "InvalidClaimRules"
+)

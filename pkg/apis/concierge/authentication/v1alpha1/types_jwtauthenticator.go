@@ -34,11 +34,33 @@ type JWTAuthenticatorSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	Audience string `json:"audience"`
 
-	// Claims names the token claims that carry the username and groups.
+	// ClaimValidationRules are checked against the token's claims before anything is
+	// mapped; a token that fails one is refused. Each rule is either claim and
+	// requiredValue (the claim must be that string) or expression and message (a CEL
+	// expression over `claims` that must be true), as in Kubernetes' structured
+	// authentication configuration.
+	//
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	ClaimValidationRules []ClaimValidationRule `json:"claimValidationRules,omitempty"`
+
+	// Claims says how the username, groups, UID and extras are taken from the token:
+	// by claim name, or by a CEL expression over `claims`.
 	//
 	// +kubebuilder:default={}
 	// +optional
 	Claims JWTTokenClaims `json:"claims"`
+
+	// UserValidationRules are CEL expressions over `user` (username, uid, groups,
+	// extra), checked after the mapping; a token whose user fails one is refused. The
+	// concierge always adds two of its own: no username and no group may start with
+	// "system:".
+	//
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	UserValidationRules []UserValidationRule `json:"userValidationRules,omitempty"`
 
 	// TLS configures trust for the discovery and JWKS endpoints.
 	//
@@ -46,20 +68,115 @@ type JWTAuthenticatorSpec struct {
 	TLS *TLSSpec `json:"tls,omitempty"`
 }
 
-// JWTTokenClaims names the claims read from a validated JWT. Their values are used
-// without a prefix.
+// JWTTokenClaims says how the identity is read from a validated JWT. Values read by
+// claim name are used without a prefix. Each ...Expression field is a CEL expression
+// over `claims` that replaces the claim of the same name when set.
 type JWTTokenClaims struct {
-	// Username is the claim holding the username.
+	// Username is the claim holding the username. Ignored when UsernameExpression is set.
 	//
 	// +kubebuilder:default=username
 	// +optional
 	Username string `json:"username"`
 
-	// Groups is the claim holding the groups (a string or a list of strings).
+	// UsernameExpression computes the username: a CEL expression over `claims` that
+	// returns a non-empty string, such as `"ci:" + claims.repository`.
+	//
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	UsernameExpression string `json:"usernameExpression,omitempty"`
+
+	// Groups is the claim holding the groups (a string or a list of strings). Ignored
+	// when GroupsExpression is set.
 	//
 	// +kubebuilder:default=groups
 	// +optional
 	Groups string `json:"groups"`
+
+	// GroupsExpression computes the groups: a CEL expression over `claims` that returns
+	// a string or a list of strings.
+	//
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	GroupsExpression string `json:"groupsExpression,omitempty"`
+
+	// UID is the claim holding the user's UID. A client certificate cannot carry a UID:
+	// a TokenCredentialRequest for a user with one fails, and the status says so.
+	//
+	// +optional
+	UID string `json:"uid,omitempty"`
+
+	// UIDExpression computes the UID: a CEL expression over `claims` that returns a string.
+	//
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	UIDExpression string `json:"uidExpression,omitempty"`
+
+	// Extra adds user extras, each computed by a CEL expression. A client certificate
+	// cannot carry extras: a TokenCredentialRequest for a user with one fails, and the
+	// status says so.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	Extra []ExtraMapping `json:"extra,omitempty"`
+}
+
+// ClaimValidationRule is one check of a token's claims: either Claim with
+// RequiredValue, or Expression with an optional Message.
+type ClaimValidationRule struct {
+	// Claim names a claim that must be present and a string equal to RequiredValue.
+	//
+	// +optional
+	Claim string `json:"claim,omitempty"`
+
+	// RequiredValue is the value Claim must have.
+	//
+	// +optional
+	RequiredValue string `json:"requiredValue,omitempty"`
+
+	// Expression is a CEL expression over `claims` that must return true, such as
+	// `claims.ref == "refs/heads/main"`.
+	//
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Expression string `json:"expression,omitempty"`
+
+	// Message is logged (never sent to the client) when Expression returns false.
+	//
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// UserValidationRule is a CEL expression over the mapped `user` that must return true.
+type UserValidationRule struct {
+	// Expression is the CEL expression, such as `!user.username.startsWith("ci:fork/")`.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Expression string `json:"expression"`
+
+	// Message is logged (never sent to the client) when Expression returns false.
+	//
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ExtraMapping computes one user extra.
+type ExtraMapping struct {
+	// Key is the extra's key: a domain-prefixed path in lower case, such as
+	// "ci.example.com/workflow"; keys under k8s.io and kubernetes.io are reserved.
+	//
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
+
+	// ValueExpression is a CEL expression over `claims` that returns a string or a list
+	// of strings; an empty result adds nothing.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	ValueExpression string `json:"valueExpression"`
 }
 
 // JWTAuthenticatorStatus is the observed state of a JWTAuthenticator.
