@@ -59,6 +59,7 @@ type flagpole struct {
 	timeout                               time.Duration
 	skipValidation                        bool
 	staticToken, staticTokenEnv           string
+	staticTokenFile                       string
 	credentialCache                       string
 	credentialCacheSet                    bool
 	nameSuffix, cliPath, installHint      string
@@ -86,6 +87,7 @@ func NewCommand(deps Deps) *cobra.Command {
 	fs.BoolVar(&f.skipValidation, "skip-validation", false, "do not check that the new cluster URL answers")
 	fs.StringVar(&f.staticToken, "static-token", "", "log in with this static token (login static) instead of OIDC")
 	fs.StringVar(&f.staticTokenEnv, "static-token-env", "", "log in with the static token in this environment variable")
+	fs.StringVar(&f.staticTokenFile, "static-token-file", "", "log in with the static token in this file, read at every login (a pipeline's ID token)")
 	fs.StringVar(&f.credentialCache, "credential-cache", "", "credential cache file of the exec plugin (copied only if set)")
 	fs.StringVar(&f.nameSuffix, "generated-name-suffix", defaultNameSuffix, "appended to the cluster, user and context names")
 	fs.StringVar(&f.cliPath, "pinniped-cli-path", "", "exec command of the kubeconfig (default this binary's absolute path)")
@@ -134,8 +136,8 @@ func (f *flagpole) validate() error {
 	if err := suffix.Validate(f.concierge.apiGroupSuffix); err != nil {
 		return fmt.Errorf("--concierge-api-group-suffix: %w", err)
 	}
-	if f.staticToken != "" && f.staticTokenEnv != "" {
-		return errors.New("use only one of --static-token and --static-token-env")
+	if n := countSet(f.staticToken, f.staticTokenEnv, f.staticTokenFile); n > 1 {
+		return errors.New("use only one of --static-token, --static-token-env and --static-token-file")
 	}
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout %s must be positive", f.timeout)
@@ -168,4 +170,15 @@ func checkAudience(audience string) error {
 		return fmt.Errorf("the request audience %q must not contain the reserved substring \".pinniped.dev\"", audience)
 	}
 	return nil
+}
+
+// countSet counts the non-empty values.
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -50,10 +50,13 @@ func (g *generator) generate(ctx context.Context) (*clientcmdapi.Config, error) 
 	}
 	if f.static() {
 		args = append([]string{"login", "static"}, args...)
-		if f.staticToken != "" {
+		switch {
+		case f.staticToken != "":
 			args = append(args, "--token="+f.staticToken)
-		} else {
+		case f.staticTokenEnv != "":
 			args = append(args, "--token-env="+f.staticTokenEnv)
+		default:
+			args = append(args, "--token-file="+f.staticTokenFile)
 		}
 	} else {
 		if err := g.discoverIdentityProvider(ctx); err != nil {
@@ -131,7 +134,9 @@ func (g *generator) discoverConcierge(ctx context.Context) (*conciergeParams, er
 }
 
 // static reports whether the kubeconfig uses `login static`.
-func (f *flagpole) static() bool { return f.staticToken != "" || f.staticTokenEnv != "" }
+func (f *flagpole) static() bool {
+	return countSet(f.staticToken, f.staticTokenEnv, f.staticTokenFile) > 0
+}
 
 // conciergeArgs are the exec plugin's concierge flags, in the order of docs/wire-contract.md §3.2.
 func conciergeArgs(c *conciergeParams, apiGroupSuffix string) []string {

@@ -394,3 +394,30 @@ func TestOlderSupervisors(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineKubeconfig: a JWTAuthenticator trusting a CI system's issuer (which is no
+// Selkie supervisor, so nothing is discovered from it) and --static-token-file give a
+// kubeconfig whose user runs `login static --token-file` against that authenticator.
+func TestPipelineKubeconfig(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.objects = append(e.objects, credentialIssuer(t, suffix.Default, "selkie-concierge-config", tcrStrategy()),
+		jwtAuthenticator(t, suffix.Default, "github-actions", "https://ci.invalid", "cluster-a", nil))
+	out, errOut, err := e.run(t, "--static-token-file", "/run/ci/id-token", "--credential-cache", "")
+	if err != nil {
+		t.Fatalf("get kubeconfig: %v\n%s", err, errOut)
+	}
+	args := parse(t, out).AuthInfos[parse(t, out).Contexts[parse(t, out).CurrentContext].AuthInfo].Exec.Args
+	joined := strings.Join(args, " ")
+	for _, want := range []string{"login static", "--enable-concierge", "--concierge-authenticator-type=jwt",
+		"--concierge-authenticator-name=github-actions", "--token-file=/run/ci/id-token"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("exec args %q lack %q", joined, want)
+		}
+	}
+	for _, unwanted := range []string{"--issuer", "--request-audience", "--token-env", "--token="} {
+		if strings.Contains(joined, unwanted) {
+			t.Errorf("exec args %q hold %q", joined, unwanted)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,51 @@ func TestLoginAcceptsOlderKubeconfigsConciergeFlags(t *testing.T) {
 		if !strings.Contains(tcr, `"kind":"JWTAuthenticator"`) {
 			t.Errorf("TokenCredentialRequest %s", tcr)
 		}
+	}
+}
+
+// TestStaticTokenFile checks --token-file: the token is read at each call (trimmed), and a
+// missing, empty, oversized or multi-line file is refused without quoting its content.
+func TestStaticTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("token", "  eyJhbGciOi.payload.sig\n")
+	var out bytes.Buffer
+	if err := runStatic(context.Background(), testDeps(nil, &out), &staticFlags{tokenFile: good}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"token":"eyJhbGciOi.payload.sig"`) {
+		t.Errorf("credential %s lacks the trimmed token", out.String())
+	}
+	// The CI job replaced the file: the next call presents the new token.
+	write("token", "second.token.value")
+	out.Reset()
+	if err := runStatic(context.Background(), testDeps(nil, &out), &staticFlags{tokenFile: good}); err != nil || !strings.Contains(out.String(), "second.token.value") {
+		t.Errorf("after replacing the file: %v, %s", err, out.String())
+	}
+	for name, tc := range map[string]struct{ path, want string }{
+		"missing":    {filepath.Join(dir, "absent"), "no such file"},
+		"empty":      {write("empty", " \n"), "is empty"},
+		"two lines":  {write("lines", "secret-one\nsecret-two\n"), "more than one line"},
+		"oversized":  {write("big", strings.Repeat("a", maxTokenFileBytes+1)), "larger than"},
+		"not a file": {dir, "read"},
+	} {
+		err := runStatic(context.Background(), testDeps(nil, &bytes.Buffer{}), &staticFlags{tokenFile: tc.path})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "--token-file: ") {
+			t.Errorf("%s: %v, want --token-file: …%s", name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-") {
+			t.Errorf("%s: the error quotes the file: %v", name, err)
+		}
+	}
+	if err := runStatic(context.Background(), testDeps(map[string]string{"T": "x"}, &bytes.Buffer{}), &staticFlags{tokenEnv: "T", tokenFile: good}); err == nil ||
+		!strings.Contains(err.Error(), "only one of") {
+		t.Errorf("--token-env with --token-file: %v", err)
 	}
 }
