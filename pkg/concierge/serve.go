@@ -180,6 +180,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	authenticators := authenticator.NewCache()
 	if f.impersonationProxy {
 		if f.proxyPort <= 0 || f.proxyPort > 65535 {
 			return fmt.Errorf("--impersonation-proxy-port %d is not a port", f.proxyPort)
@@ -192,7 +193,8 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			Kube: clients.proxy, Concierge: ciClient, Upstream: kubeCfg, Namespace: f.namespace, NamePrefix: f.proxyNamePrefix,
 			CredentialIssuer: f.credentialIssuer, BindAddress: bind, Port: f.proxyPort, ServiceSelector: f.proxyServiceSelector,
 			ServiceAccount: f.proxyServiceAccount, CertTTL: f.certTTL, APIGroupSuffix: f.suffix, LogUserInfo: f.logUserInfo,
-			TokenFailures: f.proxyTokenFailures, Log: log.With("controller", "impersonationproxy"),
+			TokenFailures: f.proxyTokenFailures, JWTAuthenticators: authenticators, Fingerprint: fingerprint.Of,
+			Log: log.With("controller", "impersonationproxy"),
 		})
 		// Every replica serves the proxy while it is active, leader or not.
 		proxyCtx, stopProxy := context.WithCancel(ctx)
@@ -205,7 +207,6 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if len(chain) == 0 {
 		return errors.New("no issuing strategy: give --cluster-signing-cert-file and --cluster-signing-key-file, --cluster-signing-secret or --csr-signing, or leave --impersonation-proxy on")
 	}
-	authenticators := authenticator.NewCache()
 	mgr, err := newManager(kubeCfg, f.suffix, f.namespace, groups, authenticators,
 		servermetrics.ServerOptions(f.metricsAddress, filepath.Clean(f.certDir), log.With("component", "metrics")), log)
 	if err != nil {

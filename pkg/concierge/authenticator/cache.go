@@ -3,7 +3,10 @@
 package authenticator
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -78,6 +81,46 @@ func (c *closing) Close() { c.close() }
 // Closing returns t with a Close method that calls stop, for an authenticator whose
 // background work (key refresh, idle connections) must end when the cache drops it.
 func Closing(t Token, stop func()) Token { return &closing{Token: t, close: stop} }
+
+// jwtToken is a Token for the JWTs of one issuer.
+type jwtToken struct {
+	Token
+	issuer string
+}
+
+func (t *jwtToken) Issuer() string { return t.issuer }
+
+// Close stops t's background work, if it has any (see Closing).
+func (t *jwtToken) Close() {
+	if c, ok := t.Token.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
+
+// ForIssuer returns t marked as the authenticator of issuer's JWTs, which ForIssuer of
+// the Cache finds.
+func ForIssuer(t Token, issuer string) Token { return &jwtToken{Token: t, issuer: issuer} }
+
+// ForIssuer returns the live authenticators of issuer's JWTs (see the function
+// ForIssuer) with their keys, ordered by key.
+func (c *Cache) ForIssuer(issuer string) ([]Key, []Token) {
+	c.mu.RLock()
+	var keys []Key
+	for k, t := range c.items {
+		if j, ok := t.(*jwtToken); ok && j.issuer == issuer {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b Key) int {
+		return cmp.Or(strings.Compare(a.APIGroup, b.APIGroup), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
+	})
+	tokens := make([]Token, len(keys))
+	for i, k := range keys {
+		tokens[i] = c.items[k]
+	}
+	c.mu.RUnlock()
+	return keys, tokens
+}
 
 // Keys returns the keys present, in no particular order.
 func (c *Cache) Keys() []Key {

@@ -43,7 +43,12 @@ type Config struct {
 	LogUserInfo      bool
 	// TokenFailures limits failed bearer tokens per client address at the proxy.
 	TokenFailures ratelimit.Rule
-	Log           *slog.Logger
+	// JWTAuthenticators authenticate bearer JWTs the API server does not accept; nil:
+	// none (see impersonator.Config).
+	JWTAuthenticators impersonator.JWTAuthenticators
+	// Fingerprint identifies tokens in the proxy's log lines.
+	Fingerprint func(token string) string
+	Log         *slog.Logger
 }
 
 // Controller runs the impersonation proxy on this replica while the CredentialIssuer asks
@@ -250,7 +255,8 @@ func (c *Controller) start(ctx context.Context, cas SignerCAs) error {
 	proxyCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	proxy, err := impersonator.New(proxyCtx, impersonator.Config{
 		Upstream: c.cfg.Upstream, Kube: c.cfg.Kube, ProxyToken: c.tokens.Token, SignerCA: cas.Current, PreviousSignerCA: cas.Previous,
-		APIGroupSuffix: c.cfg.APIGroupSuffix, LogUserInfo: c.cfg.LogUserInfo, TokenFailures: c.cfg.TokenFailures, Log: c.cfg.Log.With("component", "impersonation-proxy"),
+		APIGroupSuffix: c.cfg.APIGroupSuffix, LogUserInfo: c.cfg.LogUserInfo, TokenFailures: c.cfg.TokenFailures,
+		JWTAuthenticators: c.cfg.JWTAuthenticators, Fingerprint: c.cfg.Fingerprint, Log: c.cfg.Log.With("component", "impersonation-proxy"),
 	})
 	if err != nil {
 		cancel()

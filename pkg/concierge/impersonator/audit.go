@@ -39,6 +39,8 @@ type requestState struct {
 	retryAfter time.Duration
 	// longRunning marks watches, streams and upgrades, which are not timed.
 	longRunning bool
+	// authenticator names the JWTAuthenticator that accepted a bearer JWT, if one did.
+	authenticator string
 }
 
 type stateKey struct{}
@@ -139,6 +141,9 @@ func (p *Proxy) logRequest(r *http.Request, status int, d time.Duration, state *
 	}
 	if state.mode != "" {
 		attrs = append(attrs, slog.String("upstreamAuth", state.mode))
+	}
+	if state.authenticator != "" {
+		attrs = append(attrs, slog.String("jwtAuthenticator", state.authenticator))
 	}
 	p.log.LogAttrs(ctx, slog.LevelDebug, "impersonation proxy request", attrs...)
 }

@@ -44,7 +44,8 @@ type authenticators struct {
 
 // newAuthenticators builds kube-apiserver's delegated authentication from k8s.io/apiserver
 // parts: client certificates from either CA, then bearer tokens (header or WebSocket
-// protocol) by TokenReview without audiences, everyone so far in system:authenticated,
+// protocol) by TokenReview without audiences and, failing that, by the JWTAuthenticators
+// of the token's issuer (reviewThenJWT), everyone so far in system:authenticated,
 // and anonymous last: a request without credentials is system:anonymous here, and the
 // proxy forwards it without credentials of its own (see withAnonymous) so that the API
 // server applies its own anonymous policy.
@@ -58,6 +59,10 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 		return authenticators{}, fmt.Errorf("token review authenticator: %w", err)
 	}
 	tokens := tokencache.New(review, false, tokenCacheTTL, tokenCacheTTL)
+	bearer := authenticator.Token(tokens)
+	if cfg.JWTAuthenticators != nil {
+		bearer = reviewThenJWT{review: tokens, jwts: cfg.JWTAuthenticators, fingerprint: cfg.Fingerprint, log: cfg.Log}
+	}
 	// One x509 authenticator per CA, each with its parsed pool (a union of the two
 	// providers would re-parse both bundles on every request) and its cache of verified
 	// chains.
@@ -70,7 +75,7 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 		certs(clusterCA),
 		// One limiter around both places a bearer token can be, so that a failed token
 		// counts once.
-		failureLimited{union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens)), limiter},
+		failureLimited{union.New(bearertoken.New(bearer), websocket.NewProtocolAuthenticator(bearer)), limiter},
 	))
 	all := union.NewFailOnError(known, anonymous.NewAuthenticator(nil))
 	return authenticators{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/selkie-dev/selkie/pkg/apis/suffix"
 	"github.com/selkie-dev/selkie/pkg/certauthority"
+	"github.com/selkie-dev/selkie/pkg/logfingerprint"
 	"github.com/selkie-dev/selkie/pkg/ratelimit"
 )
 
@@ -52,6 +53,12 @@ type Config struct {
 	// TokenReview: past the burst, a request with a bearer token is answered 429 without
 	// a review, so random tokens cannot keep the API server busy. Zero: no limit.
 	TokenFailures ratelimit.Rule
+	// JWTAuthenticators, when set, also authenticate bearer JWTs that the API server's
+	// TokenReview does not accept, choosing by the token's issuer: a web console's ID
+	// token reaches a cluster whose API server does not know the issuer.
+	JWTAuthenticators JWTAuthenticators
+	// Fingerprint identifies tokens in log lines (a keyed hash); nil uses a random key.
+	Fingerprint func(token string) string
 	// LogUserInfo puts usernames and groups in the per-request log lines; off, they are
 	// redacted.
 	LogUserInfo bool
@@ -104,6 +111,9 @@ func (cfg *Config) complete() (*url.URL, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Fingerprint == nil {
+		cfg.Fingerprint = logfingerprint.Random().Of
 	}
 	host, err := url.Parse(cfg.Upstream.Host)
 	if err != nil {

@@ -8,7 +8,10 @@
 //
 // Authentication unions client certificates signed by the proxy's signer CA or by the API
 // server's client CA (kube-system/extension-apiserver-authentication, key client-ca-file,
-// followed live) and bearer tokens checked by TokenReview. A request with no credentials
+// followed live) and bearer tokens checked by TokenReview and, when the API server does
+// not accept one, by the concierge's JWTAuthenticators that trust the issuer the token
+// names (Config.JWTAuthenticators: a web console's ID token on a cluster whose API server
+// does not know the issuer). A request with no credentials
 // is forwarded as it came, without the proxy's identity, so that the API server applies
 // its own anonymous policy (per path, if it restricts anonymous access); only anonymous
 // TokenCredentialRequests go through the proxy's own chain, so clients can log in. Client
@@ -26,5 +29,6 @@
 // certificate, the listener, and the decision whether the proxy runs at all.
 //
 // Logging: one debug line per request with method, path, verb, status and duration;
-// usernames and groups only with Config.LogUserInfo; tokens never, not even fingerprinted.
+// usernames and groups only with Config.LogUserInfo; tokens never, except as the keyed
+// fingerprint in the info line of a bearer JWT its issuer's JWTAuthenticators refused.
 package impersonator

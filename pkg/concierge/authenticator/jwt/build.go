@@ -50,9 +50,10 @@ func (p *probe) build(context.Context) (string, *engine.Failure) {
 		return fail(authenticationv1alpha1.ReasonInvalidAuthenticator, "could not initialize the authenticator: %v", err)
 	}
 	client := p.client
-	p.Built = authenticator.Closing(token, func() {
+	// Marked with its issuer: the impersonation proxy routes bearer JWTs by issuer.
+	p.Built = authenticator.ForIssuer(authenticator.Closing(token, func() {
 		cancel()
 		client.CloseIdleConnections()
-	})
+	}), p.Spec.Issuer)
 	return "", nil
 }

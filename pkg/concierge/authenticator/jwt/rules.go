@@ -97,8 +97,8 @@ func (p *probe) checkClaimRules(context.Context) (string, *engine.Failure) {
 	}
 	if c := p.Spec.Claims; c.UID != "" || c.UIDExpression != "" || len(c.Extra) > 0 {
 		return "claim rules and mappings are valid; spec.claims maps a UID or extras, which a client certificate " +
-			"cannot carry: TokenCredentialRequests fail for users who get one, and the impersonation proxy carries " +
-			"them for bearer tokens", nil
+			"cannot carry: TokenCredentialRequests fail for users who get one; the impersonation proxy carries " +
+			"extras (not a UID) for bearer tokens", nil
 	}
 	return "", nil
 }
