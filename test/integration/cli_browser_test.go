@@ -138,6 +138,14 @@ func dexAddr(t *testing.T) string {
 // serving keys, and waits for the form_post page to report success.
 func browse(t *testing.T, ctx context.Context, loginURL, username, password string, hosts ...string) {
 	t.Helper()
+	browseUntil(t, ctx, loginURL, username, password, "success", hosts...)
+}
+
+// browseUntil starts at startURL, logs in at Dex's form in headless Chromium (trusting
+// only the serving keys of hosts), waits for the element with ID doneID and returns its text.
+func browseUntil(t *testing.T, ctx context.Context, startURL, username, password, doneID string, hosts ...string) string {
+	t.Helper()
+	loginURL := startURL
 	var spkis []string
 	for _, host := range hosts {
 		spkis = append(spkis, leafSPKI(t, host))
@@ -185,13 +193,18 @@ func browse(t *testing.T, ctx context.Context, loginURL, username, password stri
 		chromedp.SendKeys(chromedp.ID("login"), username),
 		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Click(chromedp.ID("submit-login")),
-		chromedp.WaitVisible(chromedp.ID("success")),
+		chromedp.WaitVisible(chromedp.ID(doneID)),
 	)
 	if err != nil {
 		loc, _ := chromedp.Run(bctx, chromedp.Location())
 		body, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
 		t.Fatalf("browser login failed at %s: %v\n%.500s", loc, err, body)
 	}
+	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID(doneID)))
+	if err != nil {
+		t.Fatalf("read #%s: %v", doneID, err)
+	}
+	return text
 }
 
 // leafSPKI is base64(sha256(SubjectPublicKeyInfo)) of the certificate a TLS server at
