@@ -50,7 +50,7 @@ func (is *tokenIssuer) jobToken(t *testing.T, audience string, changes map[strin
 		"repository": "seals/deploy", "repository_owner": "seals", "repository_id": "74", "ref": "refs/heads/main", "ref_type": "branch",
 		"environment": "production", "workflow": "deploy", "event_name": "push", "actor": "pinny", "run_id": "1234567",
 		"job_workflow_ref": "seals/deploy/.github/workflows/deploy.yml@refs/heads/main",
-		"iat": now.Add(-time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		"iat":              now.Add(-time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 	}
 	maps.Copy(claims, changes)
 	for k, v := range claims {
