@@ -96,6 +96,9 @@ func rows(r results) []row {
 			measured += fmt.Sprintf("; a new connection each, as the CLI: %.0f/s (%.2f×)", nc[0], nc[0]/nc[1])
 			floor += fmt.Sprintf("; a new connection each: %.0f/s", nc[1])
 		}
+		if cel, ok := r.all("BenchmarkTokenCredentialRequest", "tcr-cel-req/s", "tcr-cel-p99-ms"); ok {
+			measured += fmt.Sprintf("; with CEL claim rules and mappings: %.0f/s, p99 %.1f ms (%.2f× without)", cel[0], cel[1], cel[0]/v[0])
+		}
 		out = append(out, row{measure: "TokenCredentialRequest through the real aggregated API (kept-alive connections)",
 			measured: measured, floor: floor,
 			target: tcrTarget,

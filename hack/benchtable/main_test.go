@@ -8,7 +8,7 @@ import (
 )
 
 const sample = `goos: linux
-BenchmarkTokenCredentialRequest-2   	       1	15000000000 ns/op	       812.0 tcr-req/s	         9.1 tcr-p99-ms	       950.0 whoami-req/s	         6.0 whoami-p99-ms	0.85 tcr/whoami
+BenchmarkTokenCredentialRequest-2   	       1	15000000000 ns/op	       812.0 tcr-req/s	         9.1 tcr-p99-ms	       950.0 whoami-req/s	         6.0 whoami-p99-ms	0.85 tcr/whoami	790 tcr-cel-req/s	9.5 tcr-cel-p99-ms
 BenchmarkSupervisorRefreshExchange-2   	       1	 12 ns/op	 120.0 pair-req/s	 40 pair-p50-ms	 4.1 pair-cpu-ms/op	 250 upstream-refresh-req/s	 20 upstream-refresh-p50-ms	 12 supervisor-idle-cpu-ms/s
 BenchmarkIdleRSS 1 1 ns/op 55 concierge-rss-MB 61 supervisor-rss-MB 30 concierge-anon-MB 35 supervisor-anon-MB
 PASS

@@ -23,7 +23,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 	identityv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/identity/v1alpha1"
+	loginv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/login/v1alpha1"
 	"github.com/selkie-dev/selkie/test/env"
 )
 
@@ -56,13 +58,18 @@ const (
 // measured, each like for like: on kept-alive connections (HTTP/1.1 for the anonymous
 // logins, "tcr" and "whoami"), the servers' work per request; and with a new connection
 // per request ("tcr-new-conn", over HTTP/2 as the CLI, and "whoami-new-conn"), what one
-// CLI invocation costs. It reports each one's rate and latency percentiles and the ratios
-// of the rates; run it with `make bench`.
+// CLI invocation costs. A fifth path, "tcr-cel", is "tcr" with a JWTAuthenticator that
+// checks claim rules and maps the identity with CEL (as pipelines do), beside the
+// claim-name one. It reports each one's rate and latency percentiles and the ratios of
+// the rates; run it with `make bench`.
 func BenchmarkTokenCredentialRequest(b *testing.B) {
 	c := sharedConcierge(b)
 	name := createJWTAuthenticator(b, c.cluster, testEnv.Dex.ClientID)
+	celName := createCELJWTAuthenticator(b, c.cluster, testEnv.Dex.ClientID)
 	user, _ := testEnv.User("pinny")
-	req := newTCR(dexIDToken(b, user), "JWTAuthenticator", name)
+	idToken := dexIDToken(b, user)
+	req := newTCR(idToken, "JWTAuthenticator", name)
+	celReq := newTCR(idToken, "JWTAuthenticator", celName)
 	base := adminConfig(b, testEnv.Clusters[c.cluster].Kubeconfig)
 	anonymous := func(keepAlive bool) *rest.Config {
 		cfg := &rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{CAData: base.CAData}, QPS: -1}
@@ -79,7 +86,7 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 		}
 		return cfg
 	}
-	tcr := func(cfg *rest.Config) func(context.Context) error {
+	tcrOf := func(req *loginv1alpha1.TokenCredentialRequest, cfg *rest.Config) func(context.Context) error {
 		tcrs := conciergeclient.NewForConfigOrDie(cfg).LoginV1alpha1().TokenCredentialRequests()
 		return func(ctx context.Context) error {
 			resp, err := tcrs.Create(ctx, req, metav1.CreateOptions{})
@@ -89,6 +96,7 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 			return err
 		}
 	}
+	tcr := func(cfg *rest.Config) func(context.Context) error { return tcrOf(req, cfg) }
 	whoami := func(cfg *rest.Config) func(context.Context) error {
 		whoamis := conciergeclient.NewForConfigOrDie(cfg).IdentityV1alpha1().WhoAmIRequests()
 		return func(ctx context.Context) error {
@@ -104,10 +112,28 @@ func BenchmarkTokenCredentialRequest(b *testing.B) {
 		{name: "whoami", do: whoami(admin(true))},
 		{name: "tcr-new-conn", do: tcr(anonymous(false))},
 		{name: "whoami-new-conn", do: whoami(admin(false))},
+		{name: "tcr-cel", do: tcrOf(celReq, anonymous(true))},
 	}
 	runBenchPaths(b, paths)
 	b.ReportMetric(paths[0].rate()/paths[1].rate(), "tcr/whoami")
 	b.ReportMetric(paths[2].rate()/paths[3].rate(), "tcr-new-conn/whoami-new-conn")
+	b.ReportMetric(paths[4].rate()/paths[0].rate(), "tcr-cel/tcr")
+}
+
+// createCELJWTAuthenticator is createJWTAuthenticator for Dex with CEL: two claim rules
+// and username and groups expressions.
+func createCELJWTAuthenticator(t testing.TB, cluster int, audience string) string {
+	t.Helper()
+	return createJWTAuthenticatorWith(t, testEnv.Clusters[cluster].Kubeconfig, audience, func(spec *authenticationv1alpha1.JWTAuthenticatorSpec) {
+		spec.ClaimValidationRules = []authenticationv1alpha1.ClaimValidationRule{
+			{Expression: `claims.email_verified == true`, Message: "verified addresses only"},
+			{Expression: `claims.email.endsWith("@example.com")`, Message: "example.com accounts only"},
+		}
+		spec.Claims = authenticationv1alpha1.JWTTokenClaims{
+			UsernameExpression: `claims.email`,
+			GroupsExpression:   `dyn(claims.groups).map(g, "dex:" + g)`,
+		}
+	})
 }
 
 // closeEach asks for a new connection for every request (Connection: close), as a

@@ -171,20 +171,27 @@ func createJWTAuthenticator(t testing.TB, cluster int, audience string) string {
 // createJWTAuthenticatorIn creates a Ready JWTAuthenticator for Dex in the cluster of kubeconfig.
 func createJWTAuthenticatorIn(t testing.TB, kubeconfig, audience string) string {
 	t.Helper()
+	return createJWTAuthenticatorWith(t, kubeconfig, audience, nil)
+}
+
+// createJWTAuthenticatorWith is createJWTAuthenticatorIn with edit applied to the spec.
+func createJWTAuthenticatorWith(t testing.TB, kubeconfig, audience string, edit func(*authenticationv1alpha1.JWTAuthenticatorSpec)) string {
+	t.Helper()
 	ctx := testContext(t)
 	client := conciergeclient.NewForConfigOrDie(adminConfig(t, kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
 	ca, err := os.ReadFile(testEnv.CABundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ja, err := client.Create(ctx, &authenticationv1alpha1.JWTAuthenticator{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "dex-"},
-		Spec: authenticationv1alpha1.JWTAuthenticatorSpec{
-			Issuer: testEnv.Dex.Issuer, Audience: audience,
-			Claims: authenticationv1alpha1.JWTTokenClaims{Username: "email", Groups: "groups"},
-			TLS:    &authenticationv1alpha1.TLSSpec{CertificateAuthorityData: base64.StdEncoding.EncodeToString(ca)},
-		},
-	}, metav1.CreateOptions{})
+	spec := authenticationv1alpha1.JWTAuthenticatorSpec{
+		Issuer: testEnv.Dex.Issuer, Audience: audience,
+		Claims: authenticationv1alpha1.JWTTokenClaims{Username: "email", Groups: "groups"},
+		TLS:    &authenticationv1alpha1.TLSSpec{CertificateAuthorityData: base64.StdEncoding.EncodeToString(ca)},
+	}
+	if edit != nil {
+		edit(&spec)
+	}
+	ja, err := client.Create(ctx, &authenticationv1alpha1.JWTAuthenticator{ObjectMeta: metav1.ObjectMeta{GenerateName: "dex-"}, Spec: spec}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create JWTAuthenticator: %v", err)
 	}
