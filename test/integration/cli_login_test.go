@@ -63,16 +63,20 @@ func createSupervisorJWTAuthenticator(t testing.TB, cluster int, issuer, audienc
 	return createSupervisorJWTAuthenticatorIn(t, testEnv.Clusters[cluster].Kubeconfig, issuer, audience, caPEM)
 }
 
-// createSupervisorJWTAuthenticatorIn does it on the cluster of an admin kubeconfig.
-func createSupervisorJWTAuthenticatorIn(t testing.TB, kubeconfig, issuer, audience string, caPEM []byte) string {
+// createSupervisorJWTAuthenticatorIn does it on the cluster of an admin kubeconfig; edits
+// change the spec first.
+func createSupervisorJWTAuthenticatorIn(t testing.TB, kubeconfig, issuer, audience string, caPEM []byte, edits ...func(*authenticationv1alpha1.JWTAuthenticatorSpec)) string {
 	t.Helper()
 	ctx := testContext(t)
 	client := conciergeclient.NewForConfigOrDie(adminConfig(t, kubeconfig)).AuthenticationV1alpha1().JWTAuthenticators()
+	spec := authenticationv1alpha1.JWTAuthenticatorSpec{Issuer: issuer, Audience: audience,
+		Claims: authenticationv1alpha1.JWTTokenClaims{Username: "username", Groups: "groups"},
+		TLS:    &authenticationv1alpha1.TLSSpec{CertificateAuthorityData: base64.StdEncoding.EncodeToString(caPEM)}}
+	for _, edit := range edits {
+		edit(&spec)
+	}
 	ja, err := client.Create(ctx, &authenticationv1alpha1.JWTAuthenticator{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "supervisor-"},
-		Spec: authenticationv1alpha1.JWTAuthenticatorSpec{Issuer: issuer, Audience: audience,
-			Claims: authenticationv1alpha1.JWTTokenClaims{Username: "username", Groups: "groups"},
-			TLS:    &authenticationv1alpha1.TLSSpec{CertificateAuthorityData: base64.StdEncoding.EncodeToString(caPEM)}},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "supervisor-"}, Spec: spec,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,13 +17,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 )
 
 // webConsoleClientID is the OIDCClient the test's web console logs users in as.
@@ -193,7 +197,10 @@ func TestWebConsoleThroughImpersonationProxy(t *testing.T) {
 		t.Fatalf("client secret: %v %+v", err, got)
 	}
 	console.secret = got.Status.GeneratedSecret
-	createSupervisorJWTAuthenticatorIn(t, kubeconfig, s.issuer("/fd1"), webConsoleClientID, s.caPEM)
+	// An extra, which no client certificate could carry, travels through the proxy.
+	createSupervisorJWTAuthenticatorIn(t, kubeconfig, s.issuer("/fd1"), webConsoleClientID, s.caPEM, func(spec *authenticationv1alpha1.JWTAuthenticatorSpec) {
+		spec.Claims.Extra = []authenticationv1alpha1.ExtraMapping{{Key: "console.selkie.dev/issuer", ValueExpression: "claims.iss"}}
+	})
 	bindGroupNamespaceReader(t, ctx, kubernetes.NewForConfigOrDie(adminConfig(t, kubeconfig)), "seals")
 
 	// The supervisor learns the new client and its secret within a few seconds: a made-up
@@ -224,6 +231,25 @@ func TestWebConsoleThroughImpersonationProxy(t *testing.T) {
 	idToken := console.idToken()
 	if status, body := console.get(ctx, idToken, "/api/v1/namespaces/default"); status != http.StatusOK {
 		t.Errorf("the ID token at the proxy: %d %s", status, body)
+	}
+	// Who the API server thinks the console's user is: the mapped username, groups and extra.
+	review, _ := http.NewRequestWithContext(ctx, http.MethodPost, proxyInfo.Endpoint+"/apis/authentication.k8s.io/v1/selfsubjectreviews",
+		strings.NewReader(`{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`))
+	review.Header.Set("Authorization", "Bearer "+idToken)
+	review.Header.Set("Content-Type", "application/json")
+	reviewResp, err := console.proxy.Do(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reviewBody, _ := io.ReadAll(reviewResp.Body)
+	reviewResp.Body.Close()
+	var self authenticationv1.SelfSubjectReview
+	if err := json.Unmarshal(reviewBody, &self); err != nil || reviewResp.StatusCode != http.StatusCreated {
+		t.Fatalf("SelfSubjectReview through the proxy: %d %s", reviewResp.StatusCode, reviewBody)
+	}
+	ui := self.Status.UserInfo
+	if ui.Username != pinny.Email || !slices.Contains(ui.Groups, "seals") || !slices.Equal(ui.Extra["console.selkie.dev/issuer"], []string{s.issuer("/fd1")}) {
+		t.Errorf("the API server sees %+v; want %s in seals with the issuer as extra console.selkie.dev/issuer", ui, pinny.Email)
 	}
 	// The same user's token for another audience (the CLI's client) is refused.
 	cliTokens := s.passwordLogin(t, "/fd1", "dex", pinny.Email, pinny.Password)
