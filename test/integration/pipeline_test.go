@@ -40,8 +40,9 @@ func (is *tokenIssuer) sign(t *testing.T, claims map[string]any) string {
 	return out
 }
 
-// jobToken returns the claims of a CI job's ID token shaped like those GitHub Actions
-// issues, for a deployment of seals/deploy's main branch to production, with changes.
+// jobToken returns a CI job's ID token shaped like those GitHub Actions issues, for a
+// deployment of seals/deploy's main branch to production, with changes (nil removes a
+// claim).
 func (is *tokenIssuer) jobToken(t *testing.T, audience string, changes map[string]any) string {
 	t.Helper()
 	now := time.Now()

@@ -38,19 +38,18 @@ const webConsoleClientID = "client.oauth.pinniped.dev-web-console"
 // secret), then calls the cluster's API through the impersonation proxy with the ID token
 // as its bearer token, and shows what it got.
 type webConsole struct {
-	t            testing.TB
-	srv          *httptest.Server
-	issuer       string
-	secret       string
-	supervisor   *http.Client
-	proxyURL     string
-	proxy        *http.Client
-	mu           sync.Mutex
-	state        string
-	verifier     string
-	lastIDToken  string
-	redirectURI  string
-	namespaceURL string
+	t           testing.TB
+	srv         *httptest.Server
+	issuer      string
+	secret      string
+	supervisor  *http.Client
+	proxyURL    string
+	proxy       *http.Client
+	mu          sync.Mutex
+	state       string
+	verifier    string
+	lastIDToken string
+	redirectURI string
 }
 
 func startWebConsole(t *testing.T, s *supervisor, secret, proxyURL string, proxyCA []byte) *webConsole {

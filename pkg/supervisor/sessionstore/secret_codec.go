@@ -253,7 +253,7 @@ func packHashes(hashes [][]byte) ([]byte, bool) {
 	}
 	out := make([]byte, 0, size)
 	for _, h := range hashes {
-		out = append(out, byte(len(h)))
+		out = append(out, byte(len(h))) //nolint:gosec // G115: 1 to maxPackedHash (255), checked above.
 		out = append(out, h...)
 	}
 	return out, true

@@ -162,11 +162,16 @@ func expressions(spec authenticationv1alpha1.JWTAuthenticatorSpec) []expression 
 // expression's type can be what its field needs (a claim is dynamic, so `claims.sub`
 // passes and a literal number does not) and that its estimated cost is within costLimit.
 func checkExpressions(spec authenticationv1alpha1.JWTAuthenticatorSpec) []string {
+	exprs := expressions(spec)
+	if len(exprs) == 0 {
+		return nil
+	}
+	claimsEnv, userEnv := celEnvironments()
 	var problems []string
-	for _, e := range expressions(spec) {
-		env := celEnvs.claims
+	for _, e := range exprs {
+		env := claimsEnv
 		if e.user {
-			env = celEnvs.user
+			env = userEnv
 		}
 		ast, issues := env.Compile(e.source)
 		if issues != nil && issues.Err() != nil {
@@ -231,9 +236,10 @@ func (claimSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.A
 	return nil
 }
 
-// celEnvs are the environments Kubernetes compiles authentication expressions in:
-// its base environment with `claims` (a map of any values) or `user` declared.
-var celEnvs = func() (out struct{ claims, user *cel.Env }) {
+// celEnvironments are the environments Kubernetes compiles authentication expressions
+// in: its base environment with `claims` (a map of any values) or `user` declared. They
+// are built for each validation that has expressions, which is rare (a spec change).
+func celEnvironments() (claims, user *cel.Env) {
 	build := func(variable string, t *apiservercel.DeclType) *cel.Env {
 		set, err := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()).Extend(environment.VersionedOptions{
 			IntroducedVersion: version.MajorMinor(1, 0), EnvOptions: []cel.EnvOption{cel.Variable(variable, t.CelType())},
@@ -247,7 +253,7 @@ var celEnvs = func() (out struct{ claims, user *cel.Env }) {
 		}
 		return env
 	}
-	out.claims = build("claims", apiservercel.NewMapType(apiservercel.StringType, apiservercel.AnyType, -1))
+	claims = build("claims", apiservercel.NewMapType(apiservercel.StringType, apiservercel.AnyType, -1))
 	userType := apiservercel.NewObjectType("kubernetes.UserInfo", map[string]*apiservercel.DeclField{
 		"username": apiservercel.NewDeclField("username", apiservercel.StringType, false, nil, nil),
 		"uid":      apiservercel.NewDeclField("uid", apiservercel.StringType, false, nil, nil),
@@ -255,6 +261,5 @@ var celEnvs = func() (out struct{ claims, user *cel.Env }) {
 		"extra": apiservercel.NewDeclField("extra", apiservercel.NewMapType(apiservercel.StringType,
 			apiservercel.NewListType(apiservercel.StringType, -1), -1), false, nil, nil),
 	})
-	out.user = build("user", userType)
-	return out
-}()
+	return claims, build("user", userType)
+}
