@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
+	conciergeauthv1alpha1 "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned/typed/authentication/v1alpha1"
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 )
 
@@ -82,14 +83,20 @@ func createSupervisorJWTAuthenticatorIn(t testing.TB, kubeconfig, issuer, audien
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Delete(context.Background(), ja.Name, metav1.DeleteOptions{}) })
-	eventually(t, 30*time.Second, "JWTAuthenticator "+ja.Name+" Ready", func() (bool, error) {
-		got, err := client.Get(ctx, ja.Name, metav1.GetOptions{})
+	waitJWTAuthenticatorReady(t, client, ja.Name)
+	return ja.Name
+}
+
+// waitJWTAuthenticatorReady waits up to 30 seconds for the JWTAuthenticator to be Ready.
+func waitJWTAuthenticatorReady(t testing.TB, client conciergeauthv1alpha1.JWTAuthenticatorInterface, name string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "JWTAuthenticator "+name+" Ready", func() (bool, error) {
+		got, err := client.Get(testContext(t), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		return got.Status.Phase == authenticationv1alpha1.JWTAuthenticatorPhaseReady, fmt.Errorf("phase %q %+v", got.Status.Phase, got.Status.Conditions)
 	})
-	return ja.Name
 }
 
 func grantGroupNamespaceList(t testing.TB, cluster int, group string) {

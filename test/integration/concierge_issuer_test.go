@@ -59,9 +59,18 @@ func startTokenIssuer(t *testing.T) *tokenIssuer {
 
 func (is *tokenIssuer) token(t *testing.T, username string, groups []string, expires time.Time) string {
 	t.Helper()
-	claims, _ := json.Marshal(map[string]any{"iss": is.url, "aud": "test-cluster", "sub": username, "username": username,
+	return is.sign(t, map[string]any{"iss": is.url, "aud": "test-cluster", "sub": username, "username": username,
 		"groups": groups, "iat": time.Now().Add(-time.Hour).Unix(), "exp": expires.Unix()})
-	sig, err := is.signer.Sign(claims)
+}
+
+// sign mints a token with exactly these claims.
+func (is *tokenIssuer) sign(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := is.signer.Sign(payload)
 	if err != nil {
 		t.Fatal(err)
 	}

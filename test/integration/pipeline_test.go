@@ -7,7 +7,6 @@ package integration
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -21,24 +20,6 @@ import (
 	conciergeclient "github.com/selkie-dev/selkie/generated/client/concierge/clientset/versioned"
 	authenticationv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/authentication/v1alpha1"
 )
-
-// sign mints a token with exactly these claims.
-func (is *tokenIssuer) sign(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := is.signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sig.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // jobToken returns a CI job's ID token shaped like those GitHub Actions issues, for a
 // deployment of seals/deploy's main branch to production, with changes (nil removes a
@@ -95,10 +76,7 @@ func TestPipelineLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Delete(context.Background(), ja.Name, metav1.DeleteOptions{}) })
-	eventually(t, 30*time.Second, "JWTAuthenticator "+ja.Name+" Ready", func() (bool, error) {
-		got, err := client.Get(ctx, ja.Name, metav1.GetOptions{})
-		return err == nil && got.Status.Phase == authenticationv1alpha1.JWTAuthenticatorPhaseReady, fmt.Errorf("%v %+v", err, got.Status.Conditions)
-	})
+	waitJWTAuthenticatorReady(t, client, ja.Name)
 	grantNamespaceReader(t, c.cluster, "pipelines:seals")
 
 	dir := t.TempDir()
@@ -224,10 +202,7 @@ func TestClaimRulesBadInput(t *testing.T) {
 	}
 	// The concierge is alive and still logs users in.
 	good := create(func(*authenticationv1alpha1.JWTAuthenticatorSpec) {})
-	eventually(t, 30*time.Second, "a valid JWTAuthenticator Ready", func() (bool, error) {
-		got, err := client.Get(ctx, good, metav1.GetOptions{})
-		return err == nil && got.Status.Phase == authenticationv1alpha1.JWTAuthenticatorPhaseReady, fmt.Errorf("%v %+v", err, got.Status.Conditions)
-	})
+	waitJWTAuthenticatorReady(t, client, good)
 	token := is.token(t, "ivy", []string{"ivies"}, time.Now().Add(5*time.Minute))
 	if resp := tokenCredentialRequest(t, c.cluster, token, good); resp.Status.Credential == nil {
 		t.Fatalf("a valid token failed after the bad rules: %s", c.auditReason(t, token, "JWTAuthenticator", good))

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	asn1util "k8s.io/apimachinery/pkg/apis/asn1"
 	"k8s.io/client-go/kubernetes"
 
@@ -140,6 +141,27 @@ func (f *fixture) do(t testing.TB, c *http.Client, method, path string, header h
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// forwardedOne checks what the fake API server received since it had before requests:
+// nothing when want is nil, else exactly one request whose credential headers are want
+// (see impersonationHeaders), which it returns.
+func (f *fixture) forwardedOne(t testing.TB, before int, want http.Header) *http.Request {
+	t.Helper()
+	forwarded := f.api.requests()[before:]
+	if want == nil {
+		if len(forwarded) != 0 {
+			t.Fatalf("forwarded %d requests, want none", len(forwarded))
+		}
+		return nil
+	}
+	if len(forwarded) != 1 {
+		t.Fatalf("forwarded %d requests, want 1", len(forwarded))
+	}
+	if diff := cmp.Diff(want, impersonationHeaders(forwarded[0])); diff != "" {
+		t.Errorf("forwarded headers (-want +got):\n%s", diff)
+	}
+	return forwarded[0]
 }
 
 // issue signs a client certificate from ca.

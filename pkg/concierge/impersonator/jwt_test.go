@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -108,19 +107,7 @@ func TestBearerJWTsOfJWTAuthenticators(t *testing.T) {
 			if status != tt.wantStatus {
 				t.Fatalf("status %d (%s), want %d", status, body, tt.wantStatus)
 			}
-			forwarded := f.api.requests()[before:]
-			if tt.want == nil {
-				if len(forwarded) != 0 {
-					t.Fatalf("forwarded %d requests, want none", len(forwarded))
-				}
-				return
-			}
-			if len(forwarded) != 1 {
-				t.Fatalf("forwarded %d requests, want 1", len(forwarded))
-			}
-			if diff := cmp.Diff(tt.want, impersonationHeaders(forwarded[0])); diff != "" {
-				t.Errorf("forwarded headers (-want +got):\n%s", diff)
-			}
+			f.forwardedOne(t, before, tt.want)
 		})
 	}
 	logs := f.logs.String()
