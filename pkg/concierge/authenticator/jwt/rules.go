@@ -42,6 +42,10 @@ const (
 	maxEstimatedElements = 1024
 )
 
+// maxRulesMessage bounds the ClaimRulesValid message (a condition message may hold 32 KiB;
+// a hundred broken expressions with their compiler output would exceed it).
+const maxRulesMessage = 8 << 10
+
 // apiserverAuthenticator is spec (with defaults) as the configuration of Kubernetes' own
 // JWT authenticator, which does the validation and the mapping.
 func apiserverAuthenticator(spec authenticationv1alpha1.JWTAuthenticatorSpec) apiserver.JWTAuthenticator {
@@ -93,7 +97,11 @@ func (p *probe) checkClaimRules(context.Context) (string, *engine.Failure) {
 		problems = append(problems, checkExpressions(p.Spec)...)
 	}
 	if len(problems) > 0 {
-		return fail(authenticationv1alpha1.ReasonInvalidClaimRules, "%s", strings.Join(problems, "; "))
+		msg := strings.Join(problems, "; ")
+		if len(msg) > maxRulesMessage {
+			msg = msg[:maxRulesMessage] + "… (truncated)"
+		}
+		return fail(authenticationv1alpha1.ReasonInvalidClaimRules, "%s", msg)
 	}
 	if c := p.Spec.Claims; c.UID != "" || c.UIDExpression != "" || len(c.Extra) > 0 {
 		return "claim rules and mappings are valid; spec.claims maps a UID or extras, which a client certificate " +

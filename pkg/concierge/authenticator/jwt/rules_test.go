@@ -4,6 +4,7 @@ package jwt
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -210,4 +211,23 @@ func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// TestClaimRulesMessageIsBounded: many broken expressions give a bounded message.
+func TestClaimRulesMessageIsBounded(t *testing.T) {
+	t.Parallel()
+	spec := v1alpha1.JWTAuthenticatorSpec{Issuer: "https://issuer.example.com", Audience: testAudience}
+	for i := range 64 {
+		spec.ClaimValidationRules = append(spec.ClaimValidationRules, v1alpha1.ClaimValidationRule{
+			Expression: fmt.Sprintf(`claims.x%d == %s`, i, strings.Repeat("(", 40))})
+	}
+	p := &probe{}
+	p.Spec = withDefaults(spec)
+	_, failure := p.checkClaimRules(context.Background())
+	if failure == nil {
+		t.Fatal("64 broken expressions passed")
+	}
+	if len(failure.Message) > maxRulesMessage+20 || !strings.HasSuffix(failure.Message, "(truncated)") {
+		t.Fatalf("message of %d bytes ending %q; want at most %d, truncated", len(failure.Message), failure.Message[max(0, len(failure.Message)-40):], maxRulesMessage)
+	}
 }
