@@ -102,10 +102,7 @@ func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
 	h = p.withAnonymous(h)
 	h = endpointsfilters.WithAuthentication(h, p.authn.request, p.unauthorized(), nil, nil)
 	h = p.withTimeout(h)
-	h = endpointsfilters.WithRequestInfo(h, &request.RequestInfoFactory{
-		APIPrefixes:          sets.NewString("api", "apis"),
-		GrouplessAPIPrefixes: sets.NewString("api"),
-	})
+	h = endpointsfilters.WithRequestInfo(h, requestInfoResolver{factory: newRequestInfoFactory()})
 	return p.withState(h)
 }
 
