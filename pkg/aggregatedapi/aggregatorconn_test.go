@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,5 +128,122 @@ func TestClientAddress(t *testing.T) {
 	r.Header.Set("X-Forwarded-For", "garbage")
 	if got := clientAddress(r, true); got != "10.0.0.5" {
 		t.Errorf("an unreadable header: %q, want the peer", got)
+	}
+}
+
+// swappableCA is a CAContentProvider whose bundle a test replaces.
+type swappableCA struct{ bundle atomic.Pointer[[]byte] }
+
+func (c *swappableCA) Name() string                   { return "swappable" }
+func (c *swappableCA) CurrentCABundleContent() []byte { return *c.bundle.Load() }
+func (c *swappableCA) VerifyOptions() (x509.VerifyOptions, bool) {
+	return x509.VerifyOptions{}, false
+}
+func (c *swappableCA) AddListener(dynamiccertificates.Listener) {}
+
+// TestFrontProxyVerifierRemembersOnlyWhatStillHolds: the verifier remembers the last
+// verified chain, but never for another chain, another CA bundle, or past the leaf's
+// expiry.
+func TestFrontProxyVerifierRemembersOnlyWhatStillHolds(t *testing.T) {
+	t.Parallel()
+	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, err := certauthority.New("other-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &swappableCA{}
+	bundle := frontProxyCA.CertPEM()
+	ca.bundle.Store(&bundle)
+	now := time.Now()
+	v := &frontProxyVerifier{rh: &authenticatorfactory.RequestHeaderConfig{CAContentProvider: ca,
+		AllowedClientNames: headerrequest.StaticStringSlice{"front-proxy-client"}}, now: func() time.Time { return now }}
+	request := func(ca *certauthority.CA, cn string) *http.Request {
+		kp, err := ca.IssueClientCert(cn, nil, certauthority.DefaultTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
+		return r
+	}
+	aggregator := request(frontProxyCA, "front-proxy-client")
+	if !v.verified(aggregator) || !v.verified(aggregator) {
+		t.Fatal("the aggregator's certificate is not verified")
+	}
+	if v.verified(request(otherCA, "front-proxy-client")) {
+		t.Error("a certificate of another CA passed right after the aggregator's")
+	}
+	if v.verified(request(frontProxyCA, "someone-else")) {
+		t.Error("a name not allowed passed")
+	}
+	if !v.verified(aggregator) {
+		t.Error("the aggregator's certificate failed after other clients'")
+	}
+	// A new CA bundle: the remembered chain counts no more.
+	other := otherCA.CertPEM()
+	ca.bundle.Store(&other)
+	if v.verified(aggregator) {
+		t.Error("the aggregator's certificate passed after its CA left the bundle")
+	}
+	ca.bundle.Store(&bundle)
+	if !v.verified(aggregator) {
+		t.Error("the aggregator's certificate failed once its CA was back")
+	}
+	// Past the leaf's expiry (DefaultTTL), nothing is remembered.
+	now = now.Add(certauthority.DefaultTTL + time.Minute)
+	if v.verified(aggregator) {
+		t.Error("an expired certificate passed")
+	}
+}
+
+// BenchmarkFrontProxyVerifier: the aggregator's chain verified once and remembered,
+// against a verification every time (two chains taking turns).
+func BenchmarkFrontProxyVerifier(b *testing.B) {
+	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	caContent, err := dynamiccertificates.NewStaticCAContent("front-proxy", frontProxyCA.CertPEM())
+	if err != nil {
+		b.Fatal(err)
+	}
+	request := func() *http.Request {
+		kp, err := frontProxyCA.IssueClientCert("front-proxy-client", nil, certauthority.DefaultTTL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+		if err != nil {
+			b.Fatal(err)
+		}
+		leaf, _ := x509.ParseCertificate(c.Certificate[0])
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
+		return r
+	}
+	one, two := request(), request()
+	for name, reqs := range map[string][]*http.Request{"remembered": {one, one}, "verified-each-time": {one, two}} {
+		b.Run(name, func(b *testing.B) {
+			v := &frontProxyVerifier{rh: &authenticatorfactory.RequestHeaderConfig{CAContentProvider: caContent,
+				AllowedClientNames: headerrequest.StaticStringSlice{"front-proxy-client"}}}
+			i := 0
+			for b.Loop() {
+				if !v.verified(reqs[i%2]) {
+					b.Fatal("not verified")
+				}
+				i++
+			}
+		})
 	}
 }
