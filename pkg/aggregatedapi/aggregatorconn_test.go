@@ -5,6 +5,7 @@ package aggregatedapi
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,14 +26,7 @@ import (
 // anonymous users), while any other client's connection is still closed.
 func TestKeepAggregatorConnections(t *testing.T) {
 	t.Parallel()
-	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherCA, err := certauthority.New("other-ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	frontProxyCA, otherCA := testCAs(t)
 	caContent, err := dynamiccertificates.NewStaticCAContent("front-proxy", frontProxyCA.CertPEM())
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +125,39 @@ func TestClientAddress(t *testing.T) {
 	}
 }
 
+// testCAs returns a front-proxy CA and another CA.
+func testCAs(tb testing.TB) (frontProxyCA, otherCA *certauthority.CA) {
+	tb.Helper()
+	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if otherCA, err = certauthority.New("other-ca", time.Hour); err != nil {
+		tb.Fatal(err)
+	}
+	return frontProxyCA, otherCA
+}
+
+// peerRequest is a request whose TLS client presented a certificate of ca for cn.
+func peerRequest(tb testing.TB, ca *certauthority.CA, cn string) *http.Request {
+	tb.Helper()
+	kp, err := ca.IssueClientCert(cn, nil, certauthority.DefaultTTL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	block, _ := pem.Decode(kp.CertPEM)
+	if block == nil {
+		tb.Fatal("the client certificate is not PEM")
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
+	return r
+}
+
 // swappableCA is a CAContentProvider whose bundle a test replaces.
 type swappableCA struct{ bundle atomic.Pointer[[]byte] }
 
@@ -146,47 +173,23 @@ func (c *swappableCA) AddListener(dynamiccertificates.Listener) {}
 // expiry.
 func TestFrontProxyVerifierRemembersOnlyWhatStillHolds(t *testing.T) {
 	t.Parallel()
-	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherCA, err := certauthority.New("other-ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	frontProxyCA, otherCA := testCAs(t)
 	ca := &swappableCA{}
 	bundle := frontProxyCA.CertPEM()
 	ca.bundle.Store(&bundle)
 	now := time.Now()
 	v := &frontProxyVerifier{rh: &authenticatorfactory.RequestHeaderConfig{CAContentProvider: ca,
 		AllowedClientNames: headerrequest.StaticStringSlice{"front-proxy-client"}}, now: func() time.Time { return now }}
-	request := func(ca *certauthority.CA, cn string) *http.Request {
-		kp, err := ca.IssueClientCert(cn, nil, certauthority.DefaultTTL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, err := x509.ParseCertificate(c.Certificate[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
-		return r
-	}
-	aggregator := request(frontProxyCA, "front-proxy-client")
+	aggregator := peerRequest(t, frontProxyCA, "front-proxy-client")
 	for i := range 2 { // verified, then remembered
 		if !v.verified(aggregator) {
 			t.Fatalf("the aggregator's certificate is not verified (request %d)", i+1)
 		}
 	}
-	if v.verified(request(otherCA, "front-proxy-client")) {
+	if v.verified(peerRequest(t, otherCA, "front-proxy-client")) {
 		t.Error("a certificate of another CA passed right after the aggregator's")
 	}
-	if v.verified(request(frontProxyCA, "someone-else")) {
+	if v.verified(peerRequest(t, frontProxyCA, "someone-else")) {
 		t.Error("a name not allowed passed")
 	}
 	if !v.verified(aggregator) {
@@ -212,29 +215,12 @@ func TestFrontProxyVerifierRemembersOnlyWhatStillHolds(t *testing.T) {
 // BenchmarkFrontProxyVerifier: the aggregator's chain verified once and remembered,
 // against a verification every time (two chains taking turns).
 func BenchmarkFrontProxyVerifier(b *testing.B) {
-	frontProxyCA, err := certauthority.New("front-proxy-ca", time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
+	frontProxyCA, _ := testCAs(b)
 	caContent, err := dynamiccertificates.NewStaticCAContent("front-proxy", frontProxyCA.CertPEM())
 	if err != nil {
 		b.Fatal(err)
 	}
-	request := func() *http.Request {
-		kp, err := frontProxyCA.IssueClientCert("front-proxy-client", nil, certauthority.DefaultTTL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-		if err != nil {
-			b.Fatal(err)
-		}
-		leaf, _ := x509.ParseCertificate(c.Certificate[0])
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
-		return r
-	}
-	one, two := request(), request()
+	one, two := peerRequest(b, frontProxyCA, "front-proxy-client"), peerRequest(b, frontProxyCA, "front-proxy-client")
 	for name, reqs := range map[string][]*http.Request{"remembered": {one, one}, "verified-each-time": {one, two}} {
 		b.Run(name, func(b *testing.B) {
 			v := &frontProxyVerifier{rh: &authenticatorfactory.RequestHeaderConfig{CAContentProvider: caContent,
