@@ -11,13 +11,10 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	apiservervalidation "k8s.io/apiserver/pkg/apis/apiserver/validation"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	authenticationcel "k8s.io/apiserver/pkg/authentication/cel"
-	apiservercel "k8s.io/apiserver/pkg/cel"
-	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/apiserver/pkg/cel/library"
 	"k8s.io/utils/ptr"
 
@@ -174,23 +171,28 @@ func checkExpressions(spec authenticationv1alpha1.JWTAuthenticatorSpec) []string
 	if len(exprs) == 0 {
 		return nil
 	}
-	claimsEnv, userEnv := celEnvironments()
+	// Kubernetes' compiler, the one that evaluates them: the expressions compiled in
+	// CompileAndValidateJWTAuthenticator, compiled again here for their syntax trees.
+	compiler := authenticationcel.NewDefaultCompiler()
 	var problems []string
 	for _, e := range exprs {
-		env := claimsEnv
+		var compiled authenticationcel.CompilationResult
+		var err error
 		if e.user {
-			env = userEnv
+			compiled, err = compiler.CompileUserExpression(&authenticationcel.UserValidationCondition{Expression: e.source})
+		} else {
+			compiled, err = compiler.CompileClaimsExpression(&authenticationcel.ClaimMappingExpression{Expression: e.source})
 		}
-		ast, issues := env.Compile(e.source)
-		if issues != nil && issues.Err() != nil {
-			problems = append(problems, fmt.Sprintf("%s: compilation failed: %v", e.field, issues.Err()))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", e.field, err))
 			continue
 		}
+		ast := compiled.AST
 		if !returnsOneOf(ast.OutputType(), e.returns) {
 			problems = append(problems, fmt.Sprintf("%s: returns %s, must return %s", e.field, ast.OutputType(), typeNames(e.returns)))
 			continue
 		}
-		cost, err := env.EstimateCost(ast, &library.CostEstimator{SizeEstimator: claimSizes{}})
+		cost, err := checker.Cost(ast.NativeRep(), &library.CostEstimator{SizeEstimator: claimSizes{}})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: cost could not be estimated: %v", e.field, err))
 			continue
@@ -242,32 +244,4 @@ func (claimSizes) EstimateSize(node checker.AstNode) *checker.SizeEstimate {
 
 func (claimSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
-}
-
-// celEnvironments are the environments Kubernetes compiles authentication expressions
-// in: its base environment with `claims` (a map of any values) or `user` declared. They
-// are built for each validation that has expressions, which is rare (a spec change).
-func celEnvironments() (claims, user *cel.Env) {
-	build := func(variable string, t *apiservercel.DeclType) *cel.Env {
-		set, err := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()).Extend(environment.VersionedOptions{
-			IntroducedVersion: version.MajorMinor(1, 0), EnvOptions: []cel.EnvOption{cel.Variable(variable, t.CelType())},
-			DeclTypes: []*apiservercel.DeclType{t}})
-		if err != nil {
-			panic(err)
-		}
-		env, err := set.Env(environment.StoredExpressions)
-		if err != nil {
-			panic(err)
-		}
-		return env
-	}
-	claims = build("claims", apiservercel.NewMapType(apiservercel.StringType, apiservercel.AnyType, -1))
-	userType := apiservercel.NewObjectType("kubernetes.UserInfo", map[string]*apiservercel.DeclField{
-		"username": apiservercel.NewDeclField("username", apiservercel.StringType, false, nil, nil),
-		"uid":      apiservercel.NewDeclField("uid", apiservercel.StringType, false, nil, nil),
-		"groups":   apiservercel.NewDeclField("groups", apiservercel.NewListType(apiservercel.StringType, -1), false, nil, nil),
-		"extra": apiservercel.NewDeclField("extra", apiservercel.NewMapType(apiservercel.StringType,
-			apiservercel.NewListType(apiservercel.StringType, -1), -1), false, nil, nil),
-	})
-	return claims, build("user", userType)
 }
