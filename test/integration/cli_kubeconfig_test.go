@@ -247,20 +247,7 @@ func startProxyConcierge(t *testing.T) (string, *configv1alpha1.ImpersonationPro
 	if err := applyYAML(kubeconfig, "apiVersion: apiregistration.k8s.io/v1"+install[1]); err != nil {
 		t.Fatal(err)
 	}
-	var info *configv1alpha1.ImpersonationProxyInfo
-	eventually(t, 60*time.Second, "the CredentialIssuer advertises the proxy", func() (bool, error) {
-		ci, err := cis.Get(ctx, "selkie-concierge-config", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, s := range ci.Status.Strategies {
-			if s.Type == configv1alpha1.ImpersonationProxyStrategyType && s.Status == configv1alpha1.SuccessStrategyStatus && s.Frontend != nil {
-				info = s.Frontend.ImpersonationProxyInfo
-				return info != nil, nil
-			}
-		}
-		return false, fmt.Errorf("strategies %+v", ci.Status.Strategies)
-	})
+	info := advertisedProxy(t, ctx, cis)
 	waitAPIServices(t, kubeconfig, dumpLog)
 	return kubeconfig, info
 }
