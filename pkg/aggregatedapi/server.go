@@ -173,9 +173,9 @@ func newGenericServer(cfg Config, certs *servingCerts) (*genericapiserver.Generi
 		return keepAggregatorConnections(genericapiserver.DefaultBuildHandlerChain(apiHandler, c), c.Authentication.RequestHeaderConfig)
 	}
 	namer := openapinamer.NewDefinitionNamer(cfg.Scheme)
-	rc.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	rc.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(withoutUnusedCoreTypes(openapi.GetOpenAPIDefinitions), namer)
 	rc.OpenAPIConfig.Info.Title, rc.OpenAPIConfig.Info.Version = cfg.Title, Version
-	rc.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	rc.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(withoutUnusedCoreTypes(openapi.GetOpenAPIDefinitions), namer)
 	rc.OpenAPIV3Config.Info.Title, rc.OpenAPIV3Config.Info.Version = cfg.Title, Version
 	srv, err := rc.Complete().New(cfg.Name, genericapiserver.NewEmptyDelegate())
 	if err != nil {

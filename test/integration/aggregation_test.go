@@ -215,3 +215,26 @@ func grantSmokeReader(t testing.TB, group string) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAggregatedOpenAPI checks the OpenAPI the concierge publishes through the
+// aggregator, as kubectl reads it: the login kind's fields, including those of the
+// Kubernetes core type it references (TypedLocalObjectReference), whose definition is
+// kept when the other core types are left out of the server's definitions.
+func TestAggregatedOpenAPI(t *testing.T) {
+	t.Parallel()
+	c := sharedConcierge(t)
+	kubeconfig := testEnv.Clusters[c.cluster].Kubeconfig
+	var out string
+	eventually(t, 60*time.Second, "kubectl explain of TokenCredentialRequest's authenticator", func() (bool, error) {
+		var errOut string
+		var err error
+		out, errOut, err = kubectlWith(t, kubeconfig, "explain", "tokencredentialrequests.spec.authenticator",
+			"--api-version", "login.concierge.selkie.dev/v1alpha1")
+		return err == nil, fmt.Errorf("%v: %s", err, errOut)
+	})
+	for _, field := range []string{"apiGroup\t<string>", "kind\t<string> -required-", "name\t<string> -required-"} {
+		if !strings.Contains(out, field) {
+			t.Errorf("kubectl explain shows no %q:\n%s", field, out)
+		}
+	}
+}
