@@ -141,13 +141,20 @@ func rows(r results) []row {
 		out = append(out, notRun("impersonation proxy get/list median (processes)", proxyTarget, "BenchmarkProxyProcesses"))
 	}
 
+	// What users run is pods: their figure decides. The servers run as processes from the
+	// Go linker's output are shown beside it; the kernel maps those programs a 2 MiB
+	// page-cache folio at a time, so their file-backed part is larger for the same work.
 	const rssTarget = "≤ 60 MB each"
-	if v, ok := r.all("BenchmarkIdleRSS", "concierge-rss-MB", "supervisor-rss-MB", "concierge-anon-MB", "supervisor-anon-MB"); ok {
-		out = append(out, row{measure: "idle RSS, concierge / supervisor",
-			measured: fmt.Sprintf("%.0f MB / %.0f MB (anonymous %.0f / %.0f MB)", v[0], v[1], v[2], v[3]),
-			floor:    "—", target: rssTarget, met: verdict(v[0] <= 60 && v[1] <= 60)})
+	const rssMeasure = "idle RSS, concierge / supervisor (pods, largest replica)"
+	if v, ok := r.all("BenchmarkIdleRSSInCluster", "concierge-rss-MB", "supervisor-rss-MB", "concierge-anon-MB", "supervisor-anon-MB"); ok {
+		measured := fmt.Sprintf("%.0f MB / %.0f MB (anonymous %.0f / %.0f MB)", v[0], v[1], v[2], v[3])
+		if p, ok := r.all("BenchmarkIdleRSS", "concierge-rss-MB", "supervisor-rss-MB", "concierge-anon-MB", "supervisor-anon-MB"); ok {
+			measured += fmt.Sprintf("; as processes started from the linker's output: %.0f MB / %.0f MB (anonymous %.0f / %.0f MB)", p[0], p[1], p[2], p[3])
+		}
+		out = append(out, row{measure: rssMeasure, measured: measured,
+			floor: "—", target: rssTarget, met: verdict(v[0] <= 60 && v[1] <= 60)})
 	} else {
-		out = append(out, notRun("idle RSS, concierge / supervisor", rssTarget, "BenchmarkIdleRSS"))
+		out = append(out, notRun(rssMeasure, rssTarget, "BenchmarkIdleRSSInCluster"))
 	}
 
 	const imageTarget = "one multi-call server binary, image ≤ 90 MiB"

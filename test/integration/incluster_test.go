@@ -25,7 +25,7 @@ import (
 
 // startDemo runs the demo's flow with its narration in <opts.Dir>/demo.log (shown if it
 // fails) and stops it when the test ends.
-func startDemo(t *testing.T, ctx context.Context, opts demo.Options) *demo.Demo {
+func startDemo(t testing.TB, ctx context.Context, opts demo.Options) *demo.Demo {
 	t.Helper()
 	out, err := os.Create(filepath.Join(opts.Dir, "demo.log"))
 	if err != nil {

@@ -6,10 +6,16 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +24,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/selkie-dev/selkie/pkg/supervisor/oidcprovider"
+	"github.com/selkie-dev/selkie/test/env"
+	"github.com/selkie-dev/selkie/test/env/demo"
 )
 
 // idleSettle is how long the servers idle before their memory is read: long enough for
@@ -32,7 +40,8 @@ const idleSettle = 150 * time.Second
 // reports the total and its anonymous (heap, stacks) and file-backed (the binary's pages)
 // parts, from /proc/<pid>/status. The target is at most 60 MB each.
 func BenchmarkIdleRSS(b *testing.B) {
-	s, _ := startSupervisorWithAPI(b)
+	profiling, profilingAddr := profilingArgs()
+	s, _ := startSupervisorWithAPI(b, profiling...)
 	s.dexDomain(b, true)
 	user := testEnv.Users[0]
 	tokens := s.passwordLogin(b, "/fd1", "dex", user.Email, user.Password)
@@ -64,6 +73,35 @@ func BenchmarkIdleRSS(b *testing.B) {
 		b.ReportMetric(float64(mem["RssAnon"])/1e6, p.name+"-anon-MB")
 		b.ReportMetric(float64(mem["RssFile"])/1e6, p.name+"-file-MB")
 	}
+	if dir := os.Getenv(benchProfilesEnv); dir != "" {
+		for _, p := range []struct{ name, addr string }{{"supervisor", profilingAddr}, {"concierge", c.profiling}} {
+			if p.addr != "" {
+				writeHeapProfile(b, p.addr, filepath.Join(dir, "IdleRSS-"+p.name+"-heap.pprof"))
+			}
+		}
+	}
+}
+
+// writeHeapProfile writes the heap profile of the server whose profiles are at addr to
+// path.
+func writeHeapProfile(b *testing.B, addr, path string) {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatalf("heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET heap profile: %s", resp.Status)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o600)
+	}
+	if err != nil {
+		b.Fatalf("heap profile: %v", err)
+	}
+	b.Logf("wrote a heap profile to %s", path)
 }
 
 // procMemory reads the memory lines of /proc/<pid>/status, in bytes.
@@ -88,4 +126,89 @@ func procMemory(pid int) (map[string]int64, error) {
 		out[key] = n * 1024
 	}
 	return out, sc.Err()
+}
+
+// BenchmarkIdleRSSInCluster measures what users run: the pods of `make demo`'s in-cluster
+// installation (the image built here, imported into the nodes, two replicas of each server
+// installed with the Helm chart), after the demo's logins and then idleSettle of rest. It
+// reports, for each server, the largest of its replicas' resident memory and that
+// replica's anonymous and file-backed parts, read from /proc/<pid>/status of the
+// containers' processes (the nodes share this machine's kernel).
+//
+// The figure differs from BenchmarkIdleRSS's because the kernel maps a program's pages a
+// page-cache folio at a time: a binary written by the Go linker sits in the page cache in
+// folios of up to 2 MiB, so each page the process touches maps up to 2 MiB of it, while an
+// image layer unpacked by containerd is written in small pieces and maps 64 KiB per touch.
+func BenchmarkIdleRSSInCluster(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	d := startDemo(b, ctx, demo.Options{Dir: b.TempDir(), InCluster: true})
+
+	b.ResetTimer()
+	time.Sleep(idleSettle) // once, whatever b.N is
+	b.StopTimer()
+	for _, c := range []struct {
+		name, ns string
+		cluster  *env.ControlPlane
+	}{{"supervisor", demo.SupervisorNamespace, d.Mgmt}, {"concierge", demo.ConciergeNamespace, d.Workload}} {
+		pids, err := podProcesses(ctx, d.Env, c.cluster, c.ns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(pids) != 2 {
+			b.Fatalf("%s: %d running containers, want 2 (one per replica)", c.ns, len(pids))
+		}
+		var largest map[string]int64
+		for _, pid := range pids {
+			mem, err := procMemory(pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if largest == nil || mem["VmRSS"] > largest["VmRSS"] {
+				largest = mem
+			}
+		}
+		b.ReportMetric(float64(largest["VmRSS"])/1e6, c.name+"-rss-MB")
+		b.ReportMetric(float64(largest["RssAnon"])/1e6, c.name+"-anon-MB")
+		b.ReportMetric(float64(largest["RssFile"])/1e6, c.name+"-file-MB")
+	}
+}
+
+// podProcesses returns the host process IDs of the running containers of namespace ns on
+// cluster's nodes, from the nodes' containerd.
+func podProcesses(ctx context.Context, e *env.Environment, cluster *env.ControlPlane, ns string) ([]int, error) {
+	c := slices.Index(e.ControlPlanes, cluster)
+	if c < 0 || c >= len(e.Nodes) {
+		return nil, fmt.Errorf("the environment has no nodes for the cluster of %s", ns)
+	}
+	var pids []int
+	for _, n := range e.Nodes[c] {
+		crictl := func(args ...string) (string, error) {
+			args = append([]string{"--runtime-endpoint", "unix://" + n.Socket, "--timeout", "20s"}, args...)
+			var stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, filepath.Join(n.NodeBin, "crictl"), args...)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				return "", fmt.Errorf("crictl %s on node %s: %w: %s", strings.Join(args[3:], " "), n.Name, err, stderr.Bytes())
+			}
+			return strings.TrimSpace(string(out)), nil
+		}
+		ids, err := crictl("ps", "-q", "--state", "running", "--label", "io.kubernetes.pod.namespace="+ns)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range strings.Fields(ids) {
+			out, err := crictl("inspect", "-o", "go-template", "--template", "{{.info.pid}}", id)
+			if err != nil {
+				return nil, err
+			}
+			pid, err := strconv.Atoi(out)
+			if err != nil || pid <= 1 {
+				return nil, fmt.Errorf("container %s on node %s: process ID %q", id, n.Name, out)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
