@@ -71,8 +71,10 @@ func newAuthenticators(cfg *Config, signer, clusterCA dynamiccertificates.CACont
 	}
 	limiter := ratelimit.New(cfg.TokenFailures, 0, nil)
 	known := group.NewAuthenticatedGroupAdder(union.New(
-		refuseReserved{certs(signer)},
-		certs(clusterCA),
+		issuerRouted{
+			{authn: refuseReserved{certs(signer)}, bundle: signer.CurrentCABundleContent},
+			{authn: certs(clusterCA), bundle: clusterCA.CurrentCABundleContent},
+		},
 		// One limiter around both places a bearer token can be, so that a failed token
 		// counts once.
 		failureLimited{union.New(bearertoken.New(bearer), websocket.NewProtocolAuthenticator(bearer)), limiter},

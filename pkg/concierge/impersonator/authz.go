@@ -5,6 +5,7 @@ package impersonator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
@@ -15,12 +16,15 @@ import (
 // newAuthorizer asks the API server, by SubjectAccessReview, whether the requesting user
 // may do what it asks, including each impersonation step of nested impersonation.
 func newAuthorizer(cfg *Config) (authorizer.UnconditionalAuthorizer, error) {
-	sar, err := webhook.NewFromInterface(cfg.Kube.AuthorizationV1(), authzAllowTTL, authzDenyTTL, webhookBackoff(),
+	// The webhook authorizer's own cache is off (its TTLs are zero): cachedAuthorizer
+	// remembers the answers instead, with the same lifetimes.
+	sar, err := webhook.NewFromInterface(cfg.Kube.AuthorizationV1(), 0, 0, webhookBackoff(),
 		authorizer.DecisionNoOpinion, webhookmetrics.NoopAuthorizerMetrics{}, authorizationcel.NewDefaultCompiler())
 	if err != nil {
 		return nil, fmt.Errorf("subject access review authorizer: %w", err)
 	}
-	return &reasonAuthorizer{delegate: sar, by: "decision made by impersonation-proxy.concierge." + cfg.APIGroupSuffix}, nil
+	cached := newCachedAuthorizer(sar, authzAllowTTL, authzDenyTTL, time.Now)
+	return &reasonAuthorizer{delegate: cached, by: "decision made by impersonation-proxy.concierge." + cfg.APIGroupSuffix}, nil
 }
 
 // reasonAuthorizer denies requests without a verb (an unparsed request must never pass)
