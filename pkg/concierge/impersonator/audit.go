@@ -54,6 +54,7 @@ func stateFrom(ctx context.Context) *requestState {
 // when the request ends.
 func (p *Proxy) withState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		growStack()
 		start := time.Now()
 		state := &requestState{token: bearerToken(r.Header)}
 		rec := &statusRecorder{ResponseWriter: w}
