@@ -9,11 +9,11 @@ import (
 	"k8s.io/kube-openapi/pkg/common"
 )
 
-// coreV1Models is the model-name prefix of k8s.io/api/core/v1's types.
-var coreV1Models = func() string {
+// coreV1Models returns the model-name prefix of k8s.io/api/core/v1's types.
+func coreV1Models() string {
 	name := corev1.TypedLocalObjectReference{}.OpenAPIModelName()
 	return name[:strings.LastIndex(name, ".")+1]
-}()
+}
 
 // withoutUnusedCoreTypes wraps the generated definitions so that of k8s.io/api/core/v1's
 // types only those our types reference (and what they reference) remain. The generator
@@ -21,6 +21,7 @@ var coreV1Models = func() string {
 // it, and the API server keeps the OpenAPI v3 definitions it is given for the life of the
 // process; the servers never serve a core type, so the rest is dead weight.
 func withoutUnusedCoreTypes(get common.GetOpenAPIDefinitions) common.GetOpenAPIDefinitions {
+	core := coreV1Models()
 	return func(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 		all := get(ref)
 		kept := make(map[string]common.OpenAPIDefinition, len(all))
@@ -39,7 +40,7 @@ func withoutUnusedCoreTypes(get common.GetOpenAPIDefinitions) common.GetOpenAPID
 			}
 		}
 		for name := range all {
-			if !strings.HasPrefix(name, coreV1Models) {
+			if !strings.HasPrefix(name, core) {
 				visit(name)
 			}
 		}

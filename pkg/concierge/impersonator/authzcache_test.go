@@ -51,27 +51,33 @@ func mustLabels(t *testing.T, key string, op selection.Operator, values ...strin
 func TestCachedAuthorizerKeysOnEveryAttribute(t *testing.T) {
 	t.Parallel()
 	variants := map[string]func(*authorizer.AttributesRecord){
-		"user":           func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Name = "wally" },
-		"uid":            func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).UID = "u2" },
-		"no uid":         func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).UID = "" },
-		"another group":  func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Groups = []string{"seals", "admins"} },
-		"one group more": func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Groups = append(a.User.GetGroups(), "x") },
+		"user":          func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Name = "wally" },
+		"uid":           func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).UID = "u2" },
+		"no uid":        func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).UID = "" },
+		"another group": func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Groups = []string{"seals", "admins"} },
+		"one group more": func(a *authorizer.AttributesRecord) {
+			a.User.(*user.DefaultInfo).Groups = append(a.User.GetGroups(), "x")
+		},
 		"groups split differently": func(a *authorizer.AttributesRecord) {
 			a.User.(*user.DefaultInfo).Groups = []string{"sealssystem:", "authenticated"}
 		},
-		"extra value":    func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Extra["scopes"] = []string{"a"} },
-		"extra key":      func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Extra["other"] = []string{"b"} },
-		"no user":        func(a *authorizer.AttributesRecord) { a.User = nil },
-		"verb":           func(a *authorizer.AttributesRecord) { a.Verb = "watch" },
-		"namespace":      func(a *authorizer.AttributesRecord) { a.Namespace = "kube-system" },
-		"api group":      func(a *authorizer.AttributesRecord) { a.APIGroup = "batch" },
-		"api version":    func(a *authorizer.AttributesRecord) { a.APIVersion = "v2" },
-		"resource":       func(a *authorizer.AttributesRecord) { a.Resource = "replicasets" },
-		"subresource":    func(a *authorizer.AttributesRecord) { a.Subresource = "scale" },
-		"name":           func(a *authorizer.AttributesRecord) { a.Name = "web" },
-		"non-resource":   func(a *authorizer.AttributesRecord) { a.ResourceRequest = false },
-		"field selector": func(a *authorizer.AttributesRecord) { a.FieldSelectorRequirements = fields.Requirements{{Operator: selection.Equals, Field: "metadata.name", Value: "web"}} },
-		"label selector": func(a *authorizer.AttributesRecord) { a.LabelSelectorRequirements = mustLabels(t, "app", selection.In, "web") },
+		"extra value":  func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Extra["scopes"] = []string{"a"} },
+		"extra key":    func(a *authorizer.AttributesRecord) { a.User.(*user.DefaultInfo).Extra["other"] = []string{"b"} },
+		"no user":      func(a *authorizer.AttributesRecord) { a.User = nil },
+		"verb":         func(a *authorizer.AttributesRecord) { a.Verb = "watch" },
+		"namespace":    func(a *authorizer.AttributesRecord) { a.Namespace = "kube-system" },
+		"api group":    func(a *authorizer.AttributesRecord) { a.APIGroup = "batch" },
+		"api version":  func(a *authorizer.AttributesRecord) { a.APIVersion = "v2" },
+		"resource":     func(a *authorizer.AttributesRecord) { a.Resource = "replicasets" },
+		"subresource":  func(a *authorizer.AttributesRecord) { a.Subresource = "scale" },
+		"name":         func(a *authorizer.AttributesRecord) { a.Name = "web" },
+		"non-resource": func(a *authorizer.AttributesRecord) { a.ResourceRequest = false },
+		"field selector": func(a *authorizer.AttributesRecord) {
+			a.FieldSelectorRequirements = fields.Requirements{{Operator: selection.Equals, Field: "metadata.name", Value: "web"}}
+		},
+		"label selector": func(a *authorizer.AttributesRecord) {
+			a.LabelSelectorRequirements = mustLabels(t, "app", selection.In, "web")
+		},
 		"label selector values": func(a *authorizer.AttributesRecord) {
 			a.LabelSelectorRequirements = mustLabels(t, "app", selection.In, "web", "db")
 		},
@@ -138,11 +144,17 @@ func TestCachedAuthorizerRemembersAnswersNotErrors(t *testing.T) {
 
 	deny := &countingAuthorizer{decision: authorizer.DecisionNoOpinion}
 	c = newCachedAuthorizer(deny, 10*time.Second, 5*time.Second, clock)
-	c.Authorize(ctx, baseAttributes())
+	if _, _, err := c.Authorize(ctx, baseAttributes()); err != nil {
+		t.Fatal(err)
+	}
 	now = now.Add(4 * time.Second)
-	c.Authorize(ctx, baseAttributes())
+	if _, _, err := c.Authorize(ctx, baseAttributes()); err != nil {
+		t.Fatal(err)
+	}
 	now = now.Add(2 * time.Second)
-	c.Authorize(ctx, baseAttributes())
+	if _, _, err := c.Authorize(ctx, baseAttributes()); err != nil {
+		t.Fatal(err)
+	}
 	if deny.calls != 2 {
 		t.Errorf("a refusal was asked %d times over 6 s with a 5 s TTL, want 2", deny.calls)
 	}
@@ -163,8 +175,12 @@ func TestCachedAuthorizerRemembersAnswersNotErrors(t *testing.T) {
 	huge.Name = strings.Repeat("n", maxCachedAttributes)
 	allow = &countingAuthorizer{decision: authorizer.DecisionAllow}
 	c = newCachedAuthorizer(allow, 10*time.Second, 5*time.Second, clock)
-	c.Authorize(ctx, huge)
-	c.Authorize(ctx, huge)
+	if _, _, err := c.Authorize(ctx, huge); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Authorize(ctx, huge); err != nil {
+		t.Fatal(err)
+	}
 	if allow.calls != 2 {
 		t.Errorf("an oversized request was remembered: %d calls for 2 requests", allow.calls)
 	}

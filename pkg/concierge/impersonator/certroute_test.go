@@ -94,12 +94,16 @@ func TestIssuerRoutedFollowsTheBundle(t *testing.T) {
 	a, b := &countingAuthenticator{}, &countingAuthenticator{}
 	route := issuerRouted{{authn: a, bundle: func() []byte { return bundle }}, {authn: b, bundle: second.CertPEM}}
 	req := clientRequest(t, second)
-	route.AuthenticateRequest(req)
+	if _, _, err := route.AuthenticateRequest(req); err != nil {
+		t.Fatal(err)
+	}
 	if a.calls != 0 || b.calls != 1 {
 		t.Fatalf("before the change: calls %d, %d; want 0, 1", a.calls, b.calls)
 	}
 	bundle = slices.Concat(first.CertPEM(), second.CertPEM()) // the first CA now trusts the second too
-	route.AuthenticateRequest(req)
+	if _, _, err := route.AuthenticateRequest(req); err != nil {
+		t.Fatal(err)
+	}
 	if a.calls != 1 {
 		t.Errorf("after the bundle changed, the first CA was not tried: %d calls", a.calls)
 	}
