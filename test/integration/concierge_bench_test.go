@@ -167,31 +167,34 @@ func profilingArgs() ([]string, string) {
 	return []string{"--profiling-address", addr}, addr
 }
 
+// saveProfile writes the profile a server serves at url to path.
+func saveProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o600)
+	}
+	return err
+}
+
 // cpuProfileUnderLoad writes a CPU profile of d of the server whose profiles are at addr
 // to path, running load over and over meanwhile.
 func cpuProfileUnderLoad(b *testing.B, ctx context.Context, addr, path string, d time.Duration, load func()) {
 	b.Helper()
 	done := make(chan error, 1)
 	go func() {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), nil)
-		if err != nil {
-			done <- err
-			return
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET profile: %s", resp.Status)
-		}
-		if err == nil {
-			err = os.WriteFile(path, data, 0o600)
-		}
-		done <- err
+		done <- saveProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), path)
 	}()
 	for {
 		select {

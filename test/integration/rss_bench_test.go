@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -76,32 +75,14 @@ func BenchmarkIdleRSS(b *testing.B) {
 	if dir := os.Getenv(benchProfilesEnv); dir != "" {
 		for _, p := range []struct{ name, addr string }{{"supervisor", profilingAddr}, {"concierge", c.profiling}} {
 			if p.addr != "" {
-				writeHeapProfile(b, p.addr, filepath.Join(dir, "IdleRSS-"+p.name+"-heap.pprof"))
+				path := filepath.Join(dir, "IdleRSS-"+p.name+"-heap.pprof")
+				if err := saveProfile(testContext(b), "http://"+p.addr+"/debug/pprof/heap", path); err != nil {
+					b.Fatalf("heap profile: %v", err)
+				}
+				b.Logf("wrote a heap profile to %s", path)
 			}
 		}
 	}
-}
-
-// writeHeapProfile writes the heap profile of the server whose profiles are at addr to
-// path.
-func writeHeapProfile(b *testing.B, addr, path string) {
-	b.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
-	if err != nil {
-		b.Fatalf("heap profile: %v", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET heap profile: %s", resp.Status)
-	}
-	if err == nil {
-		err = os.WriteFile(path, data, 0o600)
-	}
-	if err != nil {
-		b.Fatalf("heap profile: %v", err)
-	}
-	b.Logf("wrote a heap profile to %s", path)
 }
 
 // procMemory reads the memory lines of /proc/<pid>/status, in bytes.
