@@ -61,6 +61,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	// stored: present what it answered then (see upstreamKeeper).
 	storedUpstream := s.UpstreamData
 	s.UpstreamData = p.upstream.use(s.ID, storedUpstream)
+	presented := s.UpstreamData
 	warnings, err := p.revalidate(r, s)
 	if err != nil {
 		outcome = servermetrics.RefreshUpstreamFailure
@@ -73,13 +74,26 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 		s.UsedRefreshTokens = s.UsedRefreshTokens[n-maxUsedRefreshTokens:]
 	}
 	outcome = servermetrics.RefreshError
+	// From here on the upstream may have rotated its refresh token: whatever stops the
+	// session from being stored must keep what it answered (see upstreamKeeper).
 	resp, oerr := p.issueTokens(s, client, "")
 	if oerr != nil {
+		if !bytes.Equal(s.UpstreamData, storedUpstream) {
+			p.upstream.keep(s.ID, storedUpstream, s.UpstreamData)
+		}
 		oerr.write(w)
 		return
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
 		if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
+			// Written concurrently: by another refresh, or by the keeper's writer storing
+			// the very data this refresh presented upstream (when the store comes back,
+			// both race). The session now holds data the upstream has just replaced, so
+			// keep the answer for a session that holds what was presented; the writer
+			// stores it only if that is still what the session holds.
+			if errors.Is(err, sessionstore.ErrConflict) && !bytes.Equal(s.UpstreamData, presented) {
+				p.upstream.keep(s.ID, presented, s.UpstreamData)
+			}
 			outcome = servermetrics.RefreshInvalid
 			invalid.write(w) // refreshed, revoked or ended concurrently
 			return

@@ -134,3 +134,78 @@ func TestRefreshKeepsUpstreamTokensTheStoreCouldNotTake(t *testing.T) {
 		t.Errorf("refresh token not rotated: %v", next)
 	}
 }
+
+// conflictingStore makes the next n updates lose a race: someone else writes the
+// session first (unchanged, as the keeper's writer storing the data a refresh presented
+// upstream would leave it to the naked eye), then the update fails with a conflict.
+type conflictingStore struct {
+	sessionstore.Store
+	mu       sync.Mutex
+	conflict int
+}
+
+func (s *conflictingStore) Update(ctx context.Context, x *sessionstore.Session) error {
+	s.mu.Lock()
+	conflict := s.conflict > 0
+	if conflict {
+		s.conflict--
+	}
+	s.mu.Unlock()
+	if !conflict {
+		return s.Store.Update(ctx, x)
+	}
+	current, err := s.Store.Get(ctx, x.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.Update(ctx, current); err != nil {
+		return err
+	}
+	return sessionstore.ErrConflict
+}
+
+// A refresh that lost a race for the session after the upstream rotated its token must
+// keep what the upstream answered: the session still holds the data the refresh
+// presented, which the upstream no longer accepts. (Seen when a management API server
+// came back: the keeper's writer and the next refreshes wrote the same session at once,
+// and the session's upstream token was lost for good.)
+func TestRefreshKeepsUpstreamTokensAfterAConflict(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t)
+	idp := &rotatingIdP{fakeIdP: fakeIdP{groups: []string{"a"}}}
+	p.cfg.IdPs = []IdP{{DisplayName: "corp", Provider: idp}}
+	store := &conflictingStore{Store: p.cfg.Store}
+	p.cfg.Store = store
+	p.upstream.retry = 10 * time.Millisecond
+
+	rt := passwordLogin(t, p)["refresh_token"].(string)
+	store.mu.Lock()
+	store.conflict = 1
+	store.mu.Unlock()
+	if status, body := doToken(p, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}}); status != http.StatusBadRequest {
+		t.Fatalf("refresh that lost the race: %d %v, want 400", status, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sessions, err := store.List(context.Background(), sessionstore.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sessions) == 1 && string(sessions[0].UpstreamData) == "rt-1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upstream's answer was not stored: the session holds %q", sessions[0].UpstreamData)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The client still holds its refresh token (it got an error); any replica refreshes.
+	other, err := New(p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := doToken(other, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}})
+	if status != http.StatusOK || idp.refused != 0 {
+		t.Fatalf("refresh on another replica after the conflict: %d %v (upstream refused %d)", status, body, idp.refused)
+	}
+}
