@@ -4,6 +4,7 @@ package oidcprovider
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -85,23 +86,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	if err := p.cfg.Store.Update(ctx, s); err != nil {
-		if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
-			// Written concurrently: by another refresh, or by the keeper's writer storing
-			// the very data this refresh presented upstream (when the store comes back,
-			// both race). The session now holds data the upstream has just replaced, so
-			// keep the answer for a session that holds what was presented; the writer
-			// stores it only if that is still what the session holds.
-			if errors.Is(err, sessionstore.ErrConflict) && !bytes.Equal(s.UpstreamData, presented) {
-				p.upstream.keep(s.ID, presented, s.UpstreamData)
-			}
-			outcome = servermetrics.RefreshInvalid
-			invalid.write(w) // refreshed, revoked or ended concurrently
-			return
-		}
-		if !bytes.Equal(s.UpstreamData, storedUpstream) {
-			p.upstream.keep(s.ID, storedUpstream, s.UpstreamData)
-		}
-		p.storeError(ctx, w, err)
+		outcome = p.refreshNotStored(ctx, w, s, err, storedUpstream, presented, invalid)
 		return
 	}
 	p.upstream.stored(s.ID)
@@ -113,6 +98,30 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	outcome = servermetrics.RefreshSuccess
 	p.audit(ctx, "refreshed", "session", s.ID, "client", client.ID, p.userAttr(s.Username, s.Groups))
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// refreshNotStored answers a refresh whose session could not be stored (err), keeping
+// what the upstream answered (s.UpstreamData) for the session, and returns the outcome
+// to count.
+func (p *Provider) refreshNotStored(ctx context.Context, w http.ResponseWriter, s *sessionstore.Session, err error,
+	storedUpstream, presented []byte, invalid *oauthError) string {
+	if errors.Is(err, sessionstore.ErrConflict) || errors.Is(err, sessionstore.ErrNotFound) {
+		// Written concurrently: by another refresh, or by the keeper's writer storing the
+		// very data this refresh presented upstream (when the store comes back, both
+		// race). The session now holds data the upstream has just replaced, so keep the
+		// answer for a session that holds what was presented; the writer stores it only
+		// if that is still what the session holds.
+		if errors.Is(err, sessionstore.ErrConflict) && !bytes.Equal(s.UpstreamData, presented) {
+			p.upstream.keep(s.ID, presented, s.UpstreamData)
+		}
+		invalid.write(w) // refreshed, revoked or ended concurrently
+		return servermetrics.RefreshInvalid
+	}
+	if !bytes.Equal(s.UpstreamData, storedUpstream) {
+		p.upstream.keep(s.ID, storedUpstream, s.UpstreamData)
+	}
+	p.storeError(ctx, w, err)
+	return servermetrics.RefreshError
 }
 
 // revalidate asks the upstream who the user is now, re-runs the transforms and updates s;
