@@ -15,6 +15,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	configv1alpha1 "github.com/selkie-dev/selkie/pkg/apis/concierge/config/v1alpha1"
 	"github.com/selkie-dev/selkie/test/env/demo"
@@ -82,6 +83,25 @@ func strategyLogins(t *testing.T, ctx context.Context, d *demo.Demo) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		mustKubectlWith(t, d.Workload.AdminKubeconfig, "-n", demo.ConciergeNamespace, "rollout", "status", "deployment/"+demo.ConciergeNamespace, "--timeout=3m")
+		// A rollout is done once the old pods are terminating, but a terminating pod still
+		// holds its signing key and may answer a login or two without a CSR: wait for them
+		// to be gone.
+		kube := kubernetes.NewForConfigOrDie(adminConfig(t, d.Workload.AdminKubeconfig))
+		eventually(t, 2*time.Minute, "only the upgraded concierge pods run", func() (bool, error) {
+			pods, err := kube.CoreV1().Pods(demo.ConciergeNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + demo.ConciergeNamespace})
+			if err != nil {
+				return false, err
+			}
+			var names []string
+			terminating := 0
+			for _, p := range pods.Items {
+				names = append(names, p.Name)
+				if p.DeletionTimestamp != nil {
+					terminating++
+				}
+			}
+			return terminating == 0, fmt.Errorf("pods %v, %d terminating", names, terminating)
+		})
 		waitStrategy(t, ctx, d, configv1alpha1.KubeCSRSigningCertificateStrategyType)
 		before := conciergeCSRs(t, d)
 		logins(t, "TokenCredentialRequestAPI")
