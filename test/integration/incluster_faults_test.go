@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -648,6 +649,10 @@ func faults(t *testing.T, ctx context.Context, d *demo.Demo, proxyKubeconfig str
 	done := make([]fault, 0, len(steps))
 	for _, s := range steps {
 		f := s.fault
+		// Each fault comes at a random moment of the load's cycle: the load's operations
+		// start on its ticks, and a fault injected in step with them would land inside the
+		// same requests every run instead of where chance puts it.
+		time.Sleep(mathrand.N(time.Second))
 		f.start, f.back = s.inject()
 		// The next fault waits until every operation has worked again for a while (at
 		// most the grace period): a failure after that counts against the next fault's
