@@ -108,31 +108,45 @@ func TestRefreshKeepsUpstreamTokensTheStoreCouldNotTake(t *testing.T) {
 	// Once the store takes writes, the kept data is stored without a refresh, so any
 	// replica (here: one that kept nothing) refreshes.
 	store.failNext(0)
+	waitForUpstreamData(t, store, "rt-2")
+	body := refreshOnAnotherReplica(t, p, rt, idp)
+	if next := body["refresh_token"]; next == rt || next == "" {
+		t.Errorf("refresh token not rotated: %v", next)
+	}
+}
+
+// waitForUpstreamData waits until the store's one session holds want as upstream data.
+func waitForUpstreamData(t *testing.T, store sessionstore.Store, want string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		sessions, err := store.List(context.Background(), sessionstore.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(sessions) == 1 && string(sessions[0].UpstreamData) == "rt-2" {
-			break
+		if len(sessions) == 1 && string(sessions[0].UpstreamData) == want {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the session's upstream data was not stored: %q", sessions[0].UpstreamData)
+			t.Fatalf("the session's upstream data %q was not stored: %q", want, sessions[0].UpstreamData)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// refreshOnAnotherReplica refreshes with rt through a new provider of p's configuration
+// (one that kept nothing) and wants it to work without the upstream refusing anything.
+func refreshOnAnotherReplica(t *testing.T, p *Provider, rt string, idp *rotatingIdP) map[string]any {
+	t.Helper()
 	other, err := New(p.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	status, body := doToken(other, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}})
 	if status != http.StatusOK || idp.refused != 0 {
-		t.Fatalf("refresh on another replica after the store recovered: %d %v (upstream refused %d)", status, body, idp.refused)
+		t.Fatalf("refresh on another replica: %d %v (upstream refused %d)", status, body, idp.refused)
 	}
-	if next := body["refresh_token"]; next == rt || next == "" {
-		t.Errorf("refresh token not rotated: %v", next)
-	}
+	return body
 }
 
 // conflictingStore makes the next n updates lose a race: someone else writes the
@@ -185,27 +199,7 @@ func TestRefreshKeepsUpstreamTokensAfterAConflict(t *testing.T) {
 	if status, body := doToken(p, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}}); status != http.StatusBadRequest {
 		t.Fatalf("refresh that lost the race: %d %v, want 400", status, body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sessions, err := store.List(context.Background(), sessionstore.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sessions) == 1 && string(sessions[0].UpstreamData) == "rt-1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the upstream's answer was not stored: the session holds %q", sessions[0].UpstreamData)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForUpstreamData(t, store, "rt-1")
 	// The client still holds its refresh token (it got an error); any replica refreshes.
-	other, err := New(p.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, body := doToken(other, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {CLIClientID}})
-	if status != http.StatusOK || idp.refused != 0 {
-		t.Fatalf("refresh on another replica after the conflict: %d %v (upstream refused %d)", status, body, idp.refused)
-	}
+	refreshOnAnotherReplica(t, p, rt, idp)
 }
