@@ -11,12 +11,7 @@ go test -run '^$' -bench . -benchmem ./... | tee "$out"
 eval "$(hack/peer-bins.sh all | sed 's/^/export /')"
 # 1x: each integration benchmark is one measurement of fixed length or sample count
 # (whatever b.N is), so running it again would only cost time.
-go test -tags integration -run '^$' -bench . -skip 'BenchmarkIdleRSSInCluster$' -benchtime 1x -benchmem -timeout 40m \
-  ./test/integration/... ./test/env/image | tee -a "$out"
-# Last and on its own: the in-cluster memory benchmark starts and stops an environment with
-# nodes and an image import, whose aftermath would weigh on the throughput figures.
-go test -tags integration -run '^$' -bench 'BenchmarkIdleRSSInCluster$' -benchtime 1x -benchmem -timeout 20m \
-  ./test/integration/ | tee -a "$out"
+go test -tags integration -run '^$' -bench . -benchtime 1x -benchmem -timeout 40m ./test/integration/... ./test/env/image | tee -a "$out"
 echo
 echo "Performance (each figure beside its floor from this run):"
 go run ./hack/benchtable <"$out"

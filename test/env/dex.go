@@ -186,11 +186,7 @@ func (d *Dex) config(listen, telemetry string, serving KeyPair, ca *CA, opts Dex
 			"grantTypes":        []string{"authorization_code", "refresh_token", "password"},
 			"passwordConnector": "local",
 		},
-		// Dex replaces a refresh token at each use and, unless told otherwise, refuses the
-		// replaced one at once; production IdPs allow a few seconds (Okta 30 s by default),
-		// which is what lets a session survive a supervisor dying between the upstream's
-		// answer and the session write (docs/operations.md, When a peer fails).
-		"expiry": map[string]any{"idTokens": "10m", "refreshTokens": map[string]any{"reuseInterval": "3s"}},
+		"expiry": map[string]any{"idTokens": "10m"},
 		"signer": map[string]any{"type": "local", "config": map[string]any{"keysRotationPeriod": "6h"}},
 		"staticClients": []map[string]any{{
 			"id": d.ClientID, "name": "Selkie supervisor", "secret": d.ClientSecret, "redirectURIs": d.RedirectURIs,
