@@ -3,6 +3,7 @@
 package env
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -206,8 +207,25 @@ func ImportImage(ctx context.Context, nodeBin string, node NodeInfo, tarball str
 
 // Crictl runs crictl against the node's containerd and returns its output.
 func (n *Node) Crictl(ctx context.Context, args ...string) ([]byte, error) {
+	return n.crictl(ctx, args...).CombinedOutput()
+}
+
+// CrictlStdout is Crictl for output to parse: crictl's warnings (it says so when it has
+// no configuration file) go to standard error, which is in the error only.
+func (n *Node) CrictlStdout(ctx context.Context, args ...string) (string, error) {
+	cmd := n.crictl(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("crictl %s on node %s: %w: %s", strings.Join(args, " "), n.Name, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func (n *Node) crictl(ctx context.Context, args ...string) *exec.Cmd {
 	args = append([]string{"--runtime-endpoint", "unix://" + n.Socket, "--image-endpoint", "unix://" + n.Socket, "--timeout", "20s"}, args...)
-	return exec.CommandContext(ctx, filepath.Join(n.NodeBin, "crictl"), args...).CombinedOutput()
+	return exec.CommandContext(ctx, filepath.Join(n.NodeBin, "crictl"), args...)
 }
 
 // nodeReadyProbe wants the Node's Ready condition True.

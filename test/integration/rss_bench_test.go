@@ -6,13 +6,11 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -164,23 +162,12 @@ func podProcesses(ctx context.Context, e *env.Environment, cluster *env.ControlP
 	}
 	var pids []int
 	for _, n := range e.Nodes[c] {
-		crictl := func(args ...string) (string, error) {
-			args = append([]string{"--runtime-endpoint", "unix://" + n.Socket, "--timeout", "20s"}, args...)
-			var stderr bytes.Buffer
-			cmd := exec.CommandContext(ctx, filepath.Join(n.NodeBin, "crictl"), args...)
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				return "", fmt.Errorf("crictl %s on node %s: %w: %s", strings.Join(args[3:], " "), n.Name, err, stderr.Bytes())
-			}
-			return strings.TrimSpace(string(out)), nil
-		}
-		ids, err := crictl("ps", "-q", "--state", "running", "--label", "io.kubernetes.pod.namespace="+ns)
+		ids, err := n.CrictlStdout(ctx, "ps", "-q", "--state", "running", "--label", "io.kubernetes.pod.namespace="+ns)
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range strings.Fields(ids) {
-			out, err := crictl("inspect", "-o", "go-template", "--template", "{{.info.pid}}", id)
+			out, err := n.CrictlStdout(ctx, "inspect", "-o", "go-template", "--template", "{{.info.pid}}", id)
 			if err != nil {
 				return nil, err
 			}

@@ -5,12 +5,12 @@ package impersonator
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"net/http"
 	"sync"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // caCandidate is one CA's client-certificate authenticator and that CA's bundle.
@@ -41,20 +41,18 @@ func (c *caCandidate) mayHaveIssued(presented []*x509.Certificate) bool {
 	return false
 }
 
-// bundleSubjects parses a PEM bundle's certificates' raw subjects, skipping what does not
-// parse (the verifier refuses such a bundle itself).
+// bundleSubjects returns the raw subjects of a PEM bundle's certificates; none for a
+// bundle that does not parse (then every CA is tried, and the verifier reports it).
 func bundleSubjects(bundle []byte) map[string]struct{} {
 	out := map[string]struct{}{}
-	for rest := bundle; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out
-		}
-		if cert, err := x509.ParseCertificate(block.Bytes); err == nil && block.Type == "CERTIFICATE" {
-			out[string(cert.RawSubject)] = struct{}{}
-		}
+	certs, err := certutil.ParseCertsPEM(bundle)
+	if err != nil {
+		return out
 	}
+	for _, cert := range certs {
+		out[string(cert.RawSubject)] = struct{}{}
+	}
+	return out
 }
 
 // issuerRouted authenticates a client certificate with the CAs in order, as a union of

@@ -48,27 +48,45 @@ func (f *rotatingIdP) Refresh(_ context.Context, prev *upstream.Identity) (*upst
 	return &upstream.Identity{Subject: prev.Subject, Username: "alice", Groups: f.groups, UpstreamData: []byte(f.current)}, nil
 }
 
-// failingStore fails the next n updates as an unreachable API server would.
-type failingStore struct {
+// faultyStore fails the next updates as an unreachable API server would (fail), or
+// makes them lose a race (conflict): someone else writes the session first, unchanged,
+// as the keeper's writer storing the data a refresh presented upstream would leave it to
+// the naked eye, and the update fails with a conflict.
+type faultyStore struct {
 	sessionstore.Store
-	mu   sync.Mutex
-	fail int
+	mu             sync.Mutex
+	fail, conflict int
 }
 
-func (s *failingStore) Update(ctx context.Context, x *sessionstore.Session) error {
+// take uses up one of *n, reporting whether there was one.
+func (s *faultyStore) take(n *int) bool {
 	s.mu.Lock()
-	fail := s.fail > 0
-	if fail {
-		s.fail--
+	defer s.mu.Unlock()
+	if *n == 0 {
+		return false
 	}
-	s.mu.Unlock()
-	if fail {
+	*n--
+	return true
+}
+
+func (s *faultyStore) Update(ctx context.Context, x *sessionstore.Session) error {
+	switch {
+	case s.take(&s.fail):
 		return errors.New("connection refused")
+	case s.take(&s.conflict):
+		current, err := s.Store.Get(ctx, x.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.Update(ctx, current); err != nil {
+			return err
+		}
+		return sessionstore.ErrConflict
 	}
 	return s.Store.Update(ctx, x)
 }
 
-func (s *failingStore) failNext(n int) {
+func (s *faultyStore) failNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = n
@@ -83,7 +101,7 @@ func TestRefreshKeepsUpstreamTokensTheStoreCouldNotTake(t *testing.T) {
 	p, _ := newTestProvider(t)
 	idp := &rotatingIdP{fakeIdP: fakeIdP{groups: []string{"a"}}}
 	p.cfg.IdPs = []IdP{{DisplayName: "corp", Provider: idp}}
-	store := &failingStore{Store: p.cfg.Store}
+	store := &faultyStore{Store: p.cfg.Store}
 	p.cfg.Store = store
 	p.upstream.retry = 10 * time.Millisecond
 
@@ -149,35 +167,6 @@ func refreshOnAnotherReplica(t *testing.T, p *Provider, rt string, idp *rotating
 	return body
 }
 
-// conflictingStore makes the next n updates lose a race: someone else writes the
-// session first (unchanged, as the keeper's writer storing the data a refresh presented
-// upstream would leave it to the naked eye), then the update fails with a conflict.
-type conflictingStore struct {
-	sessionstore.Store
-	mu       sync.Mutex
-	conflict int
-}
-
-func (s *conflictingStore) Update(ctx context.Context, x *sessionstore.Session) error {
-	s.mu.Lock()
-	conflict := s.conflict > 0
-	if conflict {
-		s.conflict--
-	}
-	s.mu.Unlock()
-	if !conflict {
-		return s.Store.Update(ctx, x)
-	}
-	current, err := s.Store.Get(ctx, x.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.Store.Update(ctx, current); err != nil {
-		return err
-	}
-	return sessionstore.ErrConflict
-}
-
 // A refresh that lost a race for the session after the upstream rotated its token must
 // keep what the upstream answered: the session still holds the data the refresh
 // presented, which the upstream no longer accepts. (Seen when a management API server
@@ -188,7 +177,7 @@ func TestRefreshKeepsUpstreamTokensAfterAConflict(t *testing.T) {
 	p, _ := newTestProvider(t)
 	idp := &rotatingIdP{fakeIdP: fakeIdP{groups: []string{"a"}}}
 	p.cfg.IdPs = []IdP{{DisplayName: "corp", Provider: idp}}
-	store := &conflictingStore{Store: p.cfg.Store}
+	store := &faultyStore{Store: p.cfg.Store}
 	p.cfg.Store = store
 	p.upstream.retry = 10 * time.Millisecond
 
