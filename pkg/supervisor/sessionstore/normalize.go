@@ -120,9 +120,21 @@ func clone(s *Session) *Session {
 	if len(s.UsedRefreshTokens) == 0 {
 		c.UsedRefreshTokens = nil
 	} else {
+		// One backing array for all the hashes (a session keeps up to a hundred), each
+		// capped at its own length so that appending to one cannot overwrite the next.
+		size := 0
+		for _, h := range s.UsedRefreshTokens {
+			size += len(h)
+		}
+		backing := make([]byte, 0, size)
 		c.UsedRefreshTokens = make([][]byte, len(s.UsedRefreshTokens))
 		for i, h := range s.UsedRefreshTokens {
-			c.UsedRefreshTokens[i] = cloneSlice(h)
+			if len(h) == 0 {
+				continue // nil, as cloneSlice gives
+			}
+			start := len(backing)
+			backing = append(backing, h...)
+			c.UsedRefreshTokens[i] = backing[start:len(backing):len(backing)]
 		}
 	}
 	return &c

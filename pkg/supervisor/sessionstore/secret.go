@@ -27,6 +27,7 @@ type secretStore struct {
 	secrets corev1client.SecretInterface
 	sealer  Sealer
 	log     *slog.Logger
+	memo    *decodedMemo
 }
 
 var _ Store = (*secretStore)(nil)
@@ -48,7 +49,7 @@ func WithLogger(logger *slog.Logger) SecretStoreOption {
 // namespace), sealing UpstreamData with sealer (which must not be nil; normally a
 // Keyring). Several supervisor replicas may share the namespace.
 func NewSecretStore(secrets corev1client.SecretInterface, sealer Sealer, opts ...SecretStoreOption) Store {
-	s := &secretStore{secrets: secrets, sealer: sealer, log: slog.Default()}
+	s := &secretStore{secrets: secrets, sealer: sealer, log: slog.Default(), memo: newDecodedMemo(decodedMemoSize)}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -60,7 +61,7 @@ func (st *secretStore) Create(ctx context.Context, s *Session) error {
 	if err := validateID(s.ID); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
-	secret, err := encodeSecret(s, st.sealer)
+	secret, decoded, err := encodeSecretDecoded(s, st.sealer)
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
@@ -72,6 +73,7 @@ func (st *secretStore) Create(ctx context.Context, s *Session) error {
 		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
 	s.ResourceVersion = created.ResourceVersion
+	st.memo.remember(s.ID, decoded)
 	return nil
 }
 
@@ -83,12 +85,13 @@ func (st *secretStore) Get(ctx context.Context, id string) (*Session, error) {
 	}
 	secret, err := st.secrets.Get(ctx, secretName(id), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		st.memo.forget(id)
 		return nil, fmt.Errorf("get session %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", id, err)
 	}
-	s, err := decodeSecret(secret, st.sealer)
+	s, err := st.memo.decode(secret, st.sealer)
 	if err != nil {
 		return nil, fmt.Errorf("get session %s: %w", id, err)
 	}
@@ -105,7 +108,7 @@ func (st *secretStore) Update(ctx context.Context, s *Session) error {
 	if s.ResourceVersion == "" {
 		return st.updateWithoutVersion(ctx, s.ID)
 	}
-	secret, err := encodeSecret(s, st.sealer)
+	secret, decoded, err := encodeSecretDecoded(s, st.sealer)
 	if err != nil {
 		return fmt.Errorf("update session %s: %w", s.ID, err)
 	}
@@ -120,6 +123,7 @@ func (st *secretStore) Update(ctx context.Context, s *Session) error {
 		return fmt.Errorf("update session %s: %w", s.ID, err)
 	}
 	s.ResourceVersion = updated.ResourceVersion
+	st.memo.remember(s.ID, decoded)
 	return nil
 }
 
@@ -146,6 +150,9 @@ func (st *secretStore) Delete(ctx context.Context, id, resourceVersion string) e
 		opts.Preconditions = &metav1.Preconditions{ResourceVersion: &resourceVersion}
 	}
 	err := st.secrets.Delete(ctx, secretName(id), opts)
+	if err == nil || apierrors.IsNotFound(err) {
+		st.memo.forget(id)
+	}
 	switch {
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("delete session %s at version %q: %w", id, resourceVersion, ErrConflict)

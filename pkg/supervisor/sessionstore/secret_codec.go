@@ -112,9 +112,16 @@ func hashLabel(value string) string {
 
 // encodeSecret returns the Secret that stores s, with UpstreamData sealed.
 func encodeSecret(s *Session, sealer Sealer) (*corev1.Secret, error) {
+	secret, _, err := encodeSecretDecoded(s, sealer)
+	return secret, err
+}
+
+// encodeSecretDecoded is encodeSecret that also returns what decoding the Secret gives,
+// for the decoded-session memo: the session without UpstreamData, and its sealed form.
+func encodeSecretDecoded(s *Session, sealer Sealer) (*corev1.Secret, *decodedSession, error) {
 	n, err := normalize(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stored := storedSession{
 		ID: n.ID, Issuer: n.Issuer, ClientID: n.ClientID, GrantedScopes: n.GrantedScopes,
@@ -138,14 +145,14 @@ func encodeSecret(s *Session, sealer Sealer) (*corev1.Secret, error) {
 	}
 	if len(n.UpstreamData) > 0 {
 		if stored.SealedUpstreamData, err = sealer.Seal(n.UpstreamData, []byte(n.ID)); err != nil {
-			return nil, fmt.Errorf("seal upstream data: %w", err)
+			return nil, nil, fmt.Errorf("seal upstream data: %w", err)
 		}
 	}
 	raw, err := json.Marshal(stored)
 	if err != nil {
-		return nil, fmt.Errorf("encode session: %w", err)
+		return nil, nil, fmt.Errorf("encode session: %w", err)
 	}
-	return &corev1.Secret{
+	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: secretName(n.ID),
 			Labels: map[string]string{
@@ -157,7 +164,9 @@ func encodeSecret(s *Session, sealer Sealer) (*corev1.Secret, error) {
 		},
 		Type: SessionSecretType,
 		Data: map[string][]byte{dataVersion: []byte(formatVersion1), dataSession: raw},
-	}, nil
+	}
+	n.UpstreamData = nil
+	return secret, &decodedSession{raw: raw, session: asDecoded(n), sealed: stored.SealedUpstreamData}, nil
 }
 
 func formatExpires(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -181,22 +190,39 @@ func decodeSecret(secret *corev1.Secret, sealer Sealer) (*Session, error) {
 }
 
 func decodeSecretData(secret *corev1.Secret, sealer Sealer) (*Session, error) {
+	if err := checkSecret(secret); err != nil {
+		return nil, err
+	}
+	d, err := decodeSession(secret)
+	if err != nil {
+		return nil, err
+	}
+	return d.take(secret.ResourceVersion, sealer)
+}
+
+// checkSecret checks what a Secret holding a session must be, apart from its session.
+func checkSecret(secret *corev1.Secret) error {
 	if secret.Type != SessionSecretType {
-		return nil, fmt.Errorf("type is %q, want %q", secret.Type, SessionSecretType)
+		return fmt.Errorf("type is %q, want %q", secret.Type, SessionSecretType)
 	}
 	if v := string(secret.Data[dataVersion]); v != formatVersion1 {
-		return nil, fmt.Errorf("unsupported format version %q", v)
+		return fmt.Errorf("unsupported format version %q", v)
 	}
+	return nil
+}
+
+// decodeSession decodes the session data of secret, leaving the upstream data sealed.
+func decodeSession(secret *corev1.Secret) (*decodedSession, error) {
+	raw := secret.Data[dataSession]
 	var stored storedSession
-	if err := json.Unmarshal(secret.Data[dataSession], &stored); err != nil {
+	if err := json.Unmarshal(raw, &stored); err != nil {
 		return nil, fmt.Errorf("decode session: %w", err)
 	}
 	if id, _ := strings.CutPrefix(secret.Name, secretNamePrefix); stored.ID != id {
 		return nil, fmt.Errorf("stored ID %q does not match the name", stored.ID)
 	}
 	s := &Session{
-		ID: stored.ID, ResourceVersion: secret.ResourceVersion,
-		Issuer: stored.Issuer, ClientID: stored.ClientID, GrantedScopes: stored.GrantedScopes,
+		ID: stored.ID, Issuer: stored.Issuer, ClientID: stored.ClientID, GrantedScopes: stored.GrantedScopes,
 		RedirectURI: stored.RedirectURI, Nonce: stored.Nonce, CodeChallenge: stored.CodeChallenge,
 		AuthTime: stored.AuthTime, Expires: stored.Expires, IdP: IdP(stored.IdP),
 		Subject: stored.Subject, Username: stored.Username, Groups: stored.Groups, AdditionalClaims: stored.AdditionalClaims,
@@ -224,15 +250,8 @@ func decodeSecretData(secret *corev1.Secret, sealer Sealer) (*Session, error) {
 	for _, t := range stored.AccessTokens {
 		s.AccessTokens = append(s.AccessTokens, Token(t))
 	}
-	if len(stored.SealedUpstreamData) > 0 {
-		data, err := sealer.Open(stored.SealedUpstreamData, []byte(stored.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open upstream data: %w", err)
-		}
-		s.UpstreamData = data
-	}
 	// Same shape as the memory store: empty slices and maps are nil.
-	return nilEmpty(s), nil
+	return &decodedSession{raw: raw, session: nilEmpty(s), sealed: stored.SealedUpstreamData}, nil
 }
 
 // maxPackedHash is the longest hash packHashes can hold (its length is one byte).
