@@ -96,11 +96,11 @@ func (p *Proxy) SetSignerCA(ca *certauthority.CA, previous ...*certauthority.CA)
 // authorization (of the user being impersonated), then the proxying itself.
 func (p *Proxy) chain(authz authorizer.UnconditionalAuthorizer) http.Handler {
 	var h http.Handler = http.HandlerFunc(p.forward)
-	h = endpointsfilters.WithAuthorization(h, authz, p.codecs)
+	h = withAuthorization(h, authz, p.codecs)
 	h = impersonation.WithImpersonation(h, authz, p.codecs)
 	h = p.withRequester(h)
 	h = p.withAnonymous(h)
-	h = endpointsfilters.WithAuthentication(h, p.authn.request, p.unauthorized(), nil, nil)
+	h = withAuthentication(h, p.authn.request, p.unauthorized())
 	h = p.withTimeout(h)
 	h = endpointsfilters.WithRequestInfo(h, requestInfoResolver{factory: newRequestInfoFactory()})
 	return p.withState(h)
