@@ -120,10 +120,20 @@ func rows(r results) []row {
 			measured += fmt.Sprintf(" (%.2f ms without the background)", cpu)
 			floor += fmt.Sprintf("; the supervisor's background CPU meanwhile: %.1f ms/s", idle)
 		}
+		// The same pairs through an upstream that keeps up (the benchmark's own): what the
+		// supervisor does when Dex is not the bottleneck. Its figures decide when present.
+		rate := v[0]
+		if f, ok := r.all("BenchmarkSupervisorRefreshExchange", "fast-pair-req/s", "fast-pair-p50-ms", "fast-pair-cpu-ms/op"); ok {
+			keepsUp, rate, cpu = true, f[0], f[2]
+			if idle, ok := r.metric("BenchmarkSupervisorRefreshExchange", "supervisor-idle-cpu-ms/s"); ok && f[0] > 0 {
+				cpu = f[2] - idle/f[0]
+			}
+			measured += fmt.Sprintf("; through an upstream that keeps up, 2 clients: %.0f pairs/s, p50 %.1f ms, %.2f ms CPU per pair", f[0], f[1], cpu)
+		}
 		out = append(out, row{measure: "refresh + exchange pairs, Secret-backed sessions",
 			measured: measured, floor: floor,
 			target: pairTarget,
-			met:    verdict(cpu <= 3 && (v[0] >= 300 || !keepsUp))})
+			met:    verdict(cpu <= 3 && (rate >= 300 || !keepsUp))})
 	} else {
 		out = append(out, notRun("refresh + exchange pairs, Secret-backed sessions", pairTarget, "BenchmarkSupervisorRefreshExchange"))
 	}

@@ -70,3 +70,23 @@ func TestRSSRowIsThePods(t *testing.T) {
 		t.Errorf("pods under the target: %+v, want met yes", got)
 	}
 }
+
+// With the upstream that keeps up measured, its pairs decide: their CPU, and 300 pairs/s.
+func TestPairRowDecidedByTheFastUpstream(t *testing.T) {
+	const dex = "BenchmarkSupervisorRefreshExchange-2 1 12 ns/op 40 pair-req/s 25 pair-p50-ms 4.5 pair-cpu-ms/op 80 upstream-refresh-req/s 12 upstream-refresh-p50-ms 10 supervisor-idle-cpu-ms/s"
+	for _, c := range []struct {
+		fast, met, contains string
+	}{
+		{"310 fast-pair-req/s 15 fast-pair-p50-ms 2.9 fast-pair-cpu-ms/op", "yes", "310 pairs/s, p50 15.0 ms, 2.87 ms CPU per pair"},
+		{"110 fast-pair-req/s 15 fast-pair-p50-ms 2.9 fast-pair-cpu-ms/op", "no", "110 pairs/s, p50 15.0 ms, 2.81 ms CPU per pair"}, // too few pairs
+		{"310 fast-pair-req/s 15 fast-pair-p50-ms 3.2 fast-pair-cpu-ms/op", "no", "3.17 ms CPU per pair"},                           // too much CPU
+	} {
+		r, err := parse(strings.NewReader(dex + " " + c.fast + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rows(r)[1]; got.met != c.met || !strings.Contains(got.measured, c.contains) || !strings.Contains(got.measured, "4.50 ms CPU per pair") {
+			t.Errorf("%s: %+v, want met %q and %q beside Dex's figure", c.fast, got, c.met, c.contains)
+		}
+	}
+}
