@@ -368,7 +368,7 @@ func processCPU(b *testing.B, p *env.Process) time.Duration {
 	b.Helper()
 	// The clock ID of a process's CPU time: the complement of its PID shifted left by
 	// three, with CPUCLOCK_SCHED (2) and without CPUCLOCK_PERTHREAD_MASK (4).
-	clock := int32((^p.PID())<<3 | 2) //nolint:gosec // G115: PIDs fit in 22 bits.
+	clock := int32((^p.PID())<<3 | 2)
 	var ts unix.Timespec
 	if err := unix.ClockGettime(clock, &ts); err != nil {
 		b.Fatalf("CPU-time clock of process %d: %v", p.PID(), err)

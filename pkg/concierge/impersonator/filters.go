@@ -23,21 +23,16 @@ import (
 // does not serve (its /metrics has the proxy's own request counts and latencies), yet
 // cost about 10 µs a request, a quarter of the proxy's budget over a bare hop.
 
-// frontProxyHeaders are the standard front-proxy identity headers. A request that
-// authenticated some other way must not carry them any further.
-var frontProxyHeaders = struct {
-	user, uid, group, extraPrefix headerrequest.StaticStringSlice
-}{
-	user: headerrequest.StaticStringSlice{"X-Remote-User"}, uid: headerrequest.StaticStringSlice{"X-Remote-Uid"},
-	group: headerrequest.StaticStringSlice{"X-Remote-Group"}, extraPrefix: headerrequest.StaticStringSlice{"X-Remote-Extra-"},
-}
-
 // withAuthentication authenticates the request with auth and puts the user in its
 // context, or answers it with failed. A request that authenticated loses its
 // Authorization header and any front-proxy identity header; an anonymous one over HTTP/2
 // closes its connection after the answer, so that unauthenticated clients cannot keep
 // HTTP/2 connections open (as kube-apiserver does since CVE-2023-44487).
 func withAuthentication(next http.Handler, auth authenticator.Request, failed http.Handler) http.Handler {
+	// The standard front-proxy identity headers: a request that authenticated some other
+	// way must not carry them any further.
+	frontProxyUser, frontProxyUID := headerrequest.StaticStringSlice{"X-Remote-User"}, headerrequest.StaticStringSlice{"X-Remote-Uid"}
+	frontProxyGroup, frontProxyExtra := headerrequest.StaticStringSlice{"X-Remote-Group"}, headerrequest.StaticStringSlice{"X-Remote-Extra-"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, ok, err := auth.AuthenticateRequest(r)
 		if err != nil || !ok {
@@ -48,8 +43,7 @@ func withAuthentication(next http.Handler, auth authenticator.Request, failed ht
 			return
 		}
 		r.Header.Del("Authorization")
-		headerrequest.ClearAuthenticationHeaders(r.Header, frontProxyHeaders.user, frontProxyHeaders.uid,
-			frontProxyHeaders.group, frontProxyHeaders.extraPrefix)
+		headerrequest.ClearAuthenticationHeaders(r.Header, frontProxyUser, frontProxyUID, frontProxyGroup, frontProxyExtra)
 		if r.ProtoMajor == 2 && isAnonymous(resp.User) {
 			w.Header().Set("Connection", "close")
 		}
