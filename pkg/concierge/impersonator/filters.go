@@ -21,7 +21,8 @@ import (
 // front proxy of its own, with the same answers, but without their Prometheus metrics
 // and latency tracking: those go to Kubernetes' global registry, which the concierge
 // does not serve (its /metrics has the proxy's own request counts and latencies), yet
-// cost about 10 µs a request, a quarter of the proxy's budget over a bare hop.
+// were about 3 % of the proxy's CPU under load, a large part of its budget over a bare
+// hop.
 
 // withAuthentication authenticates the request with auth and puts the user in its
 // context, or answers it with failed. A request that authenticated loses its

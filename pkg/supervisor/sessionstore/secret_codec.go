@@ -184,9 +184,14 @@ func secretExpires(secret *corev1.Secret) (time.Time, error) {
 func decodeSecret(secret *corev1.Secret, sealer Sealer) (*Session, error) {
 	s, err := decodeSecretData(secret, sealer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: secret %s: %w", ErrCorrupt, secret.Name, err)
+		return nil, unreadable(secret, err)
 	}
 	return s, nil
+}
+
+// unreadable is the ErrCorrupt for a session that could not be decoded from secret.
+func unreadable(secret *corev1.Secret, err error) error {
+	return fmt.Errorf("%w: secret %s: %w", ErrCorrupt, secret.Name, err)
 }
 
 func decodeSecretData(secret *corev1.Secret, sealer Sealer) (*Session, error) {

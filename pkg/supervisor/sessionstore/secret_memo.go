@@ -78,7 +78,7 @@ func newDecodedMemo(size int) *decodedMemo {
 func (m *decodedMemo) decode(secret *corev1.Secret, sealer Sealer) (*Session, error) {
 	s, err := m.decodeData(secret, sealer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: secret %s: %w", ErrCorrupt, secret.Name, err)
+		return nil, unreadable(secret, err)
 	}
 	return s, nil
 }
